@@ -1,0 +1,44 @@
+/**
+ * @file probe.h
+ * Health probes: EXRES's IsAlive. A probe is given as text, the `check`
+ * parameter: `process`, `tcp:HOST:PORT`, `exec:COMMAND`.
+ */
+#pragma once
+
+#include <sys/types.h>
+
+#include "warden/time.h"
+
+typedef struct warden_probe warden_probe;
+
+/** What a probe looks at besides its own spec. */
+struct warden_probe_context {
+    pid_t main_pid; /**< the service's main process (0: none known) */
+};
+
+/** The forms a probe spec takes, for error messages. */
+#define WARDEN_PROBE_FORMS "process, tcp:HOST:PORT or exec:COMMAND"
+
+/**
+ * Parse a probe spec.
+ * @return 0, -EINVAL for a malformed spec, -ENOMEM.
+ */
+int warden_probe_new(const char *spec, warden_probe **ret);
+
+/** Free a probe; NULL-safe. @return NULL. */
+warden_probe *warden_probe_free(warden_probe *p);
+
+/** @return 0 when @p spec parses, -EINVAL otherwise (a parameter check). */
+int warden_probe_check_spec(const char *spec);
+
+/**
+ * Run the probe once. Never blocks past @p deadline.
+ * @param ret_reason on failure, why, for people (free it); may be NULL.
+ * @return 0 alive; -ETIMEDOUT no answer by the deadline (hung);
+ *         -ESRCH the process is gone; another -errno: the probe failed.
+ */
+int warden_probe_run(const warden_probe *p, const struct warden_probe_context *ctx,
+                     warden_usec_t deadline, char **ret_reason);
+
+/** @return the spec the probe was made from. */
+const char *warden_probe_spec(const warden_probe *p);

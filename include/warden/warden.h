@@ -1,0 +1,11 @@
+/**
+ * @file warden.h
+ * libwarden: Exchange's EXRES cluster resource model for Pacemaker.
+ */
+#pragma once
+
+#include "warden/agent.h"
+#include "warden/op.h"
+#include "warden/param.h"
+#include "warden/probe.h"
+#include "warden/time.h"

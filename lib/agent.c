@@ -1,0 +1,446 @@
+/* warden_agent_main: an OCF agent from a table. Parses the parameters,
+ * prints meta-data, validates, runs the action under the wrapper's deadline
+ * and maps the result to an OCF exit code, with the reason on stderr as
+ * ocf-exit-reason so that Pacemaker shows it. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log-int.h"
+#include "param-int.h"
+#include "service-int.h"
+#include "util-int.h"
+#include "warden/agent.h"
+#include "warden/op.h"
+
+#define DEFAULT_PENDING_TIMEOUT (16 * WARDEN_USEC_PER_SEC)
+
+static int check_probe_spec(const char *value)
+{
+    return warden_probe_check_spec(value);
+}
+
+/* Parameters every agent has; an agent may redeclare one to change it. */
+static const struct warden_param common_params[] = {
+    {"command", WARDEN_PARAM_STRING, WARDEN_PARAM_REQUIRED, NULL, "Command to run the service",
+     "The service's command line, run in the foreground without a shell: words split on blanks, "
+     "'...' and \"...\" quote, no expansion. Set shell=true to run it through /bin/sh -c.",
+     "a program and its arguments, e.g. /usr/sbin/mydaemon -f", NULL},
+    {"shell", WARDEN_PARAM_BOOLEAN, 0, "false", "Run command through /bin/sh -c",
+     "Run command through /bin/sh -c, for pipelines, redirections and variables.", NULL, NULL},
+    {"pidfile", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE, NULL, "Pidfile of a daemonizing service",
+     "For a service that forks into the background: the file in which it writes its pid. The "
+     "process it names (it must belong to the service) is then the main process.",
+     "an absolute path", NULL},
+    {"user", WARDEN_PARAM_STRING, 0, NULL, "Run the service as this user",
+     "Run the service (and stop_command) as this user, with its groups.", "a user name", NULL},
+    {"workdir", WARDEN_PARAM_STRING, 0, NULL, "Working directory",
+     "The service's working directory (default /).", "an existing directory", NULL},
+    {"stop_command", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, NULL,
+     "Command for a graceful stop",
+     "Run through /bin/sh -c instead of sending SIGTERM, for a graceful stop. Whatever is left "
+     "of the service when pending_timeout nears is killed with SIGKILL.",
+     "a shell command", NULL},
+    {"pending_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, NULL,
+     "Deadline of start and stop (EXRES PendingTimeOut)",
+     "How long start and stop may take before warden gives up on them: a start that runs over "
+     "is undone and fails; a stop kills the service's whole process tree before it. Default: "
+     "80% of the operation's timeout, or 16s when none is given; a value past the operation's "
+     "timeout is lowered to that default, so warden always answers before Pacemaker would kill "
+     "it.",
+     NULL, NULL},
+    {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "process",
+     "Health probe (EXRES IsAlive)",
+     "How to tell the service is healthy: 'process' (its main process runs), 'tcp:HOST:PORT' (a "
+     "connection is accepted), 'exec:COMMAND' (the command exits 0).",
+     WARDEN_PROBE_FORMS, check_probe_spec},
+    {"check_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "5s",
+     "Timeout of one health probe",
+     "A probe that has not answered within this time counts as failed: the service is hung.",
+     NULL, NULL},
+    {NULL},
+};
+
+enum warden_ocf_rc warden_ocf_rc_from_errno(int r)
+{
+    switch (r) {
+    case 0:
+        return WARDEN_OCF_SUCCESS;
+    case -ESRCH:
+        return WARDEN_OCF_NOT_RUNNING;
+    case -EINVAL:
+        return WARDEN_OCF_ERR_CONFIGURED;
+    case -ENOPKG:
+        return WARDEN_OCF_ERR_INSTALLED;
+    case -ENXIO:
+        return WARDEN_OCF_ERR_ARGS;
+    case -EPERM:
+    case -EACCES:
+        return WARDEN_OCF_ERR_PERM;
+    case -EOPNOTSUPP:
+        return WARDEN_OCF_ERR_UNIMPLEMENTED;
+    default:
+        return WARDEN_OCF_ERR_GENERIC;
+    }
+}
+
+/* One invocation. */
+struct run {
+    const struct warden_agent *agent;
+    const char *action;
+    const char *instance;
+    const struct warden_param **table;
+    size_t n_params;
+    warden_params *params;
+    struct warden_service *service;
+    warden_usec_t op_timeout; /* OCF_RESKEY_CRM_meta_timeout; 0 when not given */
+    bool probe;               /* monitor with interval 0 */
+    char *reason;
+};
+
+static int exit_with(struct run *r, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int exit_with(struct run *r, int err, const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        free(r->reason);
+        if (vasprintf(&r->reason, fmt, ap) < 0) {
+            r->reason = NULL;
+        }
+        va_end(ap);
+    }
+    return err;
+}
+
+/* ---- meta-data ----------------------------------------------------------- */
+
+static bool caller_speaks_ocf11(void)
+{
+    const char *major = getenv("OCF_RA_VERSION_MAJOR");
+    const char *minor = getenv("OCF_RA_VERSION_MINOR");
+    if (isempty(major) || isempty(minor)) {
+        return false;
+    }
+    int ma = atoi(major), mi = atoi(minor);
+    return ma > 1 || (ma == 1 && mi >= 1);
+}
+
+static void print_metadata(const struct run *r, FILE *out)
+{
+    const struct warden_agent *a = r->agent;
+    bool ocf11 = caller_speaks_ocf11();
+    fputs("<?xml version=\"1.0\"?>\n", out);
+    if (!ocf11) {
+        /* Old callers (ocf-tester) validate against ra-api-1.dtd. */
+        fputs("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">\n", out);
+    }
+    fprintf(out, "<resource-agent name=\"%s\" version=\"%s\">\n<version>%s</version>\n", a->name,
+            a->version ? a->version : "1.0", ocf11 ? "1.1" : "1.0");
+    fputs("<longdesc lang=\"en\">", out);
+    warden__xml_escape(out, a->longdesc ? a->longdesc : a->shortdesc);
+    fputs("</longdesc>\n<shortdesc lang=\"en\">", out);
+    warden__xml_escape(out, a->shortdesc);
+    fputs("</shortdesc>\n", out);
+    warden__params_print_metadata(r->table, r->n_params, ocf11, out);
+    fputs("<actions>\n"
+          "<action name=\"start\" timeout=\"20s\"/>\n"
+          "<action name=\"stop\" timeout=\"20s\"/>\n"
+          "<action name=\"monitor\" timeout=\"20s\" interval=\"10s\" depth=\"0\"/>\n"
+          "<action name=\"meta-data\" timeout=\"5s\"/>\n"
+          "<action name=\"validate-all\" timeout=\"20s\"/>\n",
+          out);
+    if (ocf11) {
+        fputs("<action name=\"reload-agent\" timeout=\"20s\"/>\n", out);
+    }
+    fputs("</actions>\n</resource-agent>\n", out);
+}
+
+static void usage(const struct warden_agent *a, FILE *out)
+{
+    fprintf(out,
+            "usage: %s {start|stop|monitor|meta-data|validate-all|reload-agent}\n"
+            "ocf:warden:%s, an OCF resource agent (see its meta-data). Parameters come from\n"
+            "OCF_RESKEY_<name> in the environment, as Pacemaker sets them.\n",
+            a->name, a->name);
+}
+
+/* ---- deadlines ----------------------------------------------------------- */
+
+/* pending_timeout: what the administrator set, else 80% of the op timeout,
+ * else 16 s. A value past the op timeout would let Pacemaker kill the agent
+ * before it answers, so it is lowered to the default. */
+static warden_usec_t pending_timeout(struct run *r)
+{
+    warden_usec_t fallback = r->op_timeout ? r->op_timeout / 5 * 4 : DEFAULT_PENDING_TIMEOUT;
+    if (!warden_params_is_set(r->params, "pending_timeout")) {
+        return fallback;
+    }
+    warden_usec_t v = warden_params_time(r->params, "pending_timeout");
+    if (r->op_timeout && v >= r->op_timeout) {
+        char a[32], b[32];
+        qb_log(LOG_WARNING, "pending_timeout %s is not below the operation timeout %s: using %s",
+               warden_time_format(v, a, sizeof(a)), warden_time_format(r->op_timeout, b, sizeof(b)),
+               warden_time_format(fallback, a, sizeof(a)));
+        return fallback;
+    }
+    return v;
+}
+
+/* After the wrapper's deadline there is still the rest of the op timeout:
+ * clean-up gets that, less a margin to print the answer and exit. */
+static warden_usec_t cleanup_deadline(struct run *r)
+{
+    warden_usec_t pending = pending_timeout(r);
+    warden_usec_t total = r->op_timeout ? r->op_timeout : pending + pending / 4;
+    warden_usec_t rest = total > pending ? total - pending : 0;
+    return warden_deadline_in(rest > 200 * WARDEN_USEC_PER_MSEC ? rest - rest / 4 : rest);
+}
+
+/* ---- actions ------------------------------------------------------------- */
+
+struct op_args {
+    struct run *run;
+    char *reason; /* written by the worker; read only if it finished */
+};
+
+static int op_start(void *userdata, warden_usec_t deadline)
+{
+    struct op_args *o = userdata;
+    return warden__service_start(o->run->service, deadline, &o->reason);
+}
+
+static int op_stop(void *userdata, warden_usec_t deadline)
+{
+    struct op_args *o = userdata;
+    return warden__service_stop(o->run->service, deadline, &o->reason);
+}
+
+static int op_monitor(void *userdata, warden_usec_t deadline)
+{
+    struct op_args *o = userdata;
+    return warden__service_probe(o->run->service, deadline, &o->reason);
+}
+
+/* An abandoned worker may still use its arguments and the service until the
+ * process exits; they are parked here, never freed, and stay reachable. */
+static struct op_args *abandoned_op;
+
+/* Run an operation under the wrapper. */
+static int wrapped(struct run *r, warden_op_fn fn, warden_usec_t timeout, int *ret_result)
+{
+    struct op_args *o = calloc(1, sizeof(*o));
+    if (!o) {
+        return -ENOMEM;
+    }
+    o->run = r;
+    int result = 0;
+    int w = warden_op_run(fn, o, warden_deadline_in(timeout), &result);
+    if (w == -ETIMEDOUT) {
+        abandoned_op = o;
+    }
+    if (w < 0) {
+        return w;
+    }
+    free(r->reason);
+    r->reason = o->reason;
+    free(o);
+    *ret_result = result;
+    return 0;
+}
+
+static int action_start(struct run *r)
+{
+    warden_usec_t timeout = pending_timeout(r);
+    int result = 0;
+    int w = wrapped(r, op_start, timeout, &result);
+    if (w == -ETIMEDOUT) {
+        char buf[32];
+        int k = warden__service_abandon(r->service, cleanup_deadline(r));
+        return exit_with(r, -ETIMEDOUT, "start did not finish within pending_timeout %s; %s",
+                         warden_time_format(timeout, buf, sizeof(buf)),
+                         k == 0 ? "what it started was killed" : "processes of it survived");
+    }
+    if (w < 0) {
+        return exit_with(r, w, "cannot run start: %s", strerror(-w));
+    }
+    if (result < 0) {
+        if (result == -ESRCH) {
+            /* A service that dies while starting failed to start. */
+            result = -EIO;
+        }
+        warden__service_abandon(r->service, cleanup_deadline(r));
+        return result;
+    }
+    qb_log(LOG_INFO, "started, pid %d", (int)r->service->main.pid);
+    return 0;
+}
+
+static int action_stop(struct run *r)
+{
+    warden_usec_t timeout = pending_timeout(r);
+    int result = 0;
+    int w = wrapped(r, op_stop, timeout, &result);
+    if (w == -ETIMEDOUT) {
+        /* The worker itself escalates before the deadline; getting here
+         * means it is stuck (a hung stop_command). Kill from this thread. */
+        int k = warden__service_abandon(r->service, cleanup_deadline(r));
+        return k == 0 ? 0 : exit_with(r, -EIO, "stop did not finish and processes survived SIGKILL");
+    }
+    if (w < 0) {
+        return exit_with(r, w, "cannot run stop: %s", strerror(-w));
+    }
+    if (result == 0) {
+        qb_log(LOG_INFO, "stopped");
+    }
+    return result;
+}
+
+static int action_monitor(struct run *r)
+{
+    warden_usec_t timeout = warden_params_time(r->params, "check_timeout");
+    if (r->op_timeout && timeout >= r->op_timeout) {
+        timeout = r->op_timeout / 5 * 4;
+    }
+    int result = 0;
+    int w = wrapped(r, op_monitor, timeout, &result);
+    if (w == -ETIMEDOUT) {
+        char buf[32];
+        return exit_with(r, -ETIMEDOUT, "check '%s' did not answer within %s",
+                         warden_params_string(r->params, "check"),
+                         warden_time_format(timeout, buf, sizeof(buf)));
+    }
+    if (w < 0) {
+        return exit_with(r, w, "cannot run monitor: %s", strerror(-w));
+    }
+    if (result == -ESRCH) {
+        /* Not running is an answer, not an error to log loudly. */
+        return result;
+    }
+    if (result < 0 && result != -EINVAL) {
+        result = -EIO; /* a failed check is a failed service */
+    }
+    return result;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static int setup(struct run *r)
+{
+    int k = warden__param_table_merge(r->agent->params, common_params, &r->table, &r->n_params);
+    if (k < 0) {
+        return k;
+    }
+    return warden__params_load(r->table, r->n_params, &r->params);
+}
+
+static bool is_action(const char *a, const char *b)
+{
+    return streq(a, b);
+}
+
+static int dispatch(struct run *r)
+{
+    const char *a = r->action;
+    bool known = is_action(a, "start") || is_action(a, "stop") || is_action(a, "monitor") ||
+                 is_action(a, "validate-all") || is_action(a, "reload-agent") ||
+                 is_action(a, "status");
+    if (!known) {
+        return exit_with(r, -EOPNOTSUPP, "action '%s' is not implemented", a);
+    }
+    if (r->agent->prepare) {
+        int k = r->agent->prepare(r->params);
+        if (k < 0) {
+            return exit_with(r, k, "cannot derive defaults: %s", strerror(-k));
+        }
+    }
+    char *why = NULL;
+    int valid = warden__params_validate(r->params, &why);
+    bool stopping = is_action(a, "stop");
+    bool monitoring = is_action(a, "monitor") || is_action(a, "status");
+    bool need_exec = !stopping && !monitoring;
+
+    if (valid == 0) {
+        valid = warden__service_new(r->params, r->instance, need_exec, &r->service, &why);
+    }
+    if (valid < 0) {
+        r->reason = why;
+        /* Nothing can run with this configuration; only a stop or a probe
+         * must still answer, from what runs (nothing did, if it cannot have
+         * started). A stop reads its state file, not the parameters. */
+        if ((stopping || r->probe) && valid != -ENOMEM) {
+            if (valid == -ENOPKG || valid == -ENXIO || !r->service) {
+                struct warden_service *bare = NULL;
+                if (warden__service_new(NULL, r->instance, false, &bare, NULL) == 0) {
+                    r->service = bare;
+                }
+            }
+            if (r->service && warden__service_status(r->service, NULL) == 0) {
+                return stopping ? action_stop(r) : valid;
+            }
+            free(r->reason);
+            r->reason = NULL;
+            return stopping ? 0 : -ESRCH;
+        }
+        return valid;
+    }
+    if (is_action(a, "validate-all") || is_action(a, "reload-agent")) {
+        /* Nothing of the running service depends on the reloadable
+         * parameters between actions: each action reads them anew. */
+        return 0;
+    }
+    if (is_action(a, "start")) {
+        return action_start(r);
+    }
+    if (stopping) {
+        return action_stop(r);
+    }
+    return action_monitor(r);
+}
+
+int warden_agent_main(const struct warden_agent *agent, int argc, char **argv)
+{
+    struct run r = {.agent = agent};
+    r.action = argc > 1 ? argv[1] : NULL;
+    r.instance = getenv("OCF_RESOURCE_INSTANCE");
+    const char *timeout_ms = getenv("OCF_RESKEY_CRM_meta_timeout");
+    if (!isempty(timeout_ms)) {
+        r.op_timeout = (warden_usec_t)strtoull(timeout_ms, NULL, 10) * WARDEN_USEC_PER_MSEC;
+    }
+    const char *interval = getenv("OCF_RESKEY_CRM_meta_interval");
+    r.probe = isempty(interval) || strtoull(interval, NULL, 10) == 0;
+
+    int result;
+    if (setup(&r) < 0) {
+        fputs("ocf-exit-reason:out of memory\n", stderr);
+        return WARDEN_OCF_ERR_GENERIC;
+    }
+    if (!r.action || is_action(r.action, "usage") || is_action(r.action, "help") ||
+        is_action(r.action, "--help")) {
+        usage(agent, r.action ? stdout : stderr);
+        result = r.action ? 0 : -ENXIO;
+    } else if (is_action(r.action, "meta-data")) {
+        print_metadata(&r, stdout);
+        result = 0;
+    } else {
+        warden__log_open(agent->name, r.instance, r.action);
+        result = dispatch(&r);
+        if (result < 0 && result != -ESRCH) {
+            qb_log(LOG_ERR, "%s failed: %s", r.action, r.reason ? r.reason : strerror(-result));
+        }
+        warden__log_close();
+    }
+    enum warden_ocf_rc rc = warden_ocf_rc_from_errno(result);
+    if (r.reason && rc != WARDEN_OCF_SUCCESS) {
+        fprintf(stderr, "ocf-exit-reason:%s\n", r.reason);
+    }
+    free(r.reason);
+    if (abandoned_op) {
+        /* The worker may still hold it; the process ends in a moment. */
+        return rc;
+    }
+    warden__service_free(r.service);
+    warden__params_free(r.params);
+    free(r.table);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* cgroup v2: one cgroup per service instance, killed whole with cgroup.kill.
+ * Private to the library. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "warden/time.h"
+
+/* Where the cgroup v2 hierarchy is mounted (from /proc/self/mountinfo):
+ * /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones.
+ * -ENOMEDIUM when there is none. WARDEN_CGROUP=off forces the fallback,
+ * so that both paths can be tested on one machine. */
+int warden__cgroup_root(char **ret);
+
+/* Create <root>/warden/<name> (idempotent); -EOPNOTSUPP when cgroup.kill is
+ * missing (kernel < 5.14): the caller then falls back to sessions. */
+int warden__cgroup_create(const char *name, char **ret_path);
+
+/* Open <path>/cgroup.procs for writing; a forked child writes "0" to it to
+ * join the cgroup before it execs. */
+int warden__cgroup_open_procs(const char *path);
+
+/* The pids in the cgroup (cgroup.procs). */
+int warden__cgroup_pids(const char *path, pid_t **ret, size_t *ret_n);
+
+/* SIGKILL every process of the cgroup at once. */
+int warden__cgroup_kill(const char *path);
+
+/* Whether any process is left (cgroup.events "populated"). -ENOENT when the
+ * cgroup is gone. */
+int warden__cgroup_populated(const char *path);
+
+/* Wait until the cgroup is empty or the deadline passes (-ETIMEDOUT);
+ * waits on cgroup.events notifications, not by polling. */
+int warden__cgroup_wait_empty(const char *path, warden_usec_t deadline);
+
+/* rmdir the cgroup; 0 when it is already gone. */
+int warden__cgroup_remove(const char *path);

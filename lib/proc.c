@@ -1,0 +1,862 @@
+/* Processes: spawn, reference by pidfd, enumerate and kill a service's tree.
+ *
+ * Code that runs between fork() and exec() (child_exec, holder_main) calls
+ * only async-signal-safe functions: the agent is multi-threaded, and another
+ * thread may have held the malloc lock at the moment of the fork. Everything
+ * those children need (argv, envp, groups) is prepared before the fork. */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "cgroup-int.h"
+#include "proc-int.h"
+#include "util-int.h"
+
+extern char **environ;
+
+int warden__proc_stat(pid_t pid, struct warden_proc_stat *ret)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? -ESRCH : negative_errno();
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0) {
+        return n < 0 && errno != ESRCH ? negative_errno() : -ESRCH;
+    }
+    buf[n] = '\0';
+    /* The command name may hold spaces and parentheses: fields start after
+     * the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p) {
+        return -EIO;
+    }
+    struct warden_proc_stat st = {0};
+    int ppid, pgrp, sid;
+    unsigned long long start;
+    if (sscanf(p + 2,
+               "%c %d %d %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+               &st.state, &ppid, &pgrp, &sid, &start) != 5) {
+        return -EIO;
+    }
+    st.ppid = ppid;
+    st.pgrp = pgrp;
+    st.sid = sid;
+    st.starttime = start;
+    *ret = st;
+    return 0;
+}
+
+int warden__pidref_open(pid_t pid, uint64_t starttime, struct warden_pidref *ret)
+{
+    if (pid <= 0) {
+        return -ESRCH;
+    }
+    _cleanup_close_ int fd = pidfd_open(pid, 0);
+    if (fd < 0) {
+        return errno == ESRCH ? -ESRCH : negative_errno();
+    }
+    /* Read the start time after the pidfd exists: if the pid was reused in
+     * between, the stat belongs to the process the pidfd names. */
+    struct warden_proc_stat st;
+    int r = warden__proc_stat(pid, &st);
+    if (r < 0) {
+        return r;
+    }
+    if (st.state == 'Z' || (starttime != 0 && st.starttime != starttime)) {
+        return -ESRCH;
+    }
+    *ret = (struct warden_pidref){.pid = pid, .fd = TAKE_FD(fd), .starttime = st.starttime};
+    return 0;
+}
+
+void warden__pidref_done(struct warden_pidref *p)
+{
+    if (p->fd >= 0) {
+        close(p->fd);
+    }
+    *p = WARDEN_PIDREF_NULL;
+}
+
+bool warden__pidref_is_set(const struct warden_pidref *p)
+{
+    return p->pid > 0 && p->fd >= 0;
+}
+
+bool warden__pidref_alive(const struct warden_pidref *p)
+{
+    if (!warden__pidref_is_set(p)) {
+        return false;
+    }
+    /* A pidfd turns readable when the process exits, before it is reaped. */
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) != 0) {
+        return false;
+    }
+    struct warden_proc_stat st;
+    return warden__proc_stat(p->pid, &st) == 0 && st.state != 'Z' &&
+           st.starttime == p->starttime;
+}
+
+int warden__pidref_signal(const struct warden_pidref *p, int sig)
+{
+    if (!warden__pidref_is_set(p)) {
+        return -ESRCH;
+    }
+    return RET_NERRNO(syscall(SYS_pidfd_send_signal, p->fd, sig, NULL, 0));
+}
+
+int warden__pidref_wait_exit(const struct warden_pidref *p, warden_usec_t deadline)
+{
+    if (!warden__pidref_is_set(p)) {
+        return 0;
+    }
+    for (;;) {
+        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+        int r = poll(&pfd, 1, warden__poll_timeout_ms(deadline));
+        if (r > 0) {
+            return 0;
+        }
+        if (r == 0) {
+            return -ETIMEDOUT;
+        }
+        if (errno != EINTR) {
+            return negative_errno();
+        }
+    }
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+void warden__strv_free(char **v)
+{
+    for (char **p = v; p && *p; p++) {
+        free(*p);
+    }
+    free(v);
+}
+
+int warden__argv_split(const char *command, char ***ret_argv)
+{
+    size_t len = strlen(command);
+    /* Each word needs at least one input byte plus a separator, so the
+     * input length bounds both the word count and the total word size. */
+    char **argv = calloc(len / 2 + 2, sizeof(char *));
+    char *word = malloc(len + 1);
+    if (!argv || !word) {
+        free(argv);
+        free(word);
+        return -ENOMEM;
+    }
+    size_t n = 0;
+    const char *p = command;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        size_t w = 0;
+        char quote = 0;
+        for (; *p && (quote || !(*p == ' ' || *p == '\t' || *p == '\n')); p++) {
+            if (quote) {
+                if (*p == quote) {
+                    quote = 0;
+                } else if (quote == '"' && *p == '\\' && (p[1] == '"' || p[1] == '\\')) {
+                    word[w++] = *++p;
+                } else {
+                    word[w++] = *p;
+                }
+            } else if (*p == '\'' || *p == '"') {
+                quote = *p;
+            } else if (*p == '\\' && p[1]) {
+                word[w++] = *++p;
+            } else {
+                word[w++] = *p;
+            }
+        }
+        if (quote) {
+            free(word);
+            warden__strv_free(argv);
+            return -EINVAL;
+        }
+        argv[n] = strndup(word, w);
+        if (!argv[n++]) {
+            free(word);
+            warden__strv_free(argv);
+            return -ENOMEM;
+        }
+    }
+    free(word);
+    if (n == 0) {
+        warden__strv_free(argv);
+        return -EINVAL;
+    }
+    *ret_argv = argv;
+    return 0;
+}
+
+int warden__find_executable(const char *name, char **ret_path)
+{
+    if (isempty(name)) {
+        return -ENOENT;
+    }
+    if (strchr(name, '/')) {
+        struct stat st;
+        if (stat(name, &st) < 0) {
+            return negative_errno();
+        }
+        if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0) {
+            return -EACCES;
+        }
+        *ret_path = strdup(name);
+        return *ret_path ? 0 : -ENOMEM;
+    }
+    const char *path = getenv("PATH");
+    if (isempty(path)) {
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    }
+    int result = -ENOENT;
+    for (const char *dir = path; dir;) {
+        const char *colon = strchr(dir, ':');
+        size_t dlen = colon ? (size_t)(colon - dir) : strlen(dir);
+        _cleanup_free_ char *candidate = warden__strdup_printf(
+            "%.*s/%s", (int)dlen, dlen ? dir : ".", name);
+        if (!candidate) {
+            return -ENOMEM;
+        }
+        struct stat st;
+        if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(candidate, X_OK) == 0) {
+                *ret_path = TAKE_PTR(candidate);
+                return 0;
+            }
+            result = -EACCES;
+        }
+        dir = colon ? colon + 1 : NULL;
+    }
+    return result;
+}
+
+int warden__exec_environment(char ***ret_envp)
+{
+    size_t n = 0;
+    while (environ && environ[n]) {
+        n++;
+    }
+    char **envp = calloc(n + 1, sizeof(char *));
+    if (!envp) {
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* The service has no business with the agent's parameters. */
+        if (startswith(environ[i], "OCF_RESKEY_") || startswith(environ[i], "__OCF_")) {
+            continue;
+        }
+        envp[k] = strdup(environ[i]);
+        if (!envp[k++]) {
+            warden__strv_free(envp);
+            return -ENOMEM;
+        }
+    }
+    *ret_envp = envp;
+    return 0;
+}
+
+int warden__exec_set_user(struct warden_exec *e, const char *user)
+{
+    struct passwd pw, *result = NULL;
+    char buf[4096];
+    int r = getpwnam_r(user, &pw, buf, sizeof(buf), &result);
+    if (r != 0 || !result) {
+        return -ENXIO;
+    }
+    int n = 64;
+    gid_t *groups = malloc((size_t)n * sizeof(gid_t));
+    if (!groups) {
+        return -ENOMEM;
+    }
+    if (getgrouplist(user, pw.pw_gid, groups, &n) < 0) {
+        gid_t *bigger = realloc(groups, (size_t)n * sizeof(gid_t));
+        if (!bigger) {
+            free(groups);
+            return -ENOMEM;
+        }
+        groups = bigger;
+        if (getgrouplist(user, pw.pw_gid, groups, &n) < 0) {
+            free(groups);
+            return -EIO;
+        }
+    }
+    free(e->groups);
+    e->groups = groups;
+    e->n_groups = n;
+    e->uid = pw.pw_uid;
+    e->gid = pw.pw_gid;
+    e->set_user = true;
+    return 0;
+}
+
+void warden__exec_done(struct warden_exec *e)
+{
+    warden__strv_free(e->argv);
+    warden__strv_free(e->envp);
+    free(e->groups);
+    *e = (struct warden_exec){0};
+}
+
+/* ---- between fork and exec: async-signal-safe only --------------------- */
+
+enum exec_step { STEP_EXEC, STEP_WORKDIR, STEP_USER, STEP_FORK, STEP_SETUP };
+
+struct exec_report {
+    pid_t pid;
+    int error; /* errno; 0 when exec succeeded */
+    int step;  /* enum exec_step */
+};
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+    while (write(fd, buf, len) < 0 && errno == EINTR) {
+    }
+}
+
+static void stdio_to_devnull(void)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO) {
+            close(null);
+        }
+    }
+}
+
+/* The agent may run with signals blocked or ignored; a service must start
+ * with the defaults. */
+static void reset_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) {
+            sigaction(sig, &dfl, NULL);
+        }
+    }
+}
+
+/* Never returns: execs, or reports the failure on err_fd and exits 127. */
+static _Noreturn void child_exec(const struct warden_exec *e, int err_fd)
+{
+    struct exec_report rep = {.step = STEP_EXEC};
+    reset_signals();
+    if (chdir(e->workdir ? e->workdir : "/") < 0) {
+        rep.step = STEP_WORKDIR;
+        goto fail;
+    }
+    if (e->set_user) {
+        if (setgroups((size_t)e->n_groups, e->groups) < 0 || setgid(e->gid) < 0 ||
+            setuid(e->uid) < 0) {
+            rep.step = STEP_USER;
+            goto fail;
+        }
+    }
+    execve(e->argv[0], e->argv, e->envp);
+fail:
+    rep.error = errno;
+    write_all(err_fd, &rep, sizeof(rep));
+    _exit(127);
+}
+
+/* The holder: session leader and subreaper of the service's tree. It reports
+ * the service's pid (or why it could not start) on report_fd, then reaps
+ * every child until none is left, and exits. */
+static _Noreturn void holder_main(const struct warden_exec *e, int report_fd, int cgroup_fd)
+{
+    struct exec_report rep = {.step = STEP_SETUP};
+    /* "0" moves the writing process into the cgroup; its children follow. */
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0) {
+        goto fail;
+    }
+    /* A name that says what this process is, in ps and top. */
+    prctl(PR_SET_NAME, "warden-holder");
+    if (setsid() < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+        goto fail;
+    }
+    stdio_to_devnull();
+    /* Keep only stdio and the report pipe: an inherited pipe from the
+     * executor would make Pacemaker wait for this process's exit. */
+    if (dup2(report_fd, 3) < 0) {
+        goto fail;
+    }
+    report_fd = 3;
+    close_range(4, ~0U, 0);
+
+    int err_pipe[2];
+    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+        goto fail;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        rep.step = STEP_FORK;
+        goto fail;
+    }
+    if (pid == 0) {
+        close(err_pipe[0]);
+        close(report_fd);
+        /* The service gets a process group of its own inside the session,
+         * so it looks like a job to anything that signals groups. */
+        setpgid(0, 0);
+        child_exec(e, err_pipe[1]);
+    }
+    close(err_pipe[1]);
+    rep = (struct exec_report){.pid = pid};
+    ssize_t n;
+    do {
+        n = read(err_pipe[0], &rep, sizeof(rep));
+    } while (n < 0 && errno == EINTR);
+    rep.pid = pid;
+    close(err_pipe[0]);
+    write_all(report_fd, &rep, sizeof(rep));
+    close(report_fd);
+
+    for (;;) {
+        if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) {
+            _exit(0);
+        }
+    }
+fail:
+    rep.error = errno;
+    write_all(report_fd, &rep, sizeof(rep));
+    _exit(127);
+}
+
+static int report_to_errno(const struct exec_report *rep)
+{
+    switch (rep->step) {
+    case STEP_WORKDIR:
+        return -ENOENT;
+    case STEP_USER:
+        return -ENXIO;
+    default:
+        return rep->error > 0 ? -rep->error : -EIO;
+    }
+}
+
+static int read_report(int fd, warden_usec_t deadline, struct exec_report *ret)
+{
+    size_t got = 0;
+    while (got < sizeof(*ret)) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, warden__poll_timeout_ms(deadline));
+        if (r == 0) {
+            return -ETIMEDOUT;
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return negative_errno();
+        }
+        ssize_t n = read(fd, (char *)ret + got, sizeof(*ret) - got);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return negative_errno();
+        }
+        if (n == 0) {
+            return -EPIPE;
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+int warden__tree_spawn(const struct warden_exec *e, const char *cgroup, warden_usec_t deadline,
+                       struct warden_pidref *ret_holder, struct warden_pidref *ret_main)
+{
+    _cleanup_close_ int cgroup_fd = -EBADF;
+    if (cgroup) {
+        cgroup_fd = warden__cgroup_open_procs(cgroup);
+        if (cgroup_fd < 0) {
+            return cgroup_fd;
+        }
+    }
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        return negative_errno();
+    }
+    _cleanup_close_ int rd = pipefd[0];
+    pid_t holder = fork();
+    if (holder < 0) {
+        close(pipefd[1]);
+        return negative_errno();
+    }
+    if (holder == 0) {
+        close(pipefd[0]);
+        holder_main(e, pipefd[1], cgroup_fd);
+    }
+    close(pipefd[1]);
+
+    struct warden_pidref h = WARDEN_PIDREF_NULL;
+    int r = warden__pidref_open(holder, 0, &h);
+    struct exec_report rep;
+    int rr = read_report(rd, deadline, &rep);
+    if (rr < 0 || rep.error) {
+        /* The holder exits by itself once its child is gone; make sure. */
+        kill(holder, SIGKILL);
+        waitpid(holder, NULL, 0);
+        warden__pidref_done(&h);
+        return rr < 0 ? rr : report_to_errno(&rep);
+    }
+    /* The holder's parent is the agent, which exits soon; reap it if it is
+     * already gone so no zombie of ours outlives us. */
+    waitpid(holder, NULL, WNOHANG);
+    struct warden_pidref m = WARDEN_PIDREF_NULL;
+    if (r < 0) {
+        h = (struct warden_pidref){.pid = holder, .fd = -EBADF};
+    }
+    if (warden__pidref_open(rep.pid, 0, &m) < 0) {
+        /* A service that exits at once: report it started and let the
+         * caller's health check see it gone. */
+        m = (struct warden_pidref){.pid = rep.pid, .fd = -EBADF};
+    }
+    *ret_holder = h;
+    *ret_main = m;
+    return 0;
+}
+
+/* ---- the tree ---------------------------------------------------------- */
+
+struct proc_entry {
+    pid_t pid;
+    struct warden_proc_stat st;
+};
+
+static int scan_proc(struct proc_entry **ret, size_t *ret_n)
+{
+    DIR *d = opendir("/proc");
+    if (!d) {
+        return negative_errno();
+    }
+    size_t n = 0, cap = 256;
+    struct proc_entry *v = malloc(cap * sizeof(*v));
+    if (!v) {
+        closedir(d);
+        return -ENOMEM;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0])) {
+            continue;
+        }
+        pid_t pid = (pid_t)atoi(de->d_name);
+        struct warden_proc_stat st;
+        if (warden__proc_stat(pid, &st) < 0) {
+            continue;
+        }
+        if (n == cap) {
+            struct proc_entry *bigger = realloc(v, (cap *= 2) * sizeof(*v));
+            if (!bigger) {
+                free(v);
+                closedir(d);
+                return -ENOMEM;
+            }
+            v = bigger;
+        }
+        v[n++] = (struct proc_entry){.pid = pid, .st = st};
+    }
+    closedir(d);
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+static const struct proc_entry *find_entry(const struct proc_entry *v, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].pid == pid) {
+            return &v[i];
+        }
+    }
+    return NULL;
+}
+
+/* In the holder's session, or below the holder through parent links. */
+static bool in_session_tree(const struct proc_entry *v, size_t n, const struct proc_entry *e,
+                            pid_t holder)
+{
+    if (e->st.sid == holder || e->pid == holder) {
+        return true;
+    }
+    const struct proc_entry *cur = e;
+    for (size_t depth = 0; cur && depth < n; depth++) {
+        if (cur->st.ppid == holder) {
+            return true;
+        }
+        if (cur->st.ppid <= 1) {
+            return false;
+        }
+        cur = find_entry(v, n, cur->st.ppid);
+    }
+    return false;
+}
+
+static int session_tree_pids(pid_t holder, pid_t **ret, size_t *ret_n)
+{
+    if (holder <= 1) {
+        /* No holder, no tree: session 0 would be the kernel's threads. */
+        *ret = calloc(1, sizeof(pid_t));
+        *ret_n = 0;
+        return *ret ? 0 : -ENOMEM;
+    }
+    struct proc_entry *v = NULL;
+    size_t n = 0;
+    int r = scan_proc(&v, &n);
+    if (r < 0) {
+        return r;
+    }
+    pid_t *pids = malloc((n + 1) * sizeof(*pids));
+    if (!pids) {
+        free(v);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].st.state != 'Z' && in_session_tree(v, n, &v[i], holder)) {
+            pids[k++] = v[i].pid;
+        }
+    }
+    free(v);
+    *ret = pids;
+    *ret_n = k;
+    return 0;
+}
+
+int warden__tree_pids(const struct warden_tree *t, pid_t **ret, size_t *ret_n)
+{
+    if (!t->cgroup) {
+        return session_tree_pids(t->holder, ret, ret_n);
+    }
+    pid_t *pids = NULL;
+    size_t n = 0;
+    int r = warden__cgroup_pids(t->cgroup, &pids, &n);
+    if (r == -ENOENT) {
+        *ret = calloc(1, sizeof(pid_t));
+        *ret_n = 0;
+        return *ret ? 0 : -ENOMEM;
+    }
+    if (r < 0) {
+        return r;
+    }
+    /* cgroup.procs may still list a zombie that waits for its reaper. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct warden_proc_stat st;
+        if (warden__proc_stat(pids[i], &st) == 0 && st.state != 'Z') {
+            pids[k++] = pids[i];
+        }
+    }
+    *ret = pids;
+    *ret_n = k;
+    return 0;
+}
+
+bool warden__tree_contains(const struct warden_tree *t, pid_t pid)
+{
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    if (warden__tree_pids(t, &pids, &n) < 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] == pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int warden__tree_signal(const struct warden_tree *t, int sig)
+{
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    int r = warden__tree_pids(t, &pids, &n);
+    if (r < 0) {
+        return r;
+    }
+    int count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] != t->holder && kill(pids[i], sig) == 0) {
+            count++;
+        }
+    }
+    return count;
+}
+
+/* Wait until every listed process has exited: poll their pidfds together, so
+ * the wait is on the real event. */
+static int wait_pids_exit(const pid_t *pids, size_t n, warden_usec_t deadline)
+{
+    struct pollfd *pfd = calloc(n ? n : 1, sizeof(*pfd));
+    if (!pfd) {
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int fd = pidfd_open(pids[i], 0);
+        if (fd >= 0) {
+            pfd[k++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        }
+    }
+    int result = 0;
+    for (size_t done = 0; done < k;) {
+        int r = poll(pfd, k, warden__poll_timeout_ms(deadline));
+        if (r == 0) {
+            result = -ETIMEDOUT;
+            break;
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            result = negative_errno();
+            break;
+        }
+        for (size_t i = 0; i < k; i++) {
+            if (pfd[i].fd >= 0 && pfd[i].revents) {
+                close(pfd[i].fd);
+                pfd[i].fd = -1; /* poll ignores negative fds */
+                done++;
+            }
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (pfd[i].fd >= 0) {
+            close(pfd[i].fd);
+        }
+    }
+    free(pfd);
+    return result;
+}
+
+int warden__tree_wait_empty(const struct warden_tree *t, bool include_holder,
+                            warden_usec_t deadline)
+{
+    for (;;) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r = warden__tree_pids(t, &pids, &n);
+        if (r < 0) {
+            return r;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (include_holder || pids[i] != t->holder) {
+                pids[k++] = pids[i];
+            }
+        }
+        if (k == 0) {
+            return 0;
+        }
+        if (warden_now() >= deadline) {
+            return -ETIMEDOUT;
+        }
+        /* New processes may appear while we wait (a fork racing the kill):
+         * after these exit, look again. */
+        r = wait_pids_exit(pids, k, deadline);
+        if (r < 0 && r != -ETIMEDOUT) {
+            return r;
+        }
+    }
+}
+
+int warden__tree_kill(const struct warden_tree *t, warden_usec_t deadline)
+{
+    for (;;) {
+        if (t->cgroup) {
+            int r = warden__cgroup_kill(t->cgroup);
+            if (r < 0 && r != -ENOENT) {
+                return r;
+            }
+        } else {
+            /* Kill the members but not the holder first: while it lives,
+             * it adopts the orphans of what we kill, so they stay findable. */
+            warden__tree_signal(t, SIGKILL);
+            if (warden__tree_wait_empty(t, false, deadline) == 0) {
+                kill(t->holder, SIGKILL);
+            }
+        }
+        int r = warden__tree_wait_empty(t, true, deadline);
+        if (r != -ETIMEDOUT || warden_now() >= deadline) {
+            return r;
+        }
+    }
+}
+
+/* ---- short-lived commands ---------------------------------------------- */
+
+int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_status)
+{
+    int err_pipe[2];
+    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+        return negative_errno();
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(err_pipe[0]);
+        close(err_pipe[1]);
+        return negative_errno();
+    }
+    if (pid == 0) {
+        close(err_pipe[0]);
+        setsid();
+        stdio_to_devnull();
+        child_exec(e, err_pipe[1]);
+    }
+    close(err_pipe[1]);
+    struct exec_report rep = {0};
+    ssize_t n;
+    do {
+        n = read(err_pipe[0], &rep, sizeof(rep));
+    } while (n < 0 && errno == EINTR);
+    close(err_pipe[0]);
+    if (n == (ssize_t)sizeof(rep)) {
+        waitpid(pid, NULL, 0);
+        return report_to_errno(&rep);
+    }
+    _cleanup_close_ int fd = pidfd_open(pid, 0);
+    struct warden_pidref ref = {.pid = pid, .fd = fd};
+    int r = fd < 0 ? 0 : warden__pidref_wait_exit(&ref, deadline);
+    if (r == -ETIMEDOUT) {
+        /* The command leads its own session: end all of it, not only it. */
+        kill(-pid, SIGKILL);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (r == -ETIMEDOUT) {
+        return r;
+    }
+    *ret_status = status;
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* The managed service: start, stop and status of one resource instance's
+ * process tree, with its state under <state_dir>/<instance>/. Private. */
+#pragma once
+
+#include <pthread.h>
+
+#include "proc-int.h"
+#include "warden/param.h"
+#include "warden/probe.h"
+
+struct warden_service {
+    char *instance;
+    char *state_dir; /* <state_dir>/<instance>, mode 0700 */
+    struct warden_exec exec;
+    char *pidfile;
+    char *stop_command;
+    warden_probe *probe;
+    warden_usec_t check_timeout;
+
+    /* Serialises the spawn and state writes of the worker with the
+     * wrapper's clean-up after a timeout; see warden__service_abandon. */
+    pthread_mutex_t lock;
+    bool abandoned;
+
+    /* From the state file, or the start that made them. */
+    struct warden_pidref holder;
+    struct warden_pidref main;
+    char *cgroup;
+};
+
+/* Build a service from an agent's parameters. Only what the action needs
+ * must be valid: "stop" works from the state file alone.
+ * -EINVAL (bad value, ret_reason says which), -ENOPKG (the command's binary
+ * is missing on this node), -ENXIO (user or workdir missing on this node). */
+int warden__service_new(const warden_params *p, const char *instance, bool need_exec,
+                        struct warden_service **ret, char **ret_reason);
+struct warden_service *warden__service_free(struct warden_service *s);
+
+/* The directory that holds every instance's state: WARDEN_STATE_DIR in the
+ * environment (tests), else the build's state_dir. */
+const char *warden__state_root(void);
+
+/* 0 when the main process runs, -ESRCH when it does not (ret_reason: why). */
+int warden__service_status(struct warden_service *s, char **ret_reason);
+
+/* Start and wait until healthy. Idempotent: a healthy running service is
+ * left alone; leftovers of an earlier start are cleaned up first. */
+int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
+
+/* Graceful stop, then SIGKILL of the whole tree as the deadline nears.
+ * 0 only when no process of the service is left. */
+int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
+
+/* Run the probe once against the running service. */
+int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
+
+/* After the wrapper's deadline: stop the worker from spawning anything
+ * further, then kill whatever the service has. 0 when nothing is left. */
+int warden__service_abandon(struct warden_service *s, warden_usec_t deadline);

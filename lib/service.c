@@ -1,0 +1,581 @@
+/* The managed service of one resource instance.
+ *
+ * Lock: s->lock only. The worker thread holds it while it spawns and while
+ * it records what it spawned; the wrapper's thread holds it to abandon the
+ * worker after a timeout. So a start that overruns can never leave a process
+ * behind that the clean-up did not see. */
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "cgroup-int.h"
+#include "log-int.h"
+#include "service-int.h"
+#include "util-int.h"
+
+#ifndef WARDEN_STATE_DIR_DEFAULT
+#define WARDEN_STATE_DIR_DEFAULT "/run/warden"
+#endif
+
+const char *warden__state_root(void)
+{
+    const char *env = getenv("WARDEN_STATE_DIR");
+    return !isempty(env) ? env : WARDEN_STATE_DIR_DEFAULT;
+}
+
+static int set_reason(char **ret_reason, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int set_reason(char **ret_reason, int r, const char *fmt, ...)
+{
+    if (ret_reason) {
+        va_list ap;
+        va_start(ap, fmt);
+        free(*ret_reason);
+        if (vasprintf(ret_reason, fmt, ap) < 0) {
+            *ret_reason = NULL;
+        }
+        va_end(ap);
+    }
+    return r;
+}
+
+static bool valid_instance(const char *instance)
+{
+    return !isempty(instance) && !strchr(instance, '/') && !streq(instance, ".") &&
+           !streq(instance, "..") && strlen(instance) < 200;
+}
+
+static int build_exec(struct warden_service *s, const warden_params *p, char **ret_reason)
+{
+    const char *command = warden_params_string(p, "command");
+    if (isempty(command)) {
+        return set_reason(ret_reason, -EINVAL, "parameter 'command' is required");
+    }
+    int r;
+    if (warden_params_boolean(p, "shell")) {
+        char **argv = calloc(4, sizeof(char *));
+        if (!argv) {
+            return -ENOMEM;
+        }
+        argv[0] = strdup("/bin/sh");
+        argv[1] = strdup("-c");
+        argv[2] = strdup(command);
+        s->exec.argv = argv;
+        if (!argv[0] || !argv[1] || !argv[2]) {
+            return -ENOMEM;
+        }
+    } else {
+        r = warden__argv_split(command, &s->exec.argv);
+        if (r < 0) {
+            return set_reason(ret_reason, r,
+                              "parameter 'command' has invalid value '%s': expected a program "
+                              "and its arguments, with '...' or \"...\" quoting",
+                              command);
+        }
+    }
+    char *path = NULL;
+    r = warden__find_executable(s->exec.argv[0], &path);
+    if (r < 0) {
+        return set_reason(ret_reason, -ENOPKG, "command '%s' is not installed on this node: %s",
+                          s->exec.argv[0], strerror(-r));
+    }
+    free(s->exec.argv[0]);
+    s->exec.argv[0] = path;
+
+    const char *workdir = warden_params_string(p, "workdir");
+    if (!isempty(workdir)) {
+        struct stat st;
+        if (stat(workdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            return set_reason(ret_reason, -ENXIO,
+                              "workdir '%s' is not a directory on this node", workdir);
+        }
+        s->exec.workdir = workdir;
+    }
+    const char *user = warden_params_string(p, "user");
+    if (!isempty(user) && warden__exec_set_user(&s->exec, user) < 0) {
+        return set_reason(ret_reason, -ENXIO, "user '%s' does not exist on this node", user);
+    }
+    return warden__exec_environment(&s->exec.envp);
+}
+
+int warden__service_new(const warden_params *p, const char *instance, bool need_exec,
+                        struct warden_service **ret, char **ret_reason)
+{
+    if (!valid_instance(instance)) {
+        return set_reason(ret_reason, -EINVAL,
+                          "OCF_RESOURCE_INSTANCE '%s' is not a valid resource name",
+                          instance ? instance : "");
+    }
+    struct warden_service *s = calloc(1, sizeof(*s));
+    if (!s) {
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->holder = WARDEN_PIDREF_NULL;
+    s->main = WARDEN_PIDREF_NULL;
+    s->instance = strdup(instance);
+    s->state_dir = warden__strdup_printf("%s/%s", warden__state_root(), instance);
+    const char *pidfile = warden_params_string(p, "pidfile");
+    const char *stop_command = warden_params_string(p, "stop_command");
+    s->pidfile = !isempty(pidfile) ? strdup(pidfile) : NULL;
+    s->stop_command = !isempty(stop_command) ? strdup(stop_command) : NULL;
+    s->check_timeout = warden_params_time(p, "check_timeout");
+    if (!s->instance || !s->state_dir) {
+        warden__service_free(s);
+        return -ENOMEM;
+    }
+    const char *check = warden_params_string(p, "check");
+    int r = warden_probe_new(!isempty(check) ? check : "process", &s->probe);
+    if (r < 0) {
+        warden__service_free(s);
+        return set_reason(ret_reason, r, "parameter 'check' has invalid value '%s': expected %s",
+                          check, WARDEN_PROBE_FORMS);
+    }
+    r = build_exec(s, p, ret_reason);
+    if (r < 0 && need_exec) {
+        warden__service_free(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+struct warden_service *warden__service_free(struct warden_service *s)
+{
+    if (!s) {
+        return NULL;
+    }
+    /* workdir points into the parameters; do not let exec_done free it. */
+    s->exec.workdir = NULL;
+    warden__exec_done(&s->exec);
+    warden_probe_free(s->probe);
+    warden__pidref_done(&s->holder);
+    warden__pidref_done(&s->main);
+    pthread_mutex_destroy(&s->lock);
+    free(s->cgroup);
+    free(s->pidfile);
+    free(s->stop_command);
+    free(s->state_dir);
+    free(s->instance);
+    free(s);
+    return NULL;
+}
+
+/* ---- state file ---------------------------------------------------------- */
+
+static char *state_file(const struct warden_service *s)
+{
+    return warden__strdup_printf("%s/service", s->state_dir);
+}
+
+static int write_state(const struct warden_service *s)
+{
+    _cleanup_free_ char *path = state_file(s);
+    _cleanup_free_ char *tmp = warden__strdup_printf("%s/service.tmp", s->state_dir);
+    if (!path || !tmp) {
+        return -ENOMEM;
+    }
+    FILE *f = fopen(tmp, "we");
+    if (!f) {
+        return negative_errno();
+    }
+    fprintf(f, "holder %d %llu\nmain %d %llu\n", (int)s->holder.pid,
+            (unsigned long long)s->holder.starttime, (int)s->main.pid,
+            (unsigned long long)s->main.starttime);
+    if (s->cgroup) {
+        fprintf(f, "cgroup %s\n", s->cgroup);
+    }
+    if (fclose(f) != 0) {
+        return negative_errno();
+    }
+    return RET_NERRNO(rename(tmp, path));
+}
+
+/* A reference to a recorded process: open when it still lives, else just its
+ * pid (a dead holder's pid is still its session's id). */
+static void ref_recorded(struct warden_pidref *ref, int pid, unsigned long long start)
+{
+    warden__pidref_done(ref);
+    if (warden__pidref_open(pid, start, ref) < 0) {
+        *ref = (struct warden_pidref){.pid = pid, .fd = -EBADF, .starttime = start};
+    }
+}
+
+/* 0 when a state file was read, -ENOENT when there is none. */
+static int load_state(struct warden_service *s)
+{
+    _cleanup_free_ char *path = state_file(s);
+    _cleanup_free_ char *text = NULL;
+    if (!path) {
+        return -ENOMEM;
+    }
+    int r = warden__read_file(path, 8192, &text);
+    if (r < 0) {
+        return r;
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int pid;
+        unsigned long long start;
+        if (sscanf(line, "holder %d %llu", &pid, &start) == 2) {
+            ref_recorded(&s->holder, pid, start);
+        } else if (sscanf(line, "main %d %llu", &pid, &start) == 2) {
+            ref_recorded(&s->main, pid, start);
+        } else if (startswith(line, "cgroup ")) {
+            free(s->cgroup);
+            s->cgroup = strdup(line + strlen("cgroup "));
+        }
+    }
+    return 0;
+}
+
+static void remove_state(struct warden_service *s)
+{
+    _cleanup_free_ char *path = state_file(s);
+    if (path) {
+        unlink(path);
+    }
+    rmdir(s->state_dir);
+}
+
+static struct warden_tree tree_of(const struct warden_service *s)
+{
+    return (struct warden_tree){.holder = s->holder.pid, .cgroup = s->cgroup};
+}
+
+/* The cgroup a service of this instance would have, whether or not a state
+ * file says so: a start whose state was lost can still be cleaned up. */
+static void guess_cgroup(struct warden_service *s)
+{
+    if (s->cgroup) {
+        return;
+    }
+    _cleanup_free_ char *root = NULL;
+    if (warden__cgroup_root(&root) < 0) {
+        return;
+    }
+    _cleanup_free_ char *path = warden__strdup_printf("%s/warden/%s", root, s->instance);
+    if (path && access(path, F_OK) == 0) {
+        s->cgroup = TAKE_PTR(path);
+    }
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+/* The daemon's pid from its pidfile, when it is alive and ours. */
+static int read_pidfile(struct warden_service *s, struct warden_pidref *ret)
+{
+    _cleanup_free_ char *text = NULL;
+    int r = warden__read_file(s->pidfile, 64, &text);
+    if (r < 0) {
+        return r;
+    }
+    char *end;
+    long pid = strtol(text, &end, 10);
+    if (end == text || pid <= 1) {
+        return -EINVAL;
+    }
+    struct warden_tree t = tree_of(s);
+    if (!warden__tree_contains(&t, (pid_t)pid)) {
+        return -ESRCH;
+    }
+    return warden__pidref_open((pid_t)pid, 0, ret);
+}
+
+int warden__service_status(struct warden_service *s, char **ret_reason)
+{
+    if (!warden__pidref_is_set(&s->main) && !warden__pidref_is_set(&s->holder) &&
+        load_state(s) < 0) {
+        return set_reason(ret_reason, -ESRCH, "not running");
+    }
+    if (warden__pidref_alive(&s->main)) {
+        return 0;
+    }
+    /* A daemon may replace itself (re-exec, reload); its pidfile says who
+     * the main process is now. */
+    struct warden_pidref fresh = WARDEN_PIDREF_NULL;
+    if (s->pidfile && read_pidfile(s, &fresh) == 0) {
+        warden__pidref_done(&s->main);
+        s->main = fresh;
+        write_state(s);
+        return 0;
+    }
+    return set_reason(ret_reason, -ESRCH, "service process %d is gone", (int)s->main.pid);
+}
+
+int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
+{
+    int r = warden__service_status(s, ret_reason);
+    if (r < 0) {
+        return r;
+    }
+    struct warden_probe_context ctx = {.main_pid = s->main.pid};
+    return warden_probe_run(s->probe, &ctx, deadline, ret_reason);
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+static int make_state_dir(struct warden_service *s)
+{
+    if (mkdir(warden__state_root(), 0755) < 0 && errno != EEXIST) {
+        return negative_errno();
+    }
+    if (mkdir(s->state_dir, 0700) < 0 && errno != EEXIST) {
+        return negative_errno();
+    }
+    return RET_NERRNO(chmod(s->state_dir, 0700));
+}
+
+/* Kill and forget whatever an earlier start left: a half-started service,
+ * a service whose state was lost, a stale state file. */
+static int clean_leftovers(struct warden_service *s, warden_usec_t deadline)
+{
+    guess_cgroup(s);
+    struct warden_tree t = tree_of(s);
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    if (warden__tree_pids(&t, &pids, &n) == 0 && n > 0) {
+        qb_log(LOG_NOTICE, "killing %zu process(es) left by an earlier start", n);
+        int r = warden__tree_kill(&t, deadline);
+        if (r < 0) {
+            return r;
+        }
+    }
+    if (s->cgroup) {
+        warden__cgroup_remove(s->cgroup);
+        free(s->cgroup);
+        s->cgroup = NULL;
+    }
+    remove_state(s);
+    warden__pidref_done(&s->holder);
+    warden__pidref_done(&s->main);
+    return 0;
+}
+
+static int wait_pidfile(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
+{
+    _cleanup_free_ char *copy = strdup(s->pidfile);
+    if (!copy) {
+        return -ENOMEM;
+    }
+    _cleanup_close_ int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (ino < 0) {
+        return negative_errno();
+    }
+    inotify_add_watch(ino, dirname(copy), IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_CREATE);
+    for (;;) {
+        struct warden_pidref ref = WARDEN_PIDREF_NULL;
+        if (read_pidfile(s, &ref) == 0) {
+            pthread_mutex_lock(&s->lock);
+            warden__pidref_done(&s->main);
+            s->main = ref;
+            int r = s->abandoned ? -ETIMEDOUT : write_state(s);
+            pthread_mutex_unlock(&s->lock);
+            return r;
+        }
+        /* Wake on the pidfile's directory changing, or on the holder's exit:
+         * once the holder is gone, no process of the service is left. */
+        struct pollfd pfd[2] = {{.fd = ino, .events = POLLIN},
+                                {.fd = s->holder.fd, .events = POLLIN}};
+        int n = poll(pfd, 2, warden__poll_timeout_ms(deadline));
+        if (n == 0) {
+            return set_reason(ret_reason, -ETIMEDOUT, "pidfile %s did not name a live process",
+                              s->pidfile);
+        }
+        if (n > 0 && pfd[1].revents) {
+            return set_reason(ret_reason, -ESRCH, "service exited before it wrote pidfile %s",
+                              s->pidfile);
+        }
+        char buf[4096];
+        while (read(ino, buf, sizeof(buf)) > 0) {
+        }
+    }
+}
+
+/* Probe until healthy. Between tries, wait on the main process's pidfd, so
+ * that a service that dies while starting fails the start at once. */
+static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
+{
+    warden_usec_t pause = 50 * WARDEN_USEC_PER_MSEC;
+    for (;;) {
+        _cleanup_free_ char *reason = NULL;
+        int r = warden__service_probe(s, deadline, &reason);
+        if (r == 0) {
+            return 0;
+        }
+        if (r == -ESRCH) {
+            return set_reason(ret_reason, r, "service exited while starting (%s)",
+                              reason ? reason : "gone");
+        }
+        warden_usec_t wake = warden_deadline_in(pause);
+        warden__pidref_wait_exit(&s->main, wake < deadline ? wake : deadline);
+        if (warden_now() >= deadline) {
+            return set_reason(ret_reason, -ETIMEDOUT, "not healthy in time: %s",
+                              reason ? reason : "check failed");
+        }
+        pause = pause * 2 > WARDEN_USEC_PER_SEC ? WARDEN_USEC_PER_SEC : pause * 2;
+    }
+}
+
+int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
+{
+    if (!s->exec.argv || !s->exec.envp) {
+        return set_reason(ret_reason, -EINVAL, "no command to start");
+    }
+    if (warden__service_status(s, NULL) == 0) {
+        qb_log(LOG_INFO, "already running as pid %d", (int)s->main.pid);
+        return wait_healthy(s, deadline, ret_reason);
+    }
+    int r = clean_leftovers(s, deadline);
+    if (r < 0) {
+        return set_reason(ret_reason, r, "cannot clean up an earlier start: %s", strerror(-r));
+    }
+    r = make_state_dir(s);
+    if (r < 0) {
+        return set_reason(ret_reason, r, "cannot create %s: %s", s->state_dir, strerror(-r));
+    }
+    r = warden__cgroup_create(s->instance, &s->cgroup);
+    if (r < 0) {
+        qb_log(LOG_DEBUG, "no cgroup (%s): the tree is the holder's session", strerror(-r));
+    }
+
+    pthread_mutex_lock(&s->lock);
+    if (s->abandoned) {
+        pthread_mutex_unlock(&s->lock);
+        return -ETIMEDOUT;
+    }
+    r = warden__tree_spawn(&s->exec, s->cgroup, deadline, &s->holder, &s->main);
+    if (r == 0) {
+        r = write_state(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (r < 0) {
+        if (s->cgroup) {
+            warden__cgroup_remove(s->cgroup);
+        }
+        remove_state(s);
+        return set_reason(ret_reason, r, "cannot start %s: %s", s->exec.argv[0], strerror(-r));
+    }
+    qb_log(LOG_INFO, "started %s as pid %d%s%s", s->exec.argv[0], (int)s->main.pid,
+           s->cgroup ? " in cgroup " : " in session ", s->cgroup ? s->cgroup : "");
+
+    if (s->pidfile) {
+        r = wait_pidfile(s, deadline, ret_reason);
+        if (r < 0) {
+            return r;
+        }
+        qb_log(LOG_INFO, "pidfile %s names pid %d", s->pidfile, (int)s->main.pid);
+    }
+    return wait_healthy(s, deadline, ret_reason);
+}
+
+/* ---- stop ---------------------------------------------------------------- */
+
+/* Time kept back from the graceful phase for SIGKILL and its wait: a fifth
+ * of the budget, at least 0.5 s, at most 3 s. */
+static warden_usec_t kill_reserve(warden_usec_t budget)
+{
+    warden_usec_t r = budget / 5;
+    if (r < 500 * WARDEN_USEC_PER_MSEC) {
+        r = 500 * WARDEN_USEC_PER_MSEC;
+    }
+    return r > 3 * WARDEN_USEC_PER_SEC ? 3 * WARDEN_USEC_PER_SEC : r;
+}
+
+static void run_stop_command(struct warden_service *s, warden_usec_t deadline)
+{
+    struct warden_exec e = s->exec;
+    char *argv[] = {"/bin/sh", "-c", s->stop_command, NULL};
+    e.argv = argv;
+    if (!e.envp) {
+        return;
+    }
+    int status = 0;
+    int r = warden__run(&e, deadline, &status);
+    if (r < 0) {
+        qb_log(LOG_WARNING, "stop_command failed: %s", strerror(-r));
+    } else if (status != 0) {
+        qb_log(LOG_WARNING, "stop_command exited with status %d", status);
+    }
+}
+
+static int report_survivors(struct warden_service *s, char **ret_reason)
+{
+    struct warden_tree t = tree_of(s);
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    warden__tree_pids(&t, &pids, &n);
+    char list[256] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof(list) - 16; i++) {
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", i ? " " : "",
+                                (int)pids[i]);
+    }
+    return set_reason(ret_reason, -EBUSY, "%zu process(es) survived SIGKILL: %s", n, list);
+}
+
+int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
+{
+    warden_usec_t now = warden_now();
+    warden_usec_t escalate_at = deadline - kill_reserve(deadline > now ? deadline - now : 0);
+    if (load_state(s) < 0) {
+        guess_cgroup(s);
+        if (!s->cgroup || warden__cgroup_populated(s->cgroup) <= 0) {
+            if (s->cgroup) {
+                warden__cgroup_remove(s->cgroup);
+            }
+            return 0;
+        }
+        qb_log(LOG_NOTICE, "no state, but cgroup %s holds processes: stopping them", s->cgroup);
+    }
+    struct warden_tree t = tree_of(s);
+
+    if (s->stop_command && warden__pidref_alive(&s->main)) {
+        run_stop_command(s, escalate_at);
+    } else {
+        warden__tree_signal(&t, SIGTERM);
+    }
+    warden__pidref_wait_exit(&s->main, escalate_at);
+    if (s->stop_command && warden__tree_signal(&t, SIGTERM) > 0) {
+        qb_log(LOG_INFO, "main process gone; SIGTERM to the rest of the service");
+    }
+    int r = warden__tree_wait_empty(&t, false, escalate_at);
+    if (r < 0) {
+        qb_log(LOG_WARNING, "service still running at the stop deadline: SIGKILL to all of it");
+    }
+    r = warden__tree_kill(&t, deadline);
+    if (r < 0) {
+        return report_survivors(s, ret_reason);
+    }
+    if (s->cgroup) {
+        warden__cgroup_remove(s->cgroup);
+    }
+    remove_state(s);
+    return 0;
+}
+
+int warden__service_abandon(struct warden_service *s, warden_usec_t deadline)
+{
+    pthread_mutex_lock(&s->lock);
+    s->abandoned = true;
+    struct warden_tree t = tree_of(s);
+    pthread_mutex_unlock(&s->lock);
+    if (t.holder <= 0) {
+        /* Nothing spawned by this run; an earlier one's leftovers are for
+         * the next start or stop. */
+        return 0;
+    }
+    int r = warden__tree_kill(&t, deadline);
+    if (r == 0) {
+        if (t.cgroup) {
+            warden__cgroup_remove(t.cgroup);
+        }
+        remove_state(s);
+    }
+    return r;
+}

@@ -1,0 +1,83 @@
+/* Small helpers shared by every libwarden module: cleanup attributes, errno
+ * conversion, monotonic time. Private to the library. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "warden/time.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_     __attribute__((unused))
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+    free(*(void **)p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline void closep(int *fd)
+{
+    if (*fd >= 0) {
+        int saved = errno;
+        close(*fd);
+        errno = saved;
+    }
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Hand-off of a cleanup-owned local: returns the value and leaves the local
+ * empty so the cleanup does nothing. */
+#define TAKE_PTR(p)                                                                                \
+    ({                                                                                             \
+        __typeof__(p) _p = (p);                                                                    \
+        (p) = NULL;                                                                                \
+        _p;                                                                                        \
+    })
+#define TAKE_FD(fd)                                                                                \
+    ({                                                                                             \
+        int _fd = (fd);                                                                            \
+        (fd) = -EBADF;                                                                             \
+        _fd;                                                                                       \
+    })
+
+/* libc reports failure as -1 + errno; we return -errno. The one conversion. */
+static inline int negative_errno(void)
+{
+    return errno > 0 ? -errno : -EIO;
+}
+#define RET_NERRNO(expr) ((expr) < 0 ? negative_errno() : 0)
+
+static inline bool streq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+static inline bool startswith(const char *s, const char *prefix)
+{
+    return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static inline bool isempty(const char *s)
+{
+    return !s || !*s;
+}
+
+/* Milliseconds a poll() may wait before deadline; 0 once it has passed,
+ * -1 (forever) for WARDEN_USEC_INFINITY. */
+int warden__poll_timeout_ms(warden_usec_t deadline);
+
+/* Write the whole buffer to a path (O_CLOEXEC, no create) - for cgroup and
+ * proc files where one write is one command. */
+int warden__write_file(const char *path, const char *text);
+
+/* Read a small file (at most max bytes) into a NUL-terminated buffer. */
+int warden__read_file(const char *path, size_t max, char **ret);
+
+/* printf into a new string; NULL on allocation failure. */
+char *warden__strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,73 @@
+/* Helpers shared by the library's modules (see util-int.h). */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "util-int.h"
+
+int warden__poll_timeout_ms(warden_usec_t deadline)
+{
+    if (deadline == WARDEN_USEC_INFINITY) {
+        return -1;
+    }
+    warden_usec_t now = warden_now();
+    if (now >= deadline) {
+        return 0;
+    }
+    /* Round up so a wait never returns just before the deadline and spins. */
+    warden_usec_t ms = (deadline - now + WARDEN_USEC_PER_MSEC - 1) / WARDEN_USEC_PER_MSEC;
+    return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+int warden__write_file(const char *path, const char *text)
+{
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return negative_errno();
+    }
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    if (n < 0) {
+        return negative_errno();
+    }
+    return (size_t)n == len ? 0 : -EIO;
+}
+
+int warden__read_file(const char *path, size_t max, char **ret)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return negative_errno();
+    }
+    _cleanup_free_ char *buf = malloc(max + 1);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    size_t len = 0;
+    while (len < max) {
+        ssize_t n = read(fd, buf + len, max - len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return negative_errno();
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    *ret = TAKE_PTR(buf);
+    return (int)len;
+}
+
+char *warden__strdup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    int r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return r < 0 ? NULL : s;
+}
