@@ -368,7 +368,7 @@ static int dispatch(struct run *r)
         /* Nothing can run with this configuration; only a stop or a probe
          * must still answer, from what runs (nothing did, if it cannot have
          * started). A stop reads its state file, not the parameters. */
-        if ((stopping || r->probe) && valid != -ENOMEM) {
+        if ((stopping || (monitoring && r->probe)) && valid != -ENOMEM) {
             if (valid == -ENOPKG || valid == -ENXIO || !r->service) {
                 struct warden_service *bare = NULL;
                 if (warden__service_new(NULL, r->instance, false, &bare, NULL) == 0) {

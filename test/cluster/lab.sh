@@ -77,17 +77,19 @@ lab_elapsed() {
 }
 
 # ------------------------------------------------------------ /proc helpers --
-# _lab_stat_fields PID: prints "state ppid sid starttime" from /proc/PID/stat.
-# The command name (field 2) may hold spaces and ')' so cut after the LAST ')'.
-_lab_stat_fields() {
+# _lab_read_stat PID: read /proc/PID/stat into _lab_st_state, _lab_st_ppid,
+# _lab_st_sid and _lab_st_start (start time, clock ticks since boot). Uses
+# no subshell: lab_down walks all of /proc with it. The command name (field
+# 2) may hold spaces and ')', so the fields are taken after the LAST ')'.
+_lab_read_stat() {
     local stat
     local -a f
-    { stat=$(< "/proc/$1/stat"); } 2>/dev/null || return 1
+    { read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
     # f = field 3 onwards: state ppid pgrp session tty tpgid flags minflt
     # cminflt majflt cmajflt utime stime cutime cstime priority nice threads
     # itrealvalue starttime ...
     read -ra f <<< "${stat##*) }"
-    echo "${f[0]} ${f[1]} ${f[3]} ${f[19]}"
+    _lab_st_state=${f[0]} _lab_st_ppid=${f[1]} _lab_st_sid=${f[3]} _lab_st_start=${f[19]}
 }
 
 # lab_proc_alive PID [STARTTIME]: true if PID runs and is not a zombie (this
@@ -95,19 +97,15 @@ _lab_stat_fields() {
 # and kill -0 would still succeed). With STARTTIME, PID must also be the same
 # process as the one recorded (guards against PID reuse).
 lab_proc_alive() {
-    local f state ppid sid start
-    f=$(_lab_stat_fields "$1") || return 1
-    read -r state ppid sid start <<< "$f"
-    [[ $state != Z && $state != X ]] || return 1
-    [[ -z ${2:-} || $2 == "$start" ]]
+    _lab_read_stat "$1" || return 1
+    [[ $_lab_st_state != Z && $_lab_st_state != X ]] || return 1
+    [[ -z ${2:-} || $2 == "$_lab_st_start" ]]
 }
 
 # lab_proc_starttime PID: start time of PID in clock ticks since boot.
 lab_proc_starttime() {
-    local f state ppid sid start
-    f=$(_lab_stat_fields "$1") || return 1
-    read -r state ppid sid start <<< "$f"
-    echo "$start"
+    _lab_read_stat "$1" || return 1
+    echo "$_lab_st_start"
 }
 
 # lab_ticks_now: the current time in the unit of lab_proc_starttime (clock
@@ -121,13 +119,12 @@ lab_ticks_now() {
 
 # lab_proc_list: "pid ppid sid state comm" for every process (one line each).
 lab_proc_list() {
-    local d pid f comm state ppid sid start
+    local d pid comm
     for d in /proc/[0-9]*; do
         pid=${d#/proc/}
-        f=$(_lab_stat_fields "$pid") || continue
-        { comm=$(< "$d/comm"); } 2>/dev/null || continue
-        read -r state ppid sid start <<< "$f"
-        echo "$pid $ppid $sid $state $comm"
+        _lab_read_stat "$pid" || continue
+        { read -r comm < "$d/comm"; } 2>/dev/null || continue
+        echo "$pid $_lab_st_ppid $_lab_st_sid $_lab_st_state $comm"
     done
 }
 
@@ -166,17 +163,18 @@ lab_proc_cmdline() {
 # is compared by basename, so "sleep 100" matches "/bin/sleep 100" and the
 # other way round. Pure /proc walk: no pidof/pgrep.
 lab_proc_find() {
-    local since=0 d pid got want st
+    local since=0 d pid want
+    local -a argv
     if [[ ${1:-} == --since ]]; then since=$2; shift 2; fi
     want=$(_lab_argv_key "$@")
     for d in /proc/[0-9]*; do
         pid=${d#/proc/}
-        got=$(lab_proc_cmdline "$pid") || continue
-        # shellcheck disable=SC2086 # split the joined argv again
-        [[ $(_lab_argv_key $got) == "$want" ]] || continue
+        { mapfile -d '' argv < "$d/cmdline"; } 2>/dev/null || continue
+        (( ${#argv[@]} )) || continue          # kernel threads, zombies
+        argv[0]=${argv[0]##*/}
+        [[ "${argv[*]}" == "$want" ]] || continue
         lab_proc_alive "$pid" || continue
-        st=$(lab_proc_starttime "$pid") || continue
-        (( st >= since )) && echo "$pid"
+        (( _lab_st_start >= since )) && echo "$pid"
     done
     return 0
 }
@@ -633,10 +631,15 @@ _lab_corosync_ready() {
 # usually stays in pacemaker-execd's session even after being orphaned, so
 # this also catches services that agents left behind.
 _lab_record_children() {
-    local role pid st child
-    _lab_alive_recorded | while read -r role pid st; do
-        for child in $(lab_proc_descendants "$pid"); do
-            _lab_record "${role%-child}-child" "$child" || true
+    local role pid st child family
+    local -A roots=()
+    while read -r role pid st; do
+        [[ -n $pid ]] && roots[${role%-child}]+=" $pid"
+    done < <(_lab_alive_recorded)
+    for family in "${!roots[@]}"; do
+        # shellcheck disable=SC2086 # a list of PIDs
+        for child in $(lab_proc_descendants ${roots[$family]}); do
+            _lab_record "$family-child" "$child" || true
         done
     done
 }

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# ocf:warden:daemon, driven as Pacemaker and ocf-tester drive it: every exit
+# code path, the escalating stop on both process-tree paths (cgroup, and
+# session + subreaper), daemonizing services, users, and clean-up of what an
+# earlier start left. Output is TAP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+AGENT=${AGENT:?set AGENT to the daemon agent binary}
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (cgroups, users, /run)"; exit 77; }
+command -v ocf-tester >/dev/null || { echo "Bail out! ocf-tester missing: apt-get install resource-agents"; exit 1; }
+
+export WARDEN_STATE_DIR=$(mktemp -d /tmp/warden-agent-test.XXXXXX)
+export OCF_RESOURCE_INSTANCE=agent-test-$$
+export OCF_RESKEY_CRM_meta_timeout=20000
+unset OCF_RESKEY_CRM_meta_interval OCF_RA_VERSION_MAJOR OCF_RA_VERSION_MINOR HA_LOGFACILITY HA_logfile
+tmp=$(mktemp -d /tmp/warden-agent-tmp.XXXXXX)
+marker=$((100000 + RANDOM))   # makes our sleep processes recognisable
+
+cleanup() {
+    agent stop command=/bin/true >/dev/null 2>&1
+    for p in $(pids_with_cmdline sleep $marker) $(pids_with_cmdline /bin/sleep $marker); do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$WARDEN_STATE_DIR" "$tmp"
+}
+trap cleanup EXIT
+
+# ---- meta-data --------------------------------------------------------------
+agent meta-data
+expect_rc 0 "meta-data"
+# As ocf-tester checks it: from the DTD's directory, by its DOCTYPE.
+check "meta-data without OCF version is valid against ra-api-1.dtd" \
+    bash -c 'cd /usr/share/resource-agents && xmllint --noout --valid - <<<"$1"' _ "$out"
+check "OCF 1.0 meta-data carries no reload-agent" bash -c '! grep -q reload-agent <<<"$1"' _ "$out"
+md11=$(OCF_RA_VERSION_MAJOR=1 OCF_RA_VERSION_MINOR=1 "$AGENT" meta-data)
+check "OCF 1.1 meta-data says version 1.1" grep -q '<version>1.1</version>' <<<"$md11"
+check "OCF 1.1 meta-data has a reload-agent action" grep -q 'action name="reload-agent"' <<<"$md11"
+check "OCF 1.1 meta-data marks check_timeout reloadable" grep -q 'name="check_timeout".*reloadable="1"' <<<"$md11"
+check "OCF 1.1 meta-data is well-formed" xmllint --noout - <<<"$md11"
+check "meta-data works as nobody" su nobody -s /bin/sh -c "$AGENT meta-data >/dev/null"
+
+# ---- ocf-tester ---------------------------------------------------------------
+ot=$(ocf-tester -n ot-$$ -o command="/bin/sleep $marker" "$AGENT" 2>&1)
+check "ocf-tester passes" grep -q "passed all tests" <<<"$ot" || printf '# %s\n' "$ot"
+
+# ---- exit codes: arguments and configuration ----------------------------------
+"$AGENT" >/dev/null 2>&1; rc=$?
+expect_rc 2 "no action is an argument error"
+agent promote command="/bin/sleep $marker"
+expect_rc 3 "an unknown action is unimplemented"
+agent validate-all
+expect_rc 6 "missing command is a configuration error"
+expect_reason "parameter 'command' is required" "reason names the missing parameter"
+agent validate-all command="/bin/sleep $marker" check_timeout=soon
+expect_rc 6 "a malformed time is a configuration error"
+expect_reason "check_timeout.*'soon'.*ms, s, min or h" "reason names the parameter and the accepted form"
+agent validate-all command="/bin/sleep $marker" shell=perhaps
+expect_rc 6 "a malformed boolean is a configuration error"
+expect_reason "shell.*true or false" "reason for a boolean names the accepted form"
+agent validate-all command="/bin/sleep $marker" check=ping:host
+expect_rc 6 "an unknown check is a configuration error"
+expect_reason "check.*process, tcp:HOST:PORT or exec:COMMAND" "reason lists the check forms"
+agent validate-all command="'unterminated"
+expect_rc 6 "an unterminated quote in command is a configuration error"
+agent validate-all command="/nonexistent/warden-bin $marker"
+expect_rc 5 "a command missing on this node is not installed"
+agent start command="/nonexistent/warden-bin $marker"
+expect_rc 5 "start of a missing binary is not installed"
+OCF_RESKEY_CRM_meta_interval=0 agent monitor command="/nonexistent/warden-bin $marker"
+expect_rc 7 "a probe for a missing binary answers not running"
+agent monitor command="/nonexistent/warden-bin $marker"
+expect_rc 7 "a monitor of a never-started resource answers not running"
+agent stop command="/nonexistent/warden-bin $marker"
+expect_rc 0 "stop with a missing binary and nothing running succeeds"
+agent validate-all command="/bin/sleep $marker" user=no-such-user-$$
+expect_rc 2 "a user missing on this node is bad for this node"
+agent validate-all command="/bin/sleep $marker" workdir=/nonexistent-dir
+expect_rc 2 "a workdir missing on this node is bad for this node"
+agent validate-all command="/bin/sleep $marker"
+expect_rc 0 "a good configuration validates"
+agent reload-agent command="/bin/sleep $marker"
+expect_rc 0 "reload-agent succeeds"
+
+# ---- start, monitor, stop ------------------------------------------------------
+agent start command="/bin/sleep $marker"
+expect_rc 0 "start"
+pid1=$(pids_with_cmdline /bin/sleep $marker)
+check "the service runs" test -n "$pid1"
+agent monitor command="/bin/sleep $marker"
+expect_rc 0 "monitor of a running service"
+agent start command="/bin/sleep $marker"
+expect_rc 0 "start of a running service is idempotent"
+check "a second start left the same single process" test "$(pids_with_cmdline /bin/sleep $marker)" = "$pid1"
+check "the state dir is mode 0700" test "$(stat -c %a "$WARDEN_STATE_DIR/$OCF_RESOURCE_INSTANCE")" = 700
+agent monitor command="/bin/sleep $marker" check=tcp:127.0.0.1:1
+expect_rc 1 "a failing check fails the monitor"
+expect_reason "tcp 127.0.0.1:1: Connection refused" "the reason says what the check saw"
+t0=$(now_ms)
+agent monitor command="/bin/sleep $marker" check="exec:/bin/sleep 30" check_timeout=500ms
+t1=$(now_ms)
+expect_rc 1 "a check that hangs fails the monitor"
+expect_reason "no answer within|did not answer within" "the reason says the check hung"
+check "the hung check was cut at check_timeout ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 2000
+agent monitor command="/bin/sleep $marker" check=exec:/bin/true
+expect_rc 0 "a passing exec check passes the monitor"
+kill -9 "$pid1"
+wait_until 5 bash -c "! $(declare -f alive); alive $pid1"
+agent monitor command="/bin/sleep $marker"
+expect_rc 7 "monitor after the service was killed answers not running"
+agent start command="/bin/sleep $marker"
+expect_rc 0 "start after a kill -9 of the service"
+agent stop command="/bin/sleep $marker"
+expect_rc 0 "stop"
+check "no process left after stop" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+check "no state left after stop" test ! -e "$WARDEN_STATE_DIR/$OCF_RESOURCE_INSTANCE"
+agent stop command="/bin/sleep $marker"
+expect_rc 0 "stop of a stopped service is idempotent"
+
+# ---- start fails and is undone ---------------------------------------------------
+t0=$(now_ms)
+agent start command="/bin/sleep $marker" check=tcp:127.0.0.1:1 pending_timeout=1s
+t1=$(now_ms)
+expect_rc 1 "a start that never becomes healthy fails"
+expect_reason "not healthy in time|pending_timeout" "the reason says start ran out of time"
+check "it answered near pending_timeout ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 2500
+check "what the failed start ran was killed" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+agent start command="/bin/sh -c 'exit 3'" check=tcp:127.0.0.1:1
+expect_rc 1 "a service that exits while starting fails the start"
+expect_reason "exited while starting" "the reason says it exited"
+OCF_RESKEY_CRM_meta_timeout=2000 agent start command="/bin/sleep $marker" pending_timeout=10s check=exec:/bin/false
+expect_rc 1 "pending_timeout past the op timeout is clamped: start answers in time"
+check "the clamp is logged" grep -q "pending_timeout 10s is not below the operation timeout" <<<"$err"
+
+# ---- kill -9 of the service and its state ----------------------------------------
+agent start command="/bin/sleep $marker"
+pid1=$(pids_with_cmdline /bin/sleep $marker)
+holder=$(awk '/^holder/{print $2}' "$WARDEN_STATE_DIR/$OCF_RESOURCE_INSTANCE/service")
+kill -9 "$pid1" "$holder"
+rm -rf "${WARDEN_STATE_DIR:?}/$OCF_RESOURCE_INSTANCE"
+agent start command="/bin/sleep $marker"
+expect_rc 0 "start after kill -9 of the service, its holder and its state"
+agent monitor command="/bin/sleep $marker"
+expect_rc 0 "and it runs"
+pid2=$(pids_with_cmdline /bin/sleep $marker)
+rm -rf "${WARDEN_STATE_DIR:?}/$OCF_RESOURCE_INSTANCE"
+agent start command="/bin/sleep $marker"
+expect_rc 0 "start when the state was lost but the service still runs"
+pid3=$(pids_with_cmdline /bin/sleep $marker)
+if [ -d /sys/fs/cgroup/unified ] || grep -q cgroup2 /proc/self/mounts; then
+    check "the orphaned service was found through its cgroup and replaced" \
+        bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$pid3" "$pid2"
+    check "the orphaned service is dead" bash -c "! $(declare -f alive); alive $pid2"
+fi
+agent stop command="/bin/sleep $marker"
+expect_rc 0 "stop"
+
+# ---- a daemonizing service, followed through its pidfile ---------------------------
+agent start command="/bin/sh -c '/bin/sleep $marker & echo \$! > $tmp/d.pid'" pidfile="$tmp/d.pid"
+expect_rc 0 "start of a service that daemonizes"
+dpid=$(cat "$tmp/d.pid" 2>/dev/null)
+check "the state names the daemon from the pidfile as main" \
+    grep -q "^main $dpid " "$WARDEN_STATE_DIR/$OCF_RESOURCE_INSTANCE/service"
+agent monitor command="/bin/true" pidfile="$tmp/d.pid"
+expect_rc 0 "monitor follows the daemon"
+agent stop command="/bin/true" pidfile="$tmp/d.pid"
+expect_rc 0 "stop of the daemon"
+check "the daemon is gone" bash -c "! $(declare -f alive); alive $dpid"
+agent start command="/bin/true" pidfile="$tmp/never.pid" pending_timeout=2s
+expect_rc 1 "a service that never writes its pidfile fails to start"
+
+# ---- user and workdir ------------------------------------------------------------
+agent start command="/bin/sleep $marker" user=nobody workdir=/tmp
+expect_rc 0 "start as user nobody in /tmp"
+upid=$(pids_with_cmdline /bin/sleep $marker)
+check "the service runs as nobody" test "$(stat -c %U /proc/$upid)" = nobody
+check "the service runs in /tmp" test "$(readlink /proc/$upid/cwd)" = /tmp
+check "the service's stdio is not the agent's" test "$(readlink /proc/$upid/fd/1)" = /dev/null
+agent stop command="/bin/sleep $marker"
+expect_rc 0 "stop"
+
+# ---- the stop that must escalate, on both process-tree paths ---------------------
+# The service ignores SIGTERM, and its child double-forks into a new session
+# that also ignores SIGTERM: only the cgroup, or the holder's subreaper role,
+# keeps that grandchild findable.
+stubborn="trap '' TERM; setsid /bin/sh -c \"trap '' TERM; exec /bin/sleep $marker\" & exec /bin/sleep $marker"
+for path in cgroup session; do
+    if [ $path = session ]; then export WARDEN_CGROUP=off; fi
+    agent start command="$stubborn" shell=true pending_timeout=3s
+    expect_rc 0 "[$path] start of a service that ignores SIGTERM and double-forks"
+    wait_until 5 test "$(pids_with_cmdline /bin/sleep $marker | wc -l)" -eq 2
+    check "[$path] both processes run" test "$(pids_with_cmdline /bin/sleep $marker | wc -l)" -eq 2
+    t0=$(now_ms)
+    agent stop command="$stubborn" shell=true pending_timeout=3s
+    t1=$(now_ms)
+    expect_rc 0 "[$path] stop succeeds"
+    check "[$path] stop returned within pending_timeout + 1 s ($((t1 - t0)) ms)" test $((t1 - t0)) -le 4000
+    check "[$path] nothing of the service is left" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+    unset WARDEN_CGROUP
+done
+
+# ---- stop_command -----------------------------------------------------------------
+agent start command="/bin/sleep $marker" stop_command="touch $tmp/stopped; kill \$(cat /dev/null) 2>/dev/null; true"
+stop_pid=$(pids_with_cmdline /bin/sleep $marker)
+agent stop command="/bin/sleep $marker" stop_command="touch $tmp/stopped; kill $stop_pid" pending_timeout=3s
+expect_rc 0 "stop with stop_command"
+check "stop_command ran" test -e "$tmp/stopped"
+check "the service is gone" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+
+finish
