@@ -68,6 +68,8 @@ alive() {
     [ -n "$state" ] && [ "$state" != Z ]
 }
 
+dead() { ! alive "$1"; }
+
 # wait_until SECONDS command...: retry a condition (used only where no event
 # exists to wait on, e.g. "this pid is gone").
 wait_until() {

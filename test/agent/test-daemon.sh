@@ -104,7 +104,7 @@ check "the hung check was cut at check_timeout ($((t1 - t0)) ms)" test $((t1 - t
 agent monitor command="/bin/sleep $marker" check=exec:/bin/true
 expect_rc 0 "a passing exec check passes the monitor"
 kill -9 "$pid1"
-wait_until 5 bash -c "! $(declare -f alive); alive $pid1"
+wait_until 5 dead "$pid1"
 agent monitor command="/bin/sleep $marker"
 expect_rc 7 "monitor after the service was killed answers not running"
 agent start command="/bin/sleep $marker"
@@ -149,7 +149,7 @@ pid3=$(pids_with_cmdline /bin/sleep $marker)
 if [ -d /sys/fs/cgroup/unified ] || grep -q cgroup2 /proc/self/mounts; then
     check "the orphaned service was found through its cgroup and replaced" \
         bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$pid3" "$pid2"
-    check "the orphaned service is dead" bash -c "! $(declare -f alive); alive $pid2"
+    check "the orphaned service is dead" dead "$pid2"
 fi
 agent stop command="/bin/sleep $marker"
 expect_rc 0 "stop"
@@ -164,7 +164,7 @@ agent monitor command="/bin/true" pidfile="$tmp/d.pid"
 expect_rc 0 "monitor follows the daemon"
 agent stop command="/bin/true" pidfile="$tmp/d.pid"
 expect_rc 0 "stop of the daemon"
-check "the daemon is gone" bash -c "! $(declare -f alive); alive $dpid"
+check "the daemon is gone" dead "$dpid"
 agent start command="/bin/true" pidfile="$tmp/never.pid" pending_timeout=2s
 expect_rc 1 "a service that never writes its pidfile fails to start"
 
