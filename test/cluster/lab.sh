@@ -4,9 +4,16 @@
 #
 # As a command:   test/cluster/lab.sh up|down|status
 # As a library:   . test/cluster/lab.sh
-#                 trap 'lab_down' EXIT      # tear down even when the test fails
+#                 trap lab_down_if_started EXIT   # tear down even on failure
 #                 lab_up
-#                 lab_wait_for -t 30 lab_rsc_is my-rsc Started
+#                 lab_crm configure primitive d1 ocf:pacemaker:Dummy
+#                 lab_wait_for -t 30 lab_rsc_is d1 Started
+#                 (see test-lab-smoke.sh for a complete test)
+#
+# Helpers for tests: lab_wait_for, lab_rsc_state, lab_rsc_is, lab_failcount,
+# lab_failed_actions, lab_rsc_cleanup, lab_crm, lab_mon_xml, lab_diag,
+# lab_proc_find / lab_proc_alive / lab_proc_cmdline / lab_ticks_now (pure
+# /proc process lookups), lab_now / lab_elapsed (timings), lab_log.
 #
 # What it does (see /work/shared/CLUSTER-LAB.md for the measured background):
 #  * refuses to start if any corosync/pacemaker daemon runs, or if its own state
@@ -225,6 +232,29 @@ _lab_alive_recorded() {
     return 0
 }
 
+# _lab_any_alive ROLE: true if a recorded process of ROLE is alive. (No
+# "producer | grep -q": under pipefail, grep -q quitting early can make the
+# producer die of SIGPIPE and the pipeline fail although grep matched.)
+_lab_any_alive() {
+    local role pid st
+    while read -r role pid st; do
+        [[ -n $pid ]] && lab_proc_alive "$pid" "$st" && return 0
+    done < <(_lab_recorded "$1")
+    return 1
+}
+
+# lab_skip REASON...: leave a test that cannot run here with exit 77 (skip)
+# and the reason. With WARDEN_NO_SKIP=1 (set by scripts/test.sh, so in CI) it
+# is a failure instead: CI must never pass by silently skipping a cluster test.
+lab_skip() {
+    if [[ ${WARDEN_NO_SKIP:-} == 1 ]]; then
+        echo "FAIL: cannot run, and WARDEN_NO_SKIP=1 forbids skipping: $*" >&2
+        exit 1
+    fi
+    echo "SKIP: $*" >&2
+    exit 77
+}
+
 # --------------------------------------------------------------- checks --
 # lab_check_prereqs: prints why a lab cannot run here (and returns 1), or
 # nothing. Tests turn a failure into a skip (exit 77).
@@ -250,22 +280,12 @@ lab_check_prereqs() {
 # _lab_refuse_if_busy: fail with a clear message if a cluster already runs or
 # an earlier lab left recorded PIDs behind.
 _lab_refuse_if_busy() {
-    local running recorded pid comm mine=0 foreign=0 role st
+    local running recorded pid comm role st mine=0 foreign=0 gone=0
     recorded=$(_lab_recorded)
     running=$(lab_running_daemons)
     [[ -z $recorded && -z $running ]] && return 0
 
     lab_log "refusing to start: the machine is not clean"
-    if [[ -n $recorded ]]; then
-        lab_log "  $_LAB_PIDS_FILE records PIDs of an earlier lab:"
-        while read -r role pid st; do
-            if lab_proc_alive "$pid" "$st"; then
-                lab_log "    $role pid $pid (still running)"
-            else
-                lab_log "    $role pid $pid (gone)"
-            fi
-        done <<< "$recorded"
-    fi
     if [[ -n $running ]]; then
         lab_log "  cluster daemons running now:"
         while read -r pid comm; do
@@ -276,11 +296,17 @@ _lab_refuse_if_busy() {
             fi
         done <<< "$running"
     fi
+    if [[ -n $recorded ]]; then
+        while read -r role pid st; do
+            lab_proc_alive "$pid" "$st" || gone=$(( gone + 1 ))
+        done <<< "$recorded"
+        lab_log "  $_LAB_PIDS_FILE still records an earlier lab ($gone of its $(wc -l <<< "$recorded") processes gone)"
+    fi
     if [[ -n $recorded ]] || (( mine )); then
         lab_log "  clear the earlier lab with: test/cluster/lab.sh down"
     fi
     if (( foreign )); then
-        lab_log "  processes not started by this lab are left alone by 'lab.sh down':"
+        lab_log "  'lab.sh down' leaves processes it did not start alone:"
         lab_log "  stop that cluster yourself (e.g. kill PID), then retry"
     fi
     return 1
@@ -378,16 +404,25 @@ EOF
 
 # _lab_spawn ROLE LOGFILE CMD...: start CMD detached in its own session
 # (setsid -f, stdin from /dev/null, output to LOGFILE, clean environment) and
-# record its PID. A tiny sh writes its own PID ($$) and then execs CMD, so the
-# recorded PID is exactly the daemon's: no pidfile race, no search by name.
+# record its PID. A tiny shell writes its own PID ($$) and then execs CMD, so
+# the recorded PID is exactly the daemon's: no pidfile race, no search by
+# name. It also closes every other inherited file descriptor: a daemon holding
+# a test runner's pipe open would make that runner wait for EOF forever.
 _lab_spawn() {
     local role=$1 log=$2 pidf=$LAB_STATE/$1.spawn pid i
     shift 2
     rm -f "$pidf"
-    # shellcheck disable=SC2016 # $$ and $@ are for the inner sh
+    # shellcheck disable=SC2016 # $$, $f and $@ are for the inner shell
     env -i PATH="$LAB_DAEMON_PATH" LANG=C.UTF-8 \
         PCMK_logfile="$LAB_LOG/pacemaker.log" \
-        setsid -f /bin/sh -c 'echo $$ > "$0"; umask 022; exec "$@"' "$pidf" "$@" \
+        setsid -f /bin/bash -c '
+            for f in /proc/$$/fd/*; do
+                f=${f##*/}
+                (( f > 2 )) && eval "exec $f>&-"
+            done 2>/dev/null
+            echo $$ > "$0"
+            umask 022
+            exec "$@"' "$pidf" "$@" \
         < /dev/null >> "$log" 2>&1
     for (( i = 0; i < 100; i++ )); do      # the pid file appears within ms
         if [[ -s $pidf ]]; then
@@ -515,7 +550,7 @@ lab_diag() {
         env -u CIB_file timeout 15 crm_mon -1 --inactive --show-detail --failcounts 2>&1 || true
         if [[ -r $LAB_LOG/pacemaker.log ]]; then
             echo "--- last lines of $LAB_LOG/pacemaker.log (errors/warnings/notices):"
-            grep -E ' (error|warning|notice|crit): ' "$LAB_LOG/pacemaker.log" | tail -n 40
+            grep -E '[[:space:]](error|warning|notice|crit): ' "$LAB_LOG/pacemaker.log" | tail -n 25 || true
         fi
         echo "----- end of lab diagnostics (logs: $LAB_LOG) -----"
     } >&2
@@ -564,16 +599,17 @@ _lab_secs_to_ms() {
 }
 
 # --------------------------------------------------------------- up/down --
-# lab_up: bring the cluster up; prints how long it took. On failure it prints
-# why and returns 1, leaving what it started recorded: call lab_down (tests
-# call lab_down_if_started from an EXIT trap).
+# lab_up: bring the cluster up; prints how long it took. Returns 2 (having
+# touched nothing) if the machine is busy or not fit for a lab. On any other
+# failure it prints why and returns 1, leaving what it started recorded: call
+# lab_down (tests call lab_down_if_started from an EXIT trap).
 lab_up() {
     local why t0 t_coro role
     if ! why=$(lab_check_prereqs); then
         lab_log "cannot run a lab here: $why"
-        return 1
+        return 2
     fi
-    _lab_refuse_if_busy || return 1
+    _lab_refuse_if_busy || return 2
     # From here on, whatever happens, lab_down has something to undo.
     _LAB_STARTED_HERE=1
     t0=$(lab_now)
@@ -601,7 +637,7 @@ lab_up() {
     local deadline=$(( $(lab_now) + LAB_UP_TIMEOUT * 1000 ))
     until lab_cluster_ready; do
         for role in corosync pacemakerd; do
-            if ! _lab_alive_recorded "$role" | grep -q .; then
+            if ! _lab_any_alive "$role"; then
                 lab_log "$role died while the cluster was starting; logs in $LAB_LOG"
                 lab_diag
                 return 1
@@ -621,7 +657,7 @@ lab_up() {
 }
 
 _lab_corosync_ready() {
-    _lab_alive_recorded corosync | grep -q . || return 1
+    _lab_any_alive corosync || return 1
     corosync-cfgtool -s >/dev/null 2>&1
 }
 
@@ -685,6 +721,27 @@ _lab_all_reaped() {
     return 0
 }
 
+# _lab_clean_shm: remove the libqb files in /dev/shm of our (dead) daemons.
+# A daemon that stops cleanly removes them itself; after a SIGKILL they stay:
+# "qb-<server pid>-<client pid>-..." IPC directories, and corosync's 8 MiB
+# "qb-corosync-<pid>-blackbox-{header,data}" flight recorder.
+_lab_clean_shm() {
+    local -A ours=()
+    local role pid st f name
+    while read -r role pid st; do
+        [[ -n $pid ]] && ours[$pid]=1
+    done < <(_lab_recorded)
+    for f in /dev/shm/qb-*; do
+        [[ -e $f ]] || continue
+        name=${f#/dev/shm/qb-}
+        if [[ $name =~ ^([0-9]+)- || $name =~ ^[a-z_-]+-([0-9]+)-blackbox- ]]; then
+            pid=${BASH_REMATCH[1]}
+            [[ -n ${ours[$pid]:-} ]] && rm -rf -- "$f"
+        fi
+    done
+    return 0
+}
+
 # lab_down: stop everything lab_up started, by recorded PID; restore the CIB
 # files. Idempotent; also cleans up after a half-finished lab_up. Returns 1
 # (keeping its records, so it can be run again) if something would not die.
@@ -695,7 +752,7 @@ lab_down() {
         # Pick up children started since lab_up (pacemakerd respawns daemons;
         # execd runs agents) so that none survives its parent.
         _lab_record_children
-        if _lab_alive_recorded pacemakerd | grep -q .; then
+        if _lab_any_alive pacemakerd; then
             env -u CIB_file timeout 5 cibadmin -Q > "$LAB_LOG/cib-final.xml" 2>/dev/null || true
         fi
         # pacemakerd stops the resources, then its own children, in order.
@@ -722,12 +779,19 @@ lab_down() {
     if ! lab_wait_for -q -t "$LAB_REAP_TIMEOUT" -i 0.1 _lab_all_reaped; then
         lab_log "note: zombies of lab daemons not reaped by PID 1 yet (harmless)"
     fi
+    _lab_clean_shm
     if [[ -e $LAB_STATE/cib-seeded ]]; then
         _lab_restore_cib
     fi
     rm -rf "${LAB_STATE:?}"
     _LAB_STARTED_HERE=
     lab_log "cluster down in $(lab_elapsed "$t0") s"
+}
+
+# lab_started_here: true if this shell's lab_up got past its checks (so the
+# lab, or what is left of it, is this shell's to inspect and tear down).
+lab_started_here() {
+    [[ -n ${_LAB_STARTED_HERE:-} ]]
 }
 
 # lab_down_if_started: lab_down, but only if this shell's lab_up got past its
@@ -771,7 +835,9 @@ lab_status() {
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -euo pipefail
     case ${1:-} in
-        up)     lab_up || { lab_log "lab up failed: clear with: $0 down"; exit 1; } ;;
+        up)     rc=0; lab_up || rc=$?
+                (( rc == 1 )) && lab_log "lab up failed; tear down what it started with: $0 down"
+                exit $(( rc ? 1 : 0 )) ;;
         down)   lab_down ;;
         status) lab_status ;;
         *)      echo "usage: $0 up|down|status" >&2; exit 2 ;;

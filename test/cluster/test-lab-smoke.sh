@@ -24,8 +24,12 @@ START_TIMEOUT=${SMOKE_START_TIMEOUT:-30}
 # the restart itself takes well under a second.
 RECOVER_TIMEOUT=${SMOKE_RECOVER_TIMEOUT:-$(( MONITOR_INTERVAL * 3 + 10 ))}
 
-skip() { echo "SKIP: $*" >&2; exit 77; }
-fail() { echo "FAIL: $*" >&2; lab_diag; exit 1; }
+skip() { lab_skip "$@"; }
+fail() {
+    echo "FAIL: $*" >&2
+    if lab_started_here; then lab_diag; fi
+    exit 1
+}
 step() { echo "--- $*" >&2; }
 
 finish() {
@@ -49,7 +53,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "cluster up"
-lab_up || fail "the cluster did not come up"
+lab_up || fail "lab_up failed (see above)"
 
 state_file=$LAB_DIR/$RSC.state
 step "create $RSC (ocf:pacemaker:Dummy, monitor every ${MONITOR_INTERVAL}s)"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Print an agent's parameters as a Markdown table, from its own meta-data,
+# so the README never drifts from what the agent declares.
+#   scripts/params-table.sh build/agents/daemon
+set -euo pipefail
+agent=$1
+md=$(OCF_RA_VERSION_MAJOR=1 OCF_RA_VERSION_MINOR=1 "$agent" meta-data)
+n=$(xmllint --xpath 'count(//parameters/parameter)' - <<<"$md")
+echo "| parameter | type | default | reloadable | description |"
+echo "|---|---|---|---|---|"
+for i in $(seq 1 "$n"); do
+    p="//parameters/parameter[$i]"
+    name=$(xmllint --xpath "string($p/@name)" - <<<"$md")
+    type=$(xmllint --xpath "string($p/content/@type)" - <<<"$md")
+    def=$(xmllint --xpath "string($p/content/@default)" - <<<"$md")
+    req=$(xmllint --xpath "string($p/@required)" - <<<"$md")
+    rel=$(xmllint --xpath "string($p/@reloadable)" - <<<"$md")
+    desc=$(xmllint --xpath "string($p/longdesc)" - <<<"$md" | tr '\n' ' ' | sed 's/|/\\|/g')
+    [ "$req" = 1 ] && def="(required)"
+    [ "$rel" = 1 ] && rel=yes || rel=no
+    echo "| \`$name\` | $type | ${def:+\`$def\`} | $rel | $desc |"
+done

@@ -1,0 +1,214 @@
+/* The agent front end (lib/agent.c): the one -errno -> OCF exit code table,
+ * and the actions that need no service (meta-data, usage). Actions that run
+ * a service are covered by the agent tests under test/agent. */
+#include <fcntl.h>
+
+#include "check_common.h"
+
+#include "warden/agent.h"
+
+START_TEST(test_ocf_rc_from_errno)
+{
+    /* The table the README documents; Pacemaker acts on these codes (7
+     * means "cleanly stopped", 5 and 6 ban the resource from the node or
+     * the cluster), so a change here changes recovery. */
+    static const struct {
+        int r;
+        enum warden_ocf_rc rc;
+    } table[] = {
+        {0, WARDEN_OCF_SUCCESS},
+        {-ESRCH, WARDEN_OCF_NOT_RUNNING},
+        {-EINVAL, WARDEN_OCF_ERR_CONFIGURED},
+        {-ENOPKG, WARDEN_OCF_ERR_INSTALLED},
+        {-ENXIO, WARDEN_OCF_ERR_ARGS},
+        {-EACCES, WARDEN_OCF_ERR_PERM},
+        {-EPERM, WARDEN_OCF_ERR_PERM},
+        {-EOPNOTSUPP, WARDEN_OCF_ERR_UNIMPLEMENTED},
+        {-ETIMEDOUT, WARDEN_OCF_ERR_GENERIC},
+        {-EIO, WARDEN_OCF_ERR_GENERIC},
+        {-ENOMEM, WARDEN_OCF_ERR_GENERIC},
+        {-ENOENT, WARDEN_OCF_ERR_GENERIC},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        ck_assert_msg(warden_ocf_rc_from_errno(table[i].r) == table[i].rc, "%d (%s) -> %d, want %d",
+                      table[i].r, strerror(-table[i].r), warden_ocf_rc_from_errno(table[i].r),
+                      table[i].rc);
+    }
+    /* The numbers themselves are the OCF standard's, not ours to choose. */
+    ck_assert_int_eq(warden_ocf_rc_from_errno(-ESRCH), 7);
+    ck_assert_int_eq(warden_ocf_rc_from_errno(-EINVAL), 6);
+    ck_assert_int_eq(warden_ocf_rc_from_errno(-ENOPKG), 5);
+    ck_assert_int_eq(warden_ocf_rc_from_errno(-ENXIO), 2);
+    ck_assert_int_eq(warden_ocf_rc_from_errno(-EACCES), 4);
+    ck_assert_int_eq(warden_ocf_rc_from_errno(-EOPNOTSUPP), 3);
+    ck_assert_int_eq(warden_ocf_rc_from_errno(-ETIMEDOUT), 1);
+}
+END_TEST
+
+/* ---- warden_agent_main without a service ---------------------------------- */
+
+static int test_mode(const char *value)
+{
+    return strcmp(value, "on") == 0 || strcmp(value, "off") == 0 ? 0 : -EINVAL;
+}
+
+static const struct warden_param test_params[] = {
+    {"config", WARDEN_PARAM_STRING, WARDEN_PARAM_REQUIRED | WARDEN_PARAM_UNIQUE, NULL,
+     "Configuration <file>", NULL, "an absolute path", NULL},
+    /* Redeclares a common parameter: replaces it, in place of the common one. */
+    {"check", WARDEN_PARAM_STRING, 0, "tcp:127.0.0.1:8080", "Health probe", NULL, NULL, NULL},
+    {"mode", WARDEN_PARAM_STRING, 0, "on", "Mode", NULL, "on or off", test_mode},
+    {NULL},
+};
+
+static const struct warden_agent test_agent = {
+    .name = "checkagent",
+    .version = "9.9",
+    .shortdesc = "A test agent",
+    .longdesc = "Tests the agent front end & its meta-data.",
+    .params = test_params,
+};
+
+/* Run warden_agent_main with stdout and stderr captured in one buffer each. */
+static int run_main(const char *action, char **ret_out, char **ret_err)
+{
+    char *argv[] = {(char *)"checkagent", (char *)action, NULL};
+    FILE *out = tmpfile(), *err = tmpfile();
+    ck_assert_ptr_nonnull(out);
+    ck_assert_ptr_nonnull(err);
+    fflush(stdout);
+    fflush(stderr);
+    int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved_out, 0);
+    ck_assert_int_ge(saved_err, 0);
+    ck_assert_int_ge(dup2(fileno(out), STDOUT_FILENO), 0);
+    ck_assert_int_ge(dup2(fileno(err), STDERR_FILENO), 0);
+    int rc = warden_agent_main(&test_agent, action ? 2 : 1, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_out);
+    close(saved_err);
+
+    FILE *f[2] = {out, err};
+    char **ret[2] = {ret_out, ret_err};
+    for (int i = 0; i < 2; i++) {
+        long size = ftell(f[i]);
+        ck_assert_int_ge(size, 0);
+        char *buf = calloc(1, (size_t)size + 1);
+        ck_assert_ptr_nonnull(buf);
+        rewind(f[i]);
+        ck_assert_uint_eq(fread(buf, 1, (size_t)size, f[i]), (size_t)size);
+        fclose(f[i]);
+        *ret[i] = buf;
+    }
+    return rc;
+}
+
+static void clear_ocf_env(void)
+{
+    unsetenv("OCF_RA_VERSION_MAJOR");
+    unsetenv("OCF_RA_VERSION_MINOR");
+}
+
+START_TEST(test_metadata_ocf10)
+{
+    /* Without OCF 1.1 in the environment the caller may be ocf-tester,
+     * which validates against ra-api-1.dtd: a DOCTYPE, no reloadable. */
+    clear_ocf_env();
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(run_main("meta-data", &out, &err), WARDEN_OCF_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(out, "<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"));
+    ck_assert_ptr_nonnull(strstr(out, "<resource-agent name=\"checkagent\" version=\"9.9\">"));
+    ck_assert_ptr_nonnull(strstr(out, "<version>1.0</version>"));
+    ck_assert_ptr_null(strstr(out, "reloadable="));
+    ck_assert_ptr_null(strstr(out, "reload-agent"));
+    /* Agent text is escaped like parameter text. */
+    ck_assert_ptr_nonnull(strstr(out, "the agent front end &amp; its meta-data"));
+    ck_assert_ptr_nonnull(strstr(out, "Configuration &lt;file&gt;"));
+    /* The agent's parameters first, then the common ones; the agent's
+     * "check" replaced the common one, which appears nowhere. */
+    const char *config = strstr(out, "<parameter name=\"config\"");
+    const char *check = strstr(out, "<parameter name=\"check\"");
+    const char *command = strstr(out, "<parameter name=\"command\"");
+    ck_assert_ptr_nonnull(config);
+    ck_assert_ptr_nonnull(check);
+    ck_assert_ptr_nonnull(command);
+    ck_assert(config < check);
+    ck_assert(check < command);
+    ck_assert_ptr_null(strstr(check + 1, "<parameter name=\"check\""));
+    ck_assert_ptr_nonnull(strstr(out, "default=\"tcp:127.0.0.1:8080\""));
+    ck_assert_ptr_nonnull(strstr(out, "</resource-agent>\n"));
+    ck_assert_str_eq(err, "");
+    free(out);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_metadata_ocf11)
+{
+    /* Pacemaker 2.1 announces OCF 1.1: reloadable flags and reload-agent. */
+    setenv("OCF_RA_VERSION_MAJOR", "1", 1);
+    setenv("OCF_RA_VERSION_MINOR", "1", 1);
+    char *out = NULL, *err = NULL;
+    int rc = run_main("meta-data", &out, &err);
+    clear_ocf_env();
+    ck_assert_int_eq(rc, WARDEN_OCF_SUCCESS);
+    ck_assert_ptr_null(strstr(out, "<!DOCTYPE"));
+    ck_assert_ptr_nonnull(strstr(out, "<version>1.1</version>"));
+    ck_assert_ptr_nonnull(strstr(out, "<action name=\"reload-agent\""));
+    /* The redeclared "check" dropped the common one's reloadable flag. */
+    ck_assert_ptr_nonnull(strstr(out, "<parameter name=\"check\" required=\"0\" unique=\"0\" "
+                                      "reloadable=\"0\">"));
+    ck_assert_ptr_nonnull(strstr(out, "<parameter name=\"config\" required=\"1\" unique=\"1\" "
+                                      "reloadable=\"0\">"));
+    ck_assert_ptr_nonnull(strstr(out, "<parameter name=\"check_timeout\" required=\"0\" "
+                                      "unique=\"0\" reloadable=\"1\">"));
+    free(out);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_usage)
+{
+    /* No action at all is a usage error (2) with the usage on stderr; an
+     * explicit "usage" succeeds and prints it on stdout. */
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(run_main(NULL, &out, &err), WARDEN_OCF_ERR_ARGS);
+    ck_assert_str_eq(out, "");
+    ck_assert_ptr_nonnull(strstr(err, "usage: checkagent {start|stop|monitor|meta-data"));
+    free(out);
+    free(err);
+    ck_assert_int_eq(run_main("usage", &out, &err), WARDEN_OCF_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(out, "usage: checkagent"));
+    ck_assert_str_eq(err, "");
+    free(out);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_log_guard)
+{
+    /* The guard every test relies on sees an error logged from this
+     * program's call sites (as the library's, linked in statically, are);
+     * this test expects it, so the teardown lets it pass. */
+    check_log_expect_errors();
+    ck_assert_int_eq(check_log_error_count(), 0);
+    qb_log(LOG_WARNING, "a warning is not counted");
+    ck_assert_int_eq(check_log_error_count(), 0);
+    qb_log(LOG_ERR, "an expected error");
+    ck_assert_int_eq(check_log_error_count(), 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("agent");
+    add_tcase(s, test_ocf_rc_from_errno, 10);
+    add_tcase(s, test_metadata_ocf10, 10);
+    add_tcase(s, test_metadata_ocf11, 10);
+    add_tcase(s, test_usage, 10);
+    add_tcase(s, test_log_guard, 10);
+    return check_run("check_agent", s);
+}

@@ -1,0 +1,954 @@
+/* Processes (lib/proc.c, with lib/cgroup.c underneath): command lines,
+ * executables, pidfd references, the holder's process tree with and without
+ * a cgroup, and short-lived commands.
+ *
+ * The holders the library forks are children of this test process; the
+ * common teardown reaps them and fails a test that left one running. Each
+ * test that starts a tree records it in `cur`, so that a failed test still
+ * kills what it started (in CK_FORK=no runs, where the teardown runs after a
+ * failure). */
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "check_common.h"
+
+#include "cgroup-int.h"
+#include "proc-int.h"
+
+#define MS  WARDEN_USEC_PER_MSEC
+#define SEC WARDEN_USEC_PER_SEC
+
+/* How late a bounded wait may end after its deadline, on a loaded machine
+ * or under valgrind. */
+#define SLACK_MS 400
+
+/* What the current test started, for the clean-up hook. */
+static struct {
+    struct warden_tree tree;
+    bool live;
+    char *cgroup;
+    char *saved_path;
+    char tmpdir[64];
+} cur;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void cleanup(void)
+{
+    if (cur.live) {
+        warden__tree_kill(&cur.tree, warden_deadline_in(5 * SEC));
+        cur.live = false;
+    }
+    if (cur.cgroup) {
+        if (warden__cgroup_populated(cur.cgroup) > 0) {
+            warden__cgroup_kill(cur.cgroup);
+            warden__cgroup_wait_empty(cur.cgroup, warden_deadline_in(5 * SEC));
+        }
+        /* Reap the holder first: the cgroup cannot go while it is busy. */
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+        warden__cgroup_remove(cur.cgroup);
+        free(cur.cgroup);
+        cur.cgroup = NULL;
+    }
+    unsetenv("WARDEN_CGROUP");
+    if (cur.saved_path) {
+        setenv("PATH", cur.saved_path, 1);
+        free(cur.saved_path);
+        cur.saved_path = NULL;
+    }
+    if (cur.tmpdir[0]) {
+        nftw(cur.tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        cur.tmpdir[0] = '\0';
+    }
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const char *make_tmpdir(void)
+{
+    snprintf(cur.tmpdir, sizeof(cur.tmpdir), "/tmp/check-proc-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(cur.tmpdir));
+    return cur.tmpdir;
+}
+
+static char *tmp_path(const char *name)
+{
+    char *p = NULL;
+    ck_assert_int_ge(asprintf(&p, "%s/%s", cur.tmpdir, name), 0);
+    return p;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* An exec description for argv, with the agent's environment. */
+static void exec_init(struct warden_exec *e, const char *const *argv)
+{
+    *e = (struct warden_exec){0};
+    size_t n = 0;
+    while (argv[n]) {
+        n++;
+    }
+    e->argv = calloc(n + 1, sizeof(char *));
+    ck_assert_ptr_nonnull(e->argv);
+    for (size_t i = 0; i < n; i++) {
+        e->argv[i] = strdup(argv[i]);
+    }
+    ck_assert_int_eq(warden__exec_environment(&e->envp), 0);
+}
+
+static int ms_left(warden_usec_t deadline)
+{
+    warden_usec_t now = warden_now();
+    return now >= deadline ? 0 : (int)((deadline - now + MS - 1) / MS);
+}
+
+/* A FIFO the service writes its pids to: the only way out of a tree whose
+ * stdio is /dev/null and whose other fds are closed. Opened non-blocking
+ * for reading first, so that the writer never blocks. */
+static int open_fifo(const char *name, char **ret_path)
+{
+    char *path = tmp_path(name);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    *ret_path = path;
+    return fd;
+}
+
+/* Read one pid, written as a line, within the deadline. */
+static pid_t read_pid(int fd, warden_usec_t deadline)
+{
+    char buf[32];
+    size_t got = 0;
+    while (!memchr(buf, '\n', got)) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, ms_left(deadline));
+        ck_assert_msg(r > 0, "no pid from the service in time");
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        ck_assert_msg(n > 0, "the service closed the fifo without writing a pid");
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return (pid_t)atoi(buf);
+}
+
+/* Gone: reaped, or a zombie waiting for a parent that will never come (in
+ * containers whose pid 1 does not reap, orphans stay zombies). */
+static bool gone(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH) {
+        return true;
+    }
+    struct warden_proc_stat st;
+    return warden__proc_stat(pid, &st) == -ESRCH || st.state == 'Z';
+}
+
+/* Wait until a process is gone, on its pidfd. */
+static bool wait_gone(pid_t pid, warden_usec_t deadline)
+{
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0) {
+        return errno == ESRCH;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int r = poll(&pfd, 1, ms_left(deadline));
+    close(fd);
+    return r > 0;
+}
+
+static bool pids_contain(const pid_t *pids, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] == pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A cgroup for this test, or NULL (and a message) where the kernel has no
+ * cgroup v2 with cgroup.kill: the one precondition that may be absent. */
+static const char *test_cgroup(void)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "check-proc-%d", (int)getpid());
+    int r = warden__cgroup_create(name, &cur.cgroup);
+    if (r == -ENOMEDIUM || r == -EOPNOTSUPP) {
+        fprintf(stderr, "SKIP (cgroup part): no usable cgroup v2 here: %s\n", strerror(-r));
+        return NULL;
+    }
+    ck_assert_msg(r == 0, "warden__cgroup_create: %s", strerror(-r));
+    return cur.cgroup;
+}
+
+static void read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    ck_assert_int_ge(n, 0);
+    buf[n] = '\0';
+}
+
+static void readlink_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    ssize_t n = readlink(path, buf, size - 1);
+    ck_assert_msg(n >= 0, "%s: %s", path, strerror(errno));
+    buf[n] = '\0';
+}
+
+/* ---- command lines -------------------------------------------------------- */
+
+static void expect_split(const char *command, const char *const *want)
+{
+    char **argv = NULL;
+    int r = warden__argv_split(command, &argv);
+    ck_assert_msg(r == 0, "split(%s): %s", command, strerror(-r));
+    size_t i = 0;
+    for (; want[i]; i++) {
+        ck_assert_msg(argv[i], "split(%s): word %zu missing", command, i);
+        ck_assert_str_eq(argv[i], want[i]);
+    }
+    ck_assert_msg(!argv[i], "split(%s): extra word '%s'", command, argv[i]);
+    warden__strv_free(argv);
+}
+
+START_TEST(test_argv_split)
+{
+    expect_split("/bin/echo a  b", (const char *[]){"/bin/echo", "a", "b", NULL});
+    expect_split("  lead\ttab\nnewline  ", (const char *[]){"lead", "tab", "newline", NULL});
+    expect_split("x 'a b' \"c d\"", (const char *[]){"x", "a b", "c d", NULL});
+    /* Quotes join with what touches them, as in sh. */
+    expect_split("ab'cd'\"ef\"g", (const char *[]){"abcdefg", NULL});
+    /* An empty quoted word is a word. */
+    expect_split("a '' b", (const char *[]){"a", "", "b", NULL});
+    /* Backslash: escapes anything outside quotes, only " and \ inside
+     * double quotes, nothing inside single quotes. */
+    expect_split("a\\ b", (const char *[]){"a b", NULL});
+    expect_split("\\'x\\\"", (const char *[]){"'x\"", NULL});
+    expect_split("\"a\\\"b\\\\c\\n\"", (const char *[]){"a\"b\\c\\n", NULL});
+    expect_split("'a\\b'", (const char *[]){"a\\b", NULL});
+    expect_split("\"it's\" 'say \"hi\"'", (const char *[]){"it's", "say \"hi\"", NULL});
+    /* No expansion of any kind. */
+    expect_split("$HOME * ~ `id` $(id)", (const char *[]){"$HOME", "*", "~", "`id`", "$(id)", NULL});
+    /* The word array is sized from the input; the densest input fills it. */
+    expect_split("a b c d e f g h", (const char *[]){"a", "b", "c", "d", "e", "f", "g", "h", NULL});
+    expect_split("'' '' ''", (const char *[]){"", "", "", NULL});
+}
+END_TEST
+
+START_TEST(test_argv_split_rejects)
+{
+    static const char *const bad[] = {"", "   ", "\t\n", "'abc", "\"abc", "a 'b c", "a \"b\\\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char **argv = (char **)&bad; /* a sentinel: must stay untouched */
+        ck_assert_msg(warden__argv_split(bad[i], &argv) == -EINVAL, "'%s' accepted", bad[i]);
+        ck_assert_ptr_eq(argv, (char **)&bad);
+    }
+}
+END_TEST
+
+START_TEST(test_find_executable)
+{
+    char *path = NULL;
+    ck_assert_int_eq(warden__find_executable("sh", &path), 0);
+    ck_assert_msg(path[0] == '/' && strcmp(strrchr(path, '/'), "/sh") == 0, "found %s", path);
+    ck_assert_int_eq(access(path, X_OK), 0);
+    free(path);
+
+    ck_assert_int_eq(warden__find_executable("/bin/sh", &path), 0);
+    ck_assert_str_eq(path, "/bin/sh");
+    free(path);
+
+    path = (char *)"untouched";
+    ck_assert_int_eq(warden__find_executable("/nonexistent", &path), -ENOENT);
+    ck_assert_int_eq(warden__find_executable("no-such-command-warden", &path), -ENOENT);
+    ck_assert_int_eq(warden__find_executable("", &path), -ENOENT);
+    /* A directory is not an executable, even with x bits. */
+    ck_assert_int_eq(warden__find_executable("/tmp", &path), -EACCES);
+
+    /* Not executable: root has every permission but x needs an x bit. */
+    make_tmpdir();
+    char *noexec = tmp_path("noexec");
+    write_file(noexec, "#!/bin/sh\n", 0644);
+    ck_assert_int_eq(warden__find_executable(noexec, &path), -EACCES);
+    ck_assert_str_eq(path, "untouched");
+
+    /* Through PATH, as execvp: a non-executable match is skipped for a later
+     * executable one, and reported (-EACCES) only when none follows. */
+    char *a = tmp_path("a"), *b = tmp_path("b");
+    ck_assert_int_eq(mkdir(a, 0755), 0);
+    ck_assert_int_eq(mkdir(b, 0755), 0);
+    char *a_tool = tmp_path("a/tool"), *b_tool = tmp_path("b/tool");
+    write_file(a_tool, "#!/bin/sh\n", 0644);
+    cur.saved_path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    char *search = NULL;
+    ck_assert_int_ge(asprintf(&search, "%s:/nonexistent-dir", a), 0);
+    setenv("PATH", search, 1);
+    ck_assert_int_eq(warden__find_executable("tool", &path), -EACCES);
+    write_file(b_tool, "#!/bin/sh\n", 0755);
+    free(search);
+    ck_assert_int_ge(asprintf(&search, "%s:%s", a, b), 0);
+    setenv("PATH", search, 1);
+    ck_assert_int_eq(warden__find_executable("tool", &path), 0);
+    ck_assert_str_eq(path, b_tool);
+    free(path);
+    free(search);
+    free(noexec);
+    free(a);
+    free(b);
+    free(a_tool);
+    free(b_tool);
+}
+END_TEST
+
+START_TEST(test_exec_environment)
+{
+    /* The service inherits our environment but not the agent's own
+     * parameters (they may hold secrets meant for the agent). */
+    setenv("OCF_RESKEY_password", "secret", 1);
+    setenv("__OCF_ACTION", "start", 1);
+    setenv("CHECK_PROC_KEEP", "kept", 1);
+    char **envp = NULL;
+    int r = warden__exec_environment(&envp);
+    unsetenv("OCF_RESKEY_password");
+    unsetenv("__OCF_ACTION");
+    unsetenv("CHECK_PROC_KEEP");
+    ck_assert_int_eq(r, 0);
+    bool kept = false;
+    for (char **e = envp; *e; e++) {
+        ck_assert_msg(strncmp(*e, "OCF_RESKEY_", 11) != 0, "%s passed on", *e);
+        ck_assert_msg(strncmp(*e, "__OCF_", 6) != 0, "%s passed on", *e);
+        kept = kept || strcmp(*e, "CHECK_PROC_KEEP=kept") == 0;
+    }
+    ck_assert(kept);
+    warden__strv_free(envp);
+}
+END_TEST
+
+START_TEST(test_exec_set_user)
+{
+    struct warden_exec e = {0};
+    ck_assert_int_eq(warden__exec_set_user(&e, "no-such-user-warden"), -ENXIO);
+    ck_assert(!e.set_user);
+    ck_assert_int_eq(warden__exec_set_user(&e, "root"), 0);
+    ck_assert(e.set_user);
+    ck_assert_uint_eq(e.uid, 0);
+    ck_assert_uint_eq(e.gid, 0);
+    ck_assert_int_ge(e.n_groups, 1);
+    warden__exec_done(&e);
+    ck_assert_ptr_null(e.groups);
+}
+END_TEST
+
+/* ---- process references ------------------------------------------------- */
+
+/* A child that runs `sh -c 'read x; exit 3'` with stdin on a pipe: alive
+ * until the test closes the pipe. It execs at once, so nothing of this
+ * process (or of valgrind) runs in it. */
+static pid_t spawn_reader(int *ret_wfd)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(fds[0], STDIN_FILENO);
+        execl("/bin/sh", "sh", "-c", "read x; exit 3", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[0]);
+    *ret_wfd = fds[1];
+    return pid;
+}
+
+START_TEST(test_pidref)
+{
+    int wfd;
+    pid_t pid = spawn_reader(&wfd);
+    struct warden_pidref ref = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__pidref_open(pid, 0, &ref), 0);
+    ck_assert(warden__pidref_is_set(&ref));
+    ck_assert(warden__pidref_alive(&ref));
+    struct warden_proc_stat st;
+    ck_assert_int_eq(warden__proc_stat(pid, &st), 0);
+    ck_assert_uint_eq(ref.starttime, st.starttime);
+    ck_assert_int_eq(st.ppid, getpid());
+
+    /* The same pid with another start time is another process. */
+    struct warden_pidref other = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__pidref_open(pid, st.starttime + 1, &other), -ESRCH);
+    ck_assert(!warden__pidref_is_set(&other));
+    ck_assert_int_eq(warden__pidref_open(pid, st.starttime, &other), 0);
+    warden__pidref_done(&other);
+    ck_assert_int_eq(warden__pidref_open(0, 0, &other), -ESRCH);
+    ck_assert_int_eq(warden__pidref_open(-1, 0, &other), -ESRCH);
+
+    /* A live process: waiting for it ends at the deadline. */
+    warden_usec_t start = warden_now();
+    ck_assert_int_eq(warden__pidref_wait_exit(&ref, start + 100 * MS), -ETIMEDOUT);
+    ck_assert_int_ge(check_ms_since(start), 100);
+    ck_assert_int_lt(check_ms_since(start), 100 + SLACK_MS);
+
+    /* It exits; nobody has reaped it yet. A zombie is dead. */
+    close(wfd);
+    ck_assert_int_eq(warden__pidref_wait_exit(&ref, warden_deadline_in(5 * SEC)), 0);
+    ck_assert(!warden__pidref_alive(&ref));
+    ck_assert_int_eq(warden__proc_stat(pid, &st), 0);
+    ck_assert_int_eq(st.state, 'Z');
+    ck_assert_int_eq(warden__pidref_open(pid, 0, &other), -ESRCH);
+
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+    ck_assert(!warden__pidref_alive(&ref));
+    ck_assert_int_eq(warden__proc_stat(pid, &st), -ESRCH);
+    ck_assert_int_eq(warden__pidref_signal(&ref, 0), -ESRCH);
+
+    /* A reference that was never set is dead and harmless. */
+    warden__pidref_done(&ref);
+    ck_assert_int_eq(ref.pid, 0);
+    ck_assert_int_eq(ref.fd, -EBADF);
+    ck_assert(!warden__pidref_is_set(&ref));
+    ck_assert(!warden__pidref_alive(&ref));
+    ck_assert_int_eq(warden__pidref_signal(&ref, SIGKILL), -ESRCH);
+    ck_assert_int_eq(warden__pidref_wait_exit(&ref, warden_now()), 0);
+    warden__pidref_done(&ref);
+}
+END_TEST
+
+START_TEST(test_pidref_signal)
+{
+    int wfd;
+    pid_t pid = spawn_reader(&wfd);
+    struct warden_pidref ref = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__pidref_open(pid, 0, &ref), 0);
+    ck_assert_int_eq(warden__pidref_signal(&ref, SIGKILL), 0);
+    ck_assert_int_eq(warden__pidref_wait_exit(&ref, warden_deadline_in(5 * SEC)), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    warden__pidref_done(&ref);
+    close(wfd);
+}
+END_TEST
+
+START_TEST(test_proc_stat)
+{
+    /* The command name may hold ") (" and spaces; the fields after it must
+     * still be read right. */
+    int ready[2], hold[2];
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(hold, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_NAME, "a) R 1 (b");
+        char c = 0;
+        (void)!write(ready[1], &c, 1);
+        (void)!read(hold[0], &c, 1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    struct warden_proc_stat st;
+    ck_assert_int_eq(warden__proc_stat(pid, &st), 0);
+    ck_assert_int_eq(st.ppid, getpid());
+    ck_assert_int_eq(st.pgrp, getpgrp());
+    ck_assert_int_eq(st.sid, getsid(0));
+    ck_assert_uint_gt(st.starttime, 0);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+    close(ready[0]);
+    close(hold[1]);
+    ck_assert_int_eq(warden__proc_stat(pid, &st), -ESRCH);
+}
+END_TEST
+
+/* ---- the process tree ------------------------------------------------------ */
+
+/* Start `sleep 1000`; look at where everything sits; kill the tree. */
+static void spawn_sleep_and_kill(const char *cgroup)
+{
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/sleep", "1000", NULL});
+    /* The service must start with default signal handling, whatever the
+     * agent blocks or ignores. */
+    sigset_t block, saved_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR2);
+    ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, &saved_mask), 0);
+    struct sigaction ign = {.sa_handler = SIG_IGN}, saved_usr1;
+    ck_assert_int_eq(sigaction(SIGUSR1, &ign, &saved_usr1), 0);
+
+    struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+    int r = warden__tree_spawn(&e, cgroup, warden_deadline_in(5 * SEC), &holder, &main_);
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+    sigaction(SIGUSR1, &saved_usr1, NULL);
+    ck_assert_msg(r == 0, "tree_spawn: %s", strerror(-r));
+    cur.tree = (struct warden_tree){.holder = holder.pid, .cgroup = cgroup};
+    cur.live = true;
+    ck_assert(warden__pidref_is_set(&holder));
+    ck_assert(warden__pidref_is_set(&main_));
+    ck_assert(warden__pidref_alive(&main_));
+
+    /* The holder: our child, a session leader, named for ps. */
+    struct warden_proc_stat hst, mst;
+    ck_assert_int_eq(warden__proc_stat(holder.pid, &hst), 0);
+    ck_assert_int_eq(hst.ppid, getpid());
+    ck_assert_int_eq(hst.sid, holder.pid);
+    char buf[4096];
+    read_proc_file(holder.pid, "comm", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "warden-holder\n");
+    /* The service: the holder's child, in its session, its own group. */
+    ck_assert_int_eq(warden__proc_stat(main_.pid, &mst), 0);
+    ck_assert_int_eq(mst.ppid, holder.pid);
+    ck_assert_int_eq(mst.sid, holder.pid);
+    ck_assert_int_eq(mst.pgrp, main_.pid);
+    /* Only stdio, on /dev/null: an inherited pipe would keep Pacemaker
+     * waiting for the agent's output. And the cwd is /. */
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)main_.pid);
+    ck_assert_int_eq(check_count_entries(dir), 3);
+    for (int fd = 0; fd < 3; fd++) {
+        char name[16];
+        snprintf(name, sizeof(name), "fd/%d", fd);
+        readlink_proc(main_.pid, name, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "/dev/null");
+    }
+    readlink_proc(main_.pid, "cwd", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "/");
+    read_proc_file(main_.pid, "status", buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "SigBlk:\t0000000000000000"));
+    ck_assert_ptr_nonnull(strstr(buf, "SigIgn:\t0000000000000000"));
+
+    /* The tree is the holder and the service, not us. */
+    pid_t *pids = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(warden__tree_pids(&cur.tree, &pids, &n), 0);
+    ck_assert(pids_contain(pids, n, main_.pid));
+    ck_assert(pids_contain(pids, n, holder.pid));
+    ck_assert(!pids_contain(pids, n, getpid()));
+    free(pids);
+    ck_assert(warden__tree_contains(&cur.tree, main_.pid));
+    ck_assert(!warden__tree_contains(&cur.tree, getpid()));
+    if (cgroup) {
+        ck_assert_int_eq(warden__cgroup_populated(cgroup), 1);
+        ck_assert_int_eq(warden__cgroup_wait_empty(cgroup, warden_deadline_in(100 * MS)),
+                         -ETIMEDOUT);
+        read_proc_file(main_.pid, "cgroup", buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, strrchr(cgroup, '/')), "not in %s: %s", cgroup, buf);
+    }
+
+    warden_usec_t start = warden_now();
+    ck_assert_int_eq(warden__tree_kill(&cur.tree, start + 5 * SEC), 0);
+    ck_assert_int_lt(check_ms_since(start), 2000);
+    cur.live = false;
+    ck_assert(!warden__pidref_alive(&main_));
+    ck_assert(!warden__pidref_alive(&holder));
+    ck_assert(gone(main_.pid));
+    ck_assert_int_eq(waitpid(holder.pid, NULL, WNOHANG), holder.pid);
+    if (cgroup) {
+        ck_assert_int_eq(warden__cgroup_populated(cgroup), 0);
+    }
+    warden__pidref_done(&holder);
+    warden__pidref_done(&main_);
+    warden__exec_done(&e);
+}
+
+START_TEST(test_tree_spawn_kill_session)
+{
+    /* WARDEN_CGROUP=off forces the fallback on a machine with cgroups, so
+     * that the session + subreaper path is tested here too. */
+    setenv("WARDEN_CGROUP", "off", 1);
+    char *root = NULL, *path = NULL;
+    ck_assert_int_eq(warden__cgroup_root(&root), -ENOMEDIUM);
+    ck_assert_int_eq(warden__cgroup_create("check-proc-off", &path), -ENOMEDIUM);
+    ck_assert_ptr_null(root);
+    ck_assert_ptr_null(path);
+    spawn_sleep_and_kill(NULL);
+}
+END_TEST
+
+START_TEST(test_tree_spawn_kill_cgroup)
+{
+    const char *cgroup = test_cgroup();
+    if (!cgroup) {
+        return;
+    }
+    /* Creating it again is fine and gives the same path. */
+    char *again = NULL;
+    ck_assert_int_eq(warden__cgroup_create(strrchr(cgroup, '/') + 1, &again), 0);
+    ck_assert_str_eq(again, cgroup);
+    free(again);
+    ck_assert_int_eq(warden__cgroup_populated(cgroup), 0);
+    ck_assert_int_eq(warden__cgroup_wait_empty(cgroup, warden_now()), 0);
+
+    spawn_sleep_and_kill(cgroup);
+
+    ck_assert_int_eq(warden__cgroup_remove(cgroup), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(cgroup, &st), -1);
+    /* Gone is gone: removing again is fine, asking about it is -ENOENT. */
+    ck_assert_int_eq(warden__cgroup_remove(cgroup), 0);
+    ck_assert_int_eq(warden__cgroup_populated(cgroup), -ENOENT);
+    ck_assert_int_eq(warden__cgroup_wait_empty(cgroup, warden_now()), 0);
+}
+END_TEST
+
+/* The case the holder exists for: a service that ignores SIGTERM and whose
+ * child double-forks into a session of its own. SIGTERM leaves all of it
+ * running; the tree still lists the escaped process; the kill ends all of
+ * it, within a bound. */
+static void escaped_tree(const char *cgroup)
+{
+    make_tmpdir();
+    /* The escaped process reports its pid on one fifo; the service, once
+     * the subshell that forked it has exited, reports its sleep's on the
+     * other. By then the escaped process is an orphan, adopted by the
+     * holder (a subreaper), in a session of its own. */
+    char *fifo = NULL, *fifo2 = NULL;
+    int fifo_fd = open_fifo("escaped", &fifo);
+    int fifo2_fd = open_fifo("main", &fifo2);
+    char *script = NULL;
+    ck_assert_int_ge(asprintf(&script,
+                              "trap '' TERM; "
+                              "( setsid sh -c 'trap \"\" TERM; echo $$ > %s; exec sleep 1000' & ); "
+                              "sleep 1000 & echo $! > %s; wait",
+                              fifo, fifo2),
+                     0);
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/sh", "-c", script, NULL});
+    struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+    int r = warden__tree_spawn(&e, cgroup, warden_deadline_in(5 * SEC), &holder, &main_);
+    ck_assert_msg(r == 0, "tree_spawn: %s", strerror(-r));
+    cur.tree = (struct warden_tree){.holder = holder.pid, .cgroup = cgroup};
+    cur.live = true;
+    pid_t escaped = read_pid(fifo_fd, warden_deadline_in(5 * SEC));
+    pid_t sleeper = read_pid(fifo2_fd, warden_deadline_in(5 * SEC));
+
+    /* It did escape the session, and the holder adopted it. */
+    struct warden_proc_stat est, sst;
+    ck_assert_int_eq(warden__proc_stat(escaped, &est), 0);
+    ck_assert_int_eq(est.sid, escaped);
+    ck_assert_int_ne(est.sid, holder.pid);
+    ck_assert_int_eq(est.ppid, holder.pid);
+    ck_assert_int_eq(warden__proc_stat(sleeper, &sst), 0);
+    ck_assert_int_eq(sst.ppid, main_.pid);
+    ck_assert_int_eq(sst.sid, holder.pid);
+
+    /* Still part of the tree: by cgroup, or as a descendant of the holder. */
+    pid_t *pids = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(warden__tree_pids(&cur.tree, &pids, &n), 0);
+    ck_assert(pids_contain(pids, n, main_.pid));
+    ck_assert(pids_contain(pids, n, sleeper));
+    ck_assert_msg(pids_contain(pids, n, escaped), "escaped pid %d not in the tree", (int)escaped);
+    ck_assert(!pids_contain(pids, n, getpid()));
+    /* Hold every one of them by pidfd, so that "dead" below is about these
+     * processes and not whatever reuses their pids. One that exits on its
+     * own meanwhile (the subshell) is simply not held. */
+    struct warden_pidref *refs = calloc(n, sizeof(*refs));
+    ck_assert_ptr_nonnull(refs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        refs[k] = WARDEN_PIDREF_NULL;
+        if (warden__pidref_open(pids[i], 0, &refs[k]) == 0) {
+            k++;
+        }
+    }
+    free(pids);
+    ck_assert_uint_ge(k, 4); /* holder, sh, its sleep, the escaped sleep */
+
+    /* SIGTERM reaches them all, and all ignore it. */
+    int sent = warden__tree_signal(&cur.tree, SIGTERM);
+    ck_assert_int_ge(sent, 3);
+    ck_assert_int_eq(warden__tree_wait_empty(&cur.tree, false, warden_deadline_in(300 * MS)),
+                     -ETIMEDOUT);
+    for (size_t i = 0; i < k; i++) {
+        if (refs[i].pid == main_.pid || refs[i].pid == sleeper || refs[i].pid == escaped) {
+            ck_assert_msg(warden__pidref_alive(&refs[i]), "%d died of SIGTERM", (int)refs[i].pid);
+        }
+    }
+
+    warden_usec_t start = warden_now();
+    ck_assert_int_eq(warden__tree_kill(&cur.tree, start + 5 * SEC), 0);
+    ck_assert_int_lt(check_ms_since(start), 2000);
+    cur.live = false;
+    for (size_t i = 0; i < k; i++) {
+        ck_assert_msg(!warden__pidref_alive(&refs[i]), "pid %d survived", (int)refs[i].pid);
+        ck_assert_msg(gone(refs[i].pid), "pid %d survived", (int)refs[i].pid);
+        warden__pidref_done(&refs[i]);
+    }
+    free(refs);
+    ck_assert(gone(escaped));
+    ck_assert_int_eq(warden__tree_pids(&cur.tree, &pids, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    free(pids);
+    if (cgroup) {
+        ck_assert_int_eq(warden__cgroup_populated(cgroup), 0);
+    }
+    ck_assert_int_eq(waitpid(holder.pid, NULL, WNOHANG), holder.pid);
+
+    warden__pidref_done(&holder);
+    warden__pidref_done(&main_);
+    warden__exec_done(&e);
+    close(fifo_fd);
+    close(fifo2_fd);
+    free(fifo);
+    free(fifo2);
+    free(script);
+}
+
+START_TEST(test_tree_escape_session)
+{
+    setenv("WARDEN_CGROUP", "off", 1);
+    escaped_tree(NULL);
+}
+END_TEST
+
+START_TEST(test_tree_escape_cgroup)
+{
+    const char *cgroup = test_cgroup();
+    if (!cgroup) {
+        return;
+    }
+    escaped_tree(cgroup);
+    ck_assert_int_eq(warden__cgroup_remove(cgroup), 0);
+}
+END_TEST
+
+START_TEST(test_tree_service_exits)
+{
+    /* A service that exits at once still "started" (the caller's health
+     * check tells); the holder then has no child and exits by itself. */
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/true", NULL});
+    struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__tree_spawn(&e, NULL, warden_deadline_in(5 * SEC), &holder, &main_),
+                     0);
+    cur.tree = (struct warden_tree){.holder = holder.pid};
+    cur.live = true;
+    ck_assert_int_gt(main_.pid, 0);
+    ck_assert_int_eq(warden__tree_wait_empty(&cur.tree, true, warden_deadline_in(5 * SEC)), 0);
+    ck_assert_int_eq(warden__pidref_wait_exit(&holder, warden_deadline_in(5 * SEC)), 0);
+    ck_assert_int_eq(waitpid(holder.pid, NULL, 0), holder.pid);
+    cur.live = false;
+    ck_assert(!warden__pidref_alive(&main_));
+    warden__pidref_done(&holder);
+    warden__pidref_done(&main_);
+    warden__exec_done(&e);
+}
+END_TEST
+
+/* Spawn must fail with r and leave its outputs and no process behind. */
+static void expect_spawn_fails(struct warden_exec *e, int want)
+{
+    struct warden_pidref holder = {.pid = 4242, .fd = -EBADF}, main_ = {.pid = 4343, .fd = -EBADF};
+    int r = warden__tree_spawn(e, NULL, warden_deadline_in(5 * SEC), &holder, &main_);
+    ck_assert_msg(r == want, "tree_spawn gave %d (%s), want %d", r, strerror(-r), want);
+    ck_assert_int_eq(holder.pid, 4242);
+    ck_assert_int_eq(main_.pid, 4343);
+    /* The holder was reaped by the library, not left to us. */
+    errno = 0;
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+}
+
+START_TEST(test_tree_spawn_failures)
+{
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/nonexistent/daemon", NULL});
+    expect_spawn_fails(&e, -ENOENT);
+    warden__exec_done(&e);
+
+    exec_init(&e, (const char *[]){"/bin/true", NULL});
+    e.workdir = "/nonexistent-workdir";
+    expect_spawn_fails(&e, -ENOENT);
+    warden__exec_done(&e);
+
+    make_tmpdir();
+    char *noexec = tmp_path("noexec");
+    write_file(noexec, "#!/bin/sh\n", 0644);
+    exec_init(&e, (const char *[]){noexec, NULL});
+    expect_spawn_fails(&e, -EACCES);
+    warden__exec_done(&e);
+    free(noexec);
+}
+END_TEST
+
+START_TEST(test_tree_spawn_as_user)
+{
+    /* The user switch happens in the service, not in the holder. */
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/sleep", "1000", NULL});
+    int r = warden__exec_set_user(&e, "nobody");
+    if (r == -ENXIO) {
+        fprintf(stderr, "SKIP: no user 'nobody' on this machine\n");
+        warden__exec_done(&e);
+        return;
+    }
+    ck_assert_int_eq(r, 0);
+    struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__tree_spawn(&e, NULL, warden_deadline_in(5 * SEC), &holder, &main_),
+                     0);
+    cur.tree = (struct warden_tree){.holder = holder.pid};
+    cur.live = true;
+    char buf[4096], want[64];
+    read_proc_file(main_.pid, "status", buf, sizeof(buf));
+    snprintf(want, sizeof(want), "\nUid:\t%u\t%u\t%u\t%u\n", e.uid, e.uid, e.uid, e.uid);
+    ck_assert_msg(strstr(buf, want), "service uid is not %u", e.uid);
+    read_proc_file(holder.pid, "status", buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "\nUid:\t0\t0\t0\t0\n"));
+    ck_assert_int_eq(warden__tree_kill(&cur.tree, warden_deadline_in(5 * SEC)), 0);
+    cur.live = false;
+    ck_assert_int_eq(waitpid(holder.pid, NULL, 0), holder.pid);
+    warden__pidref_done(&holder);
+    warden__pidref_done(&main_);
+    warden__exec_done(&e);
+}
+END_TEST
+
+/* ---- short-lived commands --------------------------------------------------- */
+
+static int run_argv(const char *const *argv, const char *workdir, warden_usec_t deadline,
+                    int *ret_status)
+{
+    struct warden_exec e;
+    exec_init(&e, argv);
+    e.workdir = workdir;
+    int r = warden__run(&e, deadline, ret_status);
+    warden__exec_done(&e);
+    return r;
+}
+
+START_TEST(test_run_status)
+{
+    warden_usec_t deadline = warden_deadline_in(5 * SEC);
+    int status = -1;
+    ck_assert_int_eq(run_argv((const char *[]){"/bin/true", NULL}, NULL, deadline, &status), 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(run_argv((const char *[]){"/bin/false", NULL}, NULL, deadline, &status), 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    ck_assert_int_eq(
+        run_argv((const char *[]){"/bin/sh", "-c", "exit 7", NULL}, NULL, deadline, &status), 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    /* Its own session, stdio on /dev/null, the working directory asked for. */
+    ck_assert_int_eq(run_argv((const char *[]){"/bin/sh", "-c",
+                                               "set -- $(cat /proc/$$/stat) && test $6 -eq $$ && "
+                                               "test \"$(readlink /proc/$$/fd/1)\" = /dev/null && "
+                                               "test \"$(pwd)\" = /tmp",
+                                               NULL},
+                              "/tmp", deadline, &status),
+                     0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+
+    /* Failures to start are errors, not statuses; status is untouched. */
+    status = -1;
+    ck_assert_int_eq(run_argv((const char *[]){"/nonexistent/check", NULL}, NULL, deadline,
+                              &status),
+                     -ENOENT);
+    ck_assert_int_eq(run_argv((const char *[]){"/bin/true", NULL}, "/nonexistent-workdir",
+                              deadline, &status),
+                     -ENOENT);
+    ck_assert_int_eq(status, -1);
+}
+END_TEST
+
+/* A command that outlives its deadline: -ETIMEDOUT soon after it, and the
+ * command's whole session dies with it. `background` is started in the
+ * background and reports its pid on the fifo. */
+static void run_past_deadline(const char *background)
+{
+    make_tmpdir();
+    char *fifo = NULL;
+    int fifo_fd = open_fifo("fifo", &fifo);
+    char *script = NULL;
+    ck_assert_int_ge(asprintf(&script, "%s & echo $! > %s; sleep 1000", background, fifo), 0);
+    warden_usec_t start = warden_now();
+    int status = 12345;
+    int r = run_argv((const char *[]){"/bin/sh", "-c", script, NULL}, NULL, start + 300 * MS,
+                     &status);
+    ck_assert_int_eq(r, -ETIMEDOUT);
+    long long ms = check_ms_since(start);
+    ck_assert_int_ge(ms, 300);
+    ck_assert_int_lt(ms, 300 + SLACK_MS);
+    ck_assert_int_eq(status, 12345);
+    pid_t bg = read_pid(fifo_fd, warden_deadline_in(1 * SEC));
+    ck_assert_int_gt(bg, 1);
+    bool dead = wait_gone(bg, warden_deadline_in(2 * SEC));
+    if (!dead) {
+        kill(bg, SIGKILL); /* do not leave it behind for the next test */
+    }
+    ck_assert_msg(dead, "'%s' (pid %d) in the command's session survived the deadline",
+                  background, (int)bg);
+    close(fifo_fd);
+    free(fifo);
+    free(script);
+}
+
+START_TEST(test_run_timeout)
+{
+    run_past_deadline("sleep 1000");
+}
+END_TEST
+
+START_TEST(test_run_timeout_other_process_group)
+{
+    /* KNOWN BUG (lib/proc.c, warden__run): at the deadline the library
+     * kills the command's process group (kill(-pid)), not its session as
+     * proc-int.h promises. A member that moved to a group of its own
+     * survives: coreutils `timeout` does exactly that (setpgid), so a check
+     * script that uses it leaks a process on every hung monitor. */
+    run_past_deadline("timeout 1000 sleep 1000");
+}
+END_TEST
+
+int main(void)
+{
+    check_cleanup_hook = cleanup;
+    Suite *s = suite_create("proc");
+    add_tcase(s, test_argv_split, 10);
+    add_tcase(s, test_argv_split_rejects, 10);
+    add_tcase(s, test_find_executable, 10);
+    add_tcase(s, test_exec_environment, 10);
+    add_tcase(s, test_exec_set_user, 10);
+    add_tcase(s, test_pidref, 10);
+    add_tcase(s, test_pidref_signal, 10);
+    add_tcase(s, test_proc_stat, 10);
+    add_tcase(s, test_tree_spawn_kill_session, 15);
+    add_tcase(s, test_tree_spawn_kill_cgroup, 15);
+    add_tcase(s, test_tree_escape_session, 15);
+    add_tcase(s, test_tree_escape_cgroup, 15);
+    add_tcase(s, test_tree_service_exits, 15);
+    add_tcase(s, test_tree_spawn_failures, 15);
+    add_tcase(s, test_tree_spawn_as_user, 15);
+    add_tcase(s, test_run_status, 15);
+    add_tcase(s, test_run_timeout, 15);
+    add_tcase(s, test_run_timeout_other_process_group, 15);
+    return check_run("check_proc", s);
+}
