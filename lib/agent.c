@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "log-int.h"
+#include "monitor-int.h"
 #include "param-int.h"
 #include "service-int.h"
 #include "util-int.h"
@@ -17,6 +18,17 @@
 static int check_probe_spec(const char *value)
 {
     return warden_probe_check_spec(value);
+}
+
+static int check_positive(const char *value)
+{
+    return strtoll(value, NULL, 10) >= 1 ? 0 : -EINVAL;
+}
+
+static int check_nonzero_time(const char *value)
+{
+    warden_usec_t usec = 0;
+    return warden_time_parse(value, &usec) == 0 && usec > 0 ? 0 : -EINVAL;
 }
 
 /* Parameters every agent has; an agent may redeclare one to change it. */
@@ -57,6 +69,28 @@ static const struct warden_param common_params[] = {
      "Timeout of one health probe",
      "A probe that has not answered within this time counts as failed: the service is hung.",
      NULL, NULL},
+    {"check_interval", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "10s",
+     "How often the keeper probes (EXRES: every 10 s)",
+     "The keeper, a small process started with the service, runs the check this often and "
+     "caches the verdict; a monitor at depth 0 answers from that cache at once. A crash of the "
+     "main process is known at once, whatever the interval.",
+     "a time above zero, e.g. 10s", check_nonzero_time},
+    {"failure_threshold", WARDEN_PARAM_INTEGER, WARDEN_PARAM_RELOADABLE, "1",
+     "Failed checks in a row that make a failure",
+     "How many consecutive failed or hung checks make the resource failed.",
+     "a whole number, 1 or more", check_positive},
+    {"notify_cluster", WARDEN_PARAM_BOOLEAN, WARDEN_PARAM_RELOADABLE, "true",
+     "Push failures to Pacemaker at once",
+     "When the keeper sees a failure it tells the local Pacemaker controller at once (as "
+     "crm_resource --fail does), so recovery does not wait for the next monitor. With false, "
+     "Pacemaker learns of it at the next monitor.",
+     NULL, NULL},
+    {"depends_on", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, NULL,
+     "Pidfile of a process this service depends on",
+     "When the process this pidfile names restarts under the service (its pid and start time "
+     "change), the resource fails with 'dependency restarted', so that Pacemaker restarts it "
+     "and it renews what it held of the dependency.",
+     "an absolute path", NULL},
     {NULL},
 };
 
@@ -147,6 +181,7 @@ static void print_metadata(const struct run *r, FILE *out)
           "<action name=\"start\" timeout=\"20s\"/>\n"
           "<action name=\"stop\" timeout=\"20s\"/>\n"
           "<action name=\"monitor\" timeout=\"20s\" interval=\"10s\" depth=\"0\"/>\n"
+          "<action name=\"monitor\" timeout=\"20s\" interval=\"60s\" depth=\"10\"/>\n"
           "<action name=\"meta-data\" timeout=\"5s\"/>\n"
           "<action name=\"validate-all\" timeout=\"20s\"/>\n",
           out);
@@ -207,16 +242,38 @@ struct op_args {
 static int op_start(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
-    return warden__service_start(o->run->service, deadline, &o->reason);
+    struct warden_service *s = o->run->service;
+    int r = warden__service_start(s, deadline, &o->reason);
+    if (r < 0) {
+        return r;
+    }
+    /* Without a keeper the service still runs; the next monitor will start
+     * one. So a keeper that cannot start is a warning, not a failed start. */
+    int k = warden__keeper_launch(s, deadline);
+    if (k < 0) {
+        qb_log(LOG_WARNING, "keeper did not start (%s): the next monitor retries",
+               strerror(-k));
+    }
+    return 0;
+}
+
+/* The keeper is stood down before the service is touched, so that a
+ * deliberate stop is never reported as a failure. */
+static void stand_down_keeper(struct warden_service *s, warden_usec_t deadline)
+{
+    warden_usec_t soon = warden_deadline_in(2 * WARDEN_USEC_PER_SEC);
+    warden__keeper_stand_down(s, soon < deadline ? soon : deadline);
 }
 
 static int op_stop(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
+    stand_down_keeper(o->run->service, deadline);
     return warden__service_stop(o->run->service, deadline, &o->reason);
 }
 
-static int op_monitor(void *userdata, warden_usec_t deadline)
+/* Depth 10, and probes: a fresh IsAlive, now. */
+static int op_probe(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
     return warden__service_probe(o->run->service, deadline, &o->reason);
@@ -252,6 +309,10 @@ static int wrapped(struct run *r, warden_op_fn fn, warden_usec_t timeout, int *r
 static int action_start(struct run *r)
 {
     warden_usec_t timeout = pending_timeout(r);
+    if (warden__service_status(r->service, NULL) < 0) {
+        /* A keeper left from an earlier run has nothing to keep. */
+        stand_down_keeper(r->service, warden_deadline_in(timeout));
+    }
     int result = 0;
     int w = wrapped(r, op_start, timeout, &result);
     if (w == -ETIMEDOUT) {
@@ -296,14 +357,48 @@ static int action_stop(struct run *r)
     return result;
 }
 
+static int check_level(void)
+{
+    const char *level = getenv("OCF_CHECK_LEVEL");
+    return isempty(level) ? 0 : atoi(level);
+}
+
+/* Depth 0: the keeper's cached verdict, at once. */
+static int answer_from_keeper(struct run *r)
+{
+    struct warden_verdict v;
+    int k = warden__monitor_ask(r->instance, &v);
+    if (k == 0) {
+        return warden__verdict_answer(&v, warden_now(), &r->reason);
+    }
+    if (k == -EACCES) {
+        return exit_with(r, -EACCES, "the keeper refused this monitor (not root or haclient)");
+    }
+    /* No keeper: the watcher is watched. If the service still runs, a new
+     * keeper adopts it. */
+    if (warden__service_status(r->service, &r->reason) < 0) {
+        return -ESRCH;
+    }
+    qb_log(LOG_WARNING, "keeper for pid %d was gone (%s): starting a new one",
+           (int)r->service->main.pid, strerror(-k));
+    k = warden__keeper_launch(r->service, warden_deadline_in(pending_timeout(r)));
+    if (k < 0) {
+        qb_log(LOG_ERR, "cannot start a keeper: %s", strerror(-k));
+    }
+    return 0;
+}
+
 static int action_monitor(struct run *r)
 {
+    if (!r->probe && check_level() < 10) {
+        return answer_from_keeper(r);
+    }
     warden_usec_t timeout = warden_params_time(r->params, "check_timeout");
     if (r->op_timeout && timeout >= r->op_timeout) {
         timeout = r->op_timeout / 5 * 4;
     }
     int result = 0;
-    int w = wrapped(r, op_monitor, timeout, &result);
+    int w = wrapped(r, op_probe, timeout, &result);
     if (w == -ETIMEDOUT) {
         char buf[32];
         return exit_with(r, -ETIMEDOUT, "check '%s' did not answer within %s",
@@ -321,6 +416,26 @@ static int action_monitor(struct run *r)
         result = -EIO; /* a failed check is a failed service */
     }
     return result;
+}
+
+/* reload-agent: the keeper takes the new reloadable values without a
+ * restart of the service; the other actions read them anew each time. */
+static int action_reload(struct run *r)
+{
+    _cleanup_free_ char *text = warden__reload_text(r->params);
+    if (!text) {
+        return -ENOMEM;
+    }
+    int k = warden__monitor_reload(r->instance, text);
+    if (k == -ENOTCONN) {
+        qb_log(LOG_INFO, "no keeper runs: nothing to reload");
+        return 0;
+    }
+    if (k < 0) {
+        return exit_with(r, k, "the keeper refused the new values: %s", strerror(-k));
+    }
+    qb_log(LOG_INFO, "keeper reloaded");
+    return 0;
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -344,7 +459,7 @@ static int dispatch(struct run *r)
     const char *a = r->action;
     bool known = is_action(a, "start") || is_action(a, "stop") || is_action(a, "monitor") ||
                  is_action(a, "validate-all") || is_action(a, "reload-agent") ||
-                 is_action(a, "status");
+                 is_action(a, "status") || is_action(a, WARDEN_KEEPER_ACTION);
     if (!known) {
         return exit_with(r, -EOPNOTSUPP, "action '%s' is not implemented", a);
     }
@@ -358,7 +473,8 @@ static int dispatch(struct run *r)
     int valid = warden__params_validate(r->params, &why);
     bool stopping = is_action(a, "stop");
     bool monitoring = is_action(a, "monitor") || is_action(a, "status");
-    bool need_exec = !stopping && !monitoring;
+    bool need_exec = is_action(a, "start") || is_action(a, "validate-all");
+    (void)monitoring;
 
     if (valid == 0) {
         valid = warden__service_new(r->params, r->instance, need_exec, &r->service, &why);
@@ -384,10 +500,14 @@ static int dispatch(struct run *r)
         }
         return valid;
     }
-    if (is_action(a, "validate-all") || is_action(a, "reload-agent")) {
-        /* Nothing of the running service depends on the reloadable
-         * parameters between actions: each action reads them anew. */
+    if (is_action(a, "validate-all")) {
         return 0;
+    }
+    if (is_action(a, "reload-agent")) {
+        return action_reload(r);
+    }
+    if (is_action(a, WARDEN_KEEPER_ACTION)) {
+        return warden__keeper_main(r->params, r->instance) == 0 ? 0 : -EIO;
     }
     if (is_action(a, "start")) {
         return action_start(r);
@@ -423,7 +543,8 @@ int warden_agent_main(const struct warden_agent *agent, int argc, char **argv)
         print_metadata(&r, stdout);
         result = 0;
     } else {
-        warden__log_open(agent->name, r.instance, r.action);
+        warden__log_open(agent->name, r.instance,
+                         is_action(r.action, WARDEN_KEEPER_ACTION) ? "keeper" : r.action);
         result = dispatch(&r);
         if (result < 0 && result != -ESRCH) {
             qb_log(LOG_ERR, "%s failed: %s", r.action, r.reason ? r.reason : strerror(-result));

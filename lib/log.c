@@ -59,7 +59,12 @@ void warden__log_open(const char *agent, const char *instance, const char *actio
             any = true;
         }
     }
-    if (!any) {
+    if (!any && streq(action, "keeper")) {
+        /* A keeper's stderr is /dev/null: with no target given, syslog. */
+        qb_log_format_set(QB_LOG_SYSLOG, format);
+        qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", priority);
+        qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_TRUE);
+    } else if (!any) {
         qb_log_format_set(QB_LOG_STDERR, format);
         qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", priority);
         qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);

@@ -38,6 +38,11 @@ int warden__params_validate(warden_params *p, char **ret_reason);
 
 warden_params *warden__params_free(warden_params *p);
 
+/* A copy of p with the values given in text ("name=value" lines) replacing
+ * the given ones; an empty value returns a parameter to its default. Not
+ * validated. -ENOENT for a name p does not declare. */
+int warden__params_copy_with(const warden_params *p, const char *text, warden_params **ret);
+
 /* The accepted form of a parameter, for messages. */
 const char *warden__param_form(const struct warden_param *decl);
 

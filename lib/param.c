@@ -40,6 +40,19 @@ int warden__param_table_merge(const struct warden_param *agent, const struct war
     return 0;
 }
 
+static int set_value(struct warden_param_value *v, const char *given)
+{
+    const char *text = !isempty(given) ? given : v->decl->default_value;
+    char *copy = text ? strdup(text) : NULL;
+    if (text && !copy) {
+        return -ENOMEM;
+    }
+    free(v->text);
+    v->text = copy;
+    v->given = !isempty(given);
+    return 0;
+}
+
 int warden__params_load(const struct warden_param *const *table, size_t n, warden_params **ret)
 {
     warden_params *p = calloc(1, sizeof(*p));
@@ -57,20 +70,52 @@ int warden__params_load(const struct warden_param *const *table, size_t n, warde
         v->decl = table[i];
         char key[128];
         snprintf(key, sizeof(key), "OCF_RESKEY_%s", v->decl->name);
-        const char *env = getenv(key);
-        /* Pacemaker passes an empty string for a parameter set to ""; treat
-         * that as unset so the default applies, as shell agents do. */
-        const char *text = !isempty(env) ? env : v->decl->default_value;
-        v->given = !isempty(env);
-        if (text) {
-            v->text = strdup(text);
-            if (!v->text) {
-                warden__params_free(p);
-                return -ENOMEM;
-            }
+        /* Pacemaker passes an empty string for a parameter set to ""; it
+         * counts as unset so the default applies, as in shell agents. */
+        if (set_value(v, getenv(key)) < 0) {
+            warden__params_free(p);
+            return -ENOMEM;
         }
     }
     *ret = p;
+    return 0;
+}
+
+int warden__params_copy_with(const warden_params *p, const char *text, warden_params **ret)
+{
+    warden_params *c = calloc(1, sizeof(*c));
+    if (!c || !(c->values = calloc(p->n, sizeof(*c->values)))) {
+        free(c);
+        return -ENOMEM;
+    }
+    c->n = p->n;
+    int r = 0;
+    for (size_t i = 0; i < p->n && r == 0; i++) {
+        c->values[i].decl = p->values[i].decl;
+        r = set_value(&c->values[i], p->values[i].given ? p->values[i].text : NULL);
+    }
+    _cleanup_free_ char *copy = strdup(text ? text : "");
+    char *save = NULL;
+    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line && r == 0;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            continue;
+        }
+        *eq = '\0';
+        r = -ENOENT;
+        for (size_t i = 0; i < c->n; i++) {
+            if (streq(c->values[i].decl->name, line)) {
+                r = set_value(&c->values[i], eq + 1);
+                break;
+            }
+        }
+    }
+    if (r < 0 || !copy) {
+        warden__params_free(c);
+        return r < 0 ? r : -ENOMEM;
+    }
+    *ret = c;
     return 0;
 }
 

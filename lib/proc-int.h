@@ -74,6 +74,7 @@ int warden__find_executable(const char *name, char **ret_path);
 /* The environment for children: ours, minus the agent's own OCF_RESKEY_*
  * and __OCF_* variables. */
 int warden__exec_environment(char ***ret_envp);
+int warden__exec_environment_all(const char *extra, char ***ret_envp);
 
 /* A service's process tree. The holder is a small process, forked from the
  * agent, that leads a new session, is a child subreaper, and is the parent of
@@ -114,3 +115,8 @@ int warden__tree_kill(const struct warden_tree *t, warden_usec_t deadline);
  * the deadline its whole session is killed (-ETIMEDOUT). ret_status gets the
  * wait status. */
 int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_status);
+
+/* Start a detached process (own session, stdio on /dev/null, no inherited
+ * fds): this environment, plus WARDEN_KEEPER_READY_FD=3 when ready_fd >= 0,
+ * which it then finds as fd 3. Does not wait. Returns its pid. */
+pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd);

@@ -253,18 +253,29 @@ int warden__find_executable(const char *name, char **ret_path)
 
 int warden__exec_environment(char ***ret_envp)
 {
+    return warden__exec_environment_all(NULL, ret_envp);
+}
+
+/* With extra != NULL the whole environment (a keeper needs the OCF_RESKEY_*
+ * it was started with) plus extra; else without the agent's parameters. */
+int warden__exec_environment_all(const char *extra, char ***ret_envp)
+{
     size_t n = 0;
     while (environ && environ[n]) {
         n++;
     }
-    char **envp = calloc(n + 1, sizeof(char *));
+    char **envp = calloc(n + 2, sizeof(char *));
     if (!envp) {
         return -ENOMEM;
     }
     size_t k = 0;
+    if (extra && !(envp[k++] = strdup(extra))) {
+        free(envp);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         /* The service has no business with the agent's parameters. */
-        if (startswith(environ[i], "OCF_RESKEY_") || startswith(environ[i], "__OCF_")) {
+        if (!extra && (startswith(environ[i], "OCF_RESKEY_") || startswith(environ[i], "__OCF_"))) {
             continue;
         }
         envp[k] = strdup(environ[i]);
@@ -859,4 +870,39 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
     }
     *ret_status = status;
     return 0;
+}
+
+pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd)
+{
+    char **envp = NULL;
+    int r = warden__exec_environment_all(ready_fd >= 0 ? "WARDEN_KEEPER_READY_FD=3" : NULL, &envp);
+    if (r < 0) {
+        return r;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        r = negative_errno();
+        warden__strv_free(envp);
+        return r;
+    }
+    if (pid == 0) {
+        setsid();
+        reset_signals();
+        if (ready_fd >= 0) {
+            /* dup2 onto itself would keep O_CLOEXEC; clear it then. */
+            if (ready_fd == 3) {
+                fcntl(3, F_SETFD, 0);
+            } else {
+                dup2(ready_fd, 3);
+            }
+            close_range(4, ~0U, 0);
+        } else {
+            close_range(3, ~0U, 0);
+        }
+        stdio_to_devnull();
+        execve(path, argv, envp);
+        _exit(127);
+    }
+    warden__strv_free(envp);
+    return pid;
 }

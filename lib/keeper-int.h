@@ -1,0 +1,117 @@
+/* The keeper: EXRES's ExchangeIsAliveMonitor + ExchangeCheckIsAliveWrapper.
+ * One per running resource instance, in a process of its own. Its loop
+ * thread wakes every check_interval and hands the probe to a check thread;
+ * a probe that has not answered within check_timeout counts as failed
+ * ("hung"). The verdict is cached and served over libqb IPC; a failure is
+ * pushed to Pacemaker at once, once per failure episode. Private. */
+#pragma once
+
+#include <qb/qbipc_common.h>
+#include <qb/qbloop.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "warden/time.h"
+
+enum warden_health {
+    WARDEN_HEALTH_RUNNING = 0,
+    WARDEN_HEALTH_FAILED = 1,  /* failed or hung checks reached the threshold */
+    WARDEN_HEALTH_STOPPED = 2, /* the main process is gone */
+};
+
+/* The cached answer, as the keeper serves it. Plain data: it crosses IPC. */
+struct warden_verdict {
+    int32_t health;              /* enum warden_health */
+    uint32_t consecutive;        /* failed checks in a row */
+    uint64_t at_usec;            /* CLOCK_MONOTONIC of the verdict (system-wide) */
+    uint64_t checks;             /* probes run */
+    uint64_t failures;           /* probes failed or hung */
+    uint64_t pushes;             /* failures pushed to the cluster */
+    uint64_t check_interval_usec;
+    uint64_t check_timeout_usec;
+    char reason[256];
+};
+
+struct warden_keeper_config {
+    warden_usec_t check_interval;
+    warden_usec_t check_timeout;
+    int64_t failure_threshold;
+    bool notify_cluster;
+};
+
+/* Run by the check thread; must honour the deadline (a probe that does not
+ * is abandoned, and no new one starts until it returns). */
+typedef int (*warden_keeper_probe_fn)(void *userdata, warden_usec_t deadline, char **ret_reason);
+/* Called on the loop thread when a failure episode begins. */
+typedef void (*warden_keeper_push_fn)(void *userdata, const struct warden_verdict *v);
+/* Called on the loop thread when the watched main process exits: return 0
+ * and a new pidfd when the service lives on under a new main process (a
+ * daemon that replaced itself), -ESRCH when it is gone. */
+typedef int (*warden_keeper_exit_fn)(void *userdata, int *ret_pidfd);
+
+/* Called on the loop thread with a reload request's body ("name=value"
+ * lines of the reloadable parameters). */
+typedef int (*warden_keeper_reload_fn)(void *userdata, const char *text);
+
+struct warden_keeper_ops {
+    warden_keeper_probe_fn probe;
+    warden_keeper_push_fn push;
+    warden_keeper_exit_fn main_exited;
+    warden_keeper_reload_fn reload;
+    void *userdata;
+};
+
+typedef struct warden_keeper warden_keeper;
+
+int warden__keeper_new(qb_loop_t *loop, const struct warden_keeper_config *cfg,
+                       const struct warden_keeper_ops *ops, warden_keeper **ret);
+warden_keeper *warden__keeper_free(warden_keeper *k);
+
+/* Arm the interval timer and start the check thread. The first verdict is
+ * "running" now: the keeper starts after a healthy start. */
+int warden__keeper_start(warden_keeper *k);
+
+/* Watch the service's main process: its exit is a failure known at once.
+ * Takes ownership of pidfd. */
+int warden__keeper_watch_main(warden_keeper *k, int pidfd, pid_t pid);
+
+/* Watch a dependency's pidfile (depends_on): when the process it names
+ * changes identity (pid + start time), the resource fails with
+ * "dependency restarted". NULL stops watching. */
+int warden__keeper_watch_dependency(warden_keeper *k, const char *pidfile);
+
+/* New reloadable settings; the next tick uses them. */
+int warden__keeper_reconfigure(warden_keeper *k, const struct warden_keeper_config *cfg);
+
+void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret);
+
+/* Serve the verdict over libqb IPC as `name`; only root and the haclient
+ * group may connect. */
+int warden__keeper_serve(warden_keeper *k, const char *name);
+
+/* How a monitor answers from a verdict: 0 running, -ESRCH stopped, -EIO
+ * failed, -ETIMEDOUT when the verdict is older than check_interval +
+ * check_timeout + margin (the keeper itself is stuck). */
+int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, char **ret_reason);
+
+/* Margin a verdict may age past check_interval + check_timeout. */
+#define WARDEN_VERDICT_MARGIN (2 * WARDEN_USEC_PER_SEC)
+
+/* IPC: requests are a qb_ipc_request_header and a body. */
+enum warden_ipc_request {
+    WARDEN_IPC_VERDICT = 1,
+    WARDEN_IPC_RELOAD = 2, /* body: "name=value\n" lines, NUL-terminated */
+};
+#define WARDEN_IPC_MAX_MSG 4096
+
+/* Every answer: the header (error < 0 when a request was refused) and the
+ * verdict as it is now. */
+struct warden_ipc_response {
+    struct qb_ipc_response_header hdr;
+    struct warden_verdict verdict;
+};
+
+/* Whether a connecting client may talk to the keeper: root, or a member of
+ * the haclient group. */
+bool warden__ipc_client_allowed(uid_t uid, gid_t gid);

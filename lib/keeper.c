@@ -1,0 +1,577 @@
+/* The keeper's loop (see keeper-int.h).
+ *
+ * Threads: the loop thread owns everything; the check thread only runs the
+ * probe it is handed and posts the result. They meet in k->lock (the only
+ * lock): a job slot going one way, a result slot the other, and an eventfd
+ * that wakes the loop. A probe that overruns check_timeout is abandoned, not
+ * cancelled: the verdict says "hung" at once, and no new probe starts until
+ * the abandoned one returns (at most one in flight). */
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <qb/qbipcs.h>
+#include <qb/qblog.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+
+#include "keeper-int.h"
+#include "proc-int.h"
+#include "util-int.h"
+
+struct warden_keeper {
+    qb_loop_t *loop;
+    struct warden_keeper_config cfg;
+    struct warden_keeper_ops ops;
+    struct warden_verdict verdict;
+    bool in_episode; /* a failure was pushed; ends when healthy again */
+
+    qb_loop_timer_handle tick_timer;
+    qb_loop_timer_handle hang_timer;
+    bool started;
+
+    /* check thread */
+    pthread_t thread;
+    bool thread_running;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool job_posted;     /* loop -> thread */
+    warden_usec_t job_deadline;
+    bool result_posted;  /* thread -> loop */
+    int result;
+    char *result_reason;
+    bool quit;
+    int efd;
+    /* loop-thread view */
+    bool in_flight;
+    bool hung; /* the in-flight probe passed its deadline */
+    uint64_t hung_count;
+
+    /* main process */
+    int main_fd;
+    pid_t main_pid;
+
+    /* depends_on */
+    char *dep_pidfile;
+    pid_t dep_pid;
+    uint64_t dep_start;
+
+    qb_ipcs_service_t *ipcs;
+};
+
+/* ---- verdicts ------------------------------------------------------------ */
+
+static void set_verdict(warden_keeper *k, enum warden_health health, const char *reason)
+{
+    struct warden_verdict *v = &k->verdict;
+    v->health = health;
+    v->at_usec = warden_now();
+    v->check_interval_usec = k->cfg.check_interval;
+    v->check_timeout_usec = k->cfg.check_timeout;
+    snprintf(v->reason, sizeof(v->reason), "%s", reason ? reason : "");
+    if (health == WARDEN_HEALTH_RUNNING) {
+        k->in_episode = false;
+        return;
+    }
+    if (!k->in_episode) {
+        /* Once per episode: a failing service is reported once, then left
+         * to Pacemaker's recovery. */
+        k->in_episode = true;
+        qb_log(LOG_WARNING, "failure: %s", v->reason);
+        if (k->cfg.notify_cluster && k->ops.push) {
+            v->pushes++;
+            k->ops.push(k->ops.userdata, v);
+        }
+    }
+}
+
+static void check_failed(warden_keeper *k, const char *reason)
+{
+    struct warden_verdict *v = &k->verdict;
+    v->failures++;
+    v->consecutive++;
+    if (v->health == WARDEN_HEALTH_STOPPED) {
+        return;
+    }
+    if ((int64_t)v->consecutive >= k->cfg.failure_threshold) {
+        set_verdict(k, WARDEN_HEALTH_FAILED, reason);
+        return;
+    }
+    /* Below the threshold the service still counts as running; say why it
+     * may not for long. */
+    char buf[sizeof(v->reason)];
+    snprintf(buf, sizeof(buf), "%u of %lld checks failed: %s", v->consecutive,
+             (long long)k->cfg.failure_threshold, reason);
+    qb_log(LOG_NOTICE, "%s", buf);
+    set_verdict(k, WARDEN_HEALTH_RUNNING, buf);
+    k->verdict.reason[0] = '\0';
+}
+
+static void check_passed(warden_keeper *k)
+{
+    if (k->verdict.health == WARDEN_HEALTH_STOPPED) {
+        return;
+    }
+    if (k->verdict.health == WARDEN_HEALTH_FAILED) {
+        qb_log(LOG_NOTICE, "healthy again after %u failed checks", k->verdict.consecutive);
+    }
+    k->verdict.consecutive = 0;
+    set_verdict(k, WARDEN_HEALTH_RUNNING, NULL);
+}
+
+void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret)
+{
+    *ret = k->verdict;
+}
+
+int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, char **ret_reason)
+{
+    warden_usec_t limit = v->check_interval_usec + v->check_timeout_usec + WARDEN_VERDICT_MARGIN;
+    if (now > v->at_usec && now - v->at_usec > limit) {
+        char age[32];
+        *ret_reason = warden__strdup_printf(
+            "health monitor stalled: newest verdict is %s old",
+            warden_time_format(now - v->at_usec, age, sizeof(age)));
+        return -ETIMEDOUT;
+    }
+    switch (v->health) {
+    case WARDEN_HEALTH_RUNNING:
+        return 0;
+    case WARDEN_HEALTH_STOPPED:
+        *ret_reason = strdup(v->reason);
+        return -ESRCH;
+    default:
+        *ret_reason = strdup(v->reason);
+        return -EIO;
+    }
+}
+
+/* ---- the check thread ---------------------------------------------------- */
+
+static void *check_thread(void *arg)
+{
+    warden_keeper *k = arg;
+    pthread_mutex_lock(&k->lock);
+    for (;;) {
+        while (!k->job_posted && !k->quit) {
+            pthread_cond_wait(&k->cond, &k->lock);
+        }
+        if (k->quit) {
+            break;
+        }
+        k->job_posted = false;
+        warden_usec_t deadline = k->job_deadline;
+        pthread_mutex_unlock(&k->lock);
+
+        char *reason = NULL;
+        int r = k->ops.probe(k->ops.userdata, deadline, &reason);
+
+        pthread_mutex_lock(&k->lock);
+        free(k->result_reason);
+        k->result = r;
+        k->result_reason = reason;
+        k->result_posted = true;
+        uint64_t one = 1;
+        (void)!write(k->efd, &one, sizeof(one));
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+static void on_hang_timer(void *data)
+{
+    warden_keeper *k = data;
+    k->hang_timer = 0;
+    if (!k->in_flight || k->hung) {
+        return;
+    }
+    k->hung = true;
+    k->hung_count++;
+    k->verdict.checks++;
+    char buf[128], t[32];
+    snprintf(buf, sizeof(buf), "check did not answer within %s: the service is hung",
+             warden_time_format(k->cfg.check_timeout, t, sizeof(t)));
+    check_failed(k, buf);
+}
+
+static int32_t on_result(int32_t fd, int32_t revents, void *data)
+{
+    warden_keeper *k = data;
+    uint64_t n;
+    (void)!read(fd, &n, sizeof(n));
+    pthread_mutex_lock(&k->lock);
+    bool posted = k->result_posted;
+    int r = k->result;
+    char *reason = k->result_reason;
+    k->result_reason = NULL;
+    k->result_posted = false;
+    pthread_mutex_unlock(&k->lock);
+    if (!posted) {
+        free(reason);
+        return 0;
+    }
+    bool was_hung = k->hung;
+    k->in_flight = false;
+    k->hung = false;
+    if (k->hang_timer) {
+        qb_loop_timer_del(k->loop, k->hang_timer);
+        k->hang_timer = 0;
+    }
+    if (!was_hung) {
+        /* An abandoned probe's late answer says nothing about now. */
+        k->verdict.checks++;
+        if (r == 0) {
+            check_passed(k);
+        } else {
+            check_failed(k, reason ? reason : strerror(-r));
+        }
+    }
+    free(reason);
+    return 0;
+}
+
+/* ---- the monitor loop ---------------------------------------------------- */
+
+static void dependency_check(warden_keeper *k);
+
+static void schedule_tick(warden_keeper *k);
+
+static void on_tick(void *data)
+{
+    warden_keeper *k = data;
+    k->tick_timer = 0;
+    schedule_tick(k);
+    dependency_check(k);
+    if (k->verdict.health == WARDEN_HEALTH_STOPPED) {
+        return;
+    }
+    if (k->in_flight) {
+        /* The last probe is still out (hung past its timeout): no second
+         * one, but the verdict stays fresh and says so. */
+        if (k->hung) {
+            k->verdict.checks++;
+            check_failed(k, "check still hung");
+        }
+        return;
+    }
+    pthread_mutex_lock(&k->lock);
+    k->job_deadline = warden_deadline_in(k->cfg.check_timeout);
+    k->job_posted = true;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    k->in_flight = true;
+    k->hung = false;
+    qb_loop_timer_add(k->loop, QB_LOOP_HIGH, k->cfg.check_timeout * 1000, k, on_hang_timer,
+                      &k->hang_timer);
+}
+
+static void schedule_tick(warden_keeper *k)
+{
+    qb_loop_timer_add(k->loop, QB_LOOP_MED, k->cfg.check_interval * 1000, k, on_tick,
+                      &k->tick_timer);
+}
+
+int warden__keeper_new(qb_loop_t *loop, const struct warden_keeper_config *cfg,
+                       const struct warden_keeper_ops *ops, warden_keeper **ret)
+{
+    warden_keeper *k = calloc(1, sizeof(*k));
+    if (!k) {
+        return -ENOMEM;
+    }
+    k->loop = loop;
+    k->cfg = *cfg;
+    k->ops = *ops;
+    k->main_fd = -EBADF;
+    k->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (k->efd < 0) {
+        free(k);
+        return negative_errno();
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    *ret = k;
+    return 0;
+}
+
+int warden__keeper_start(warden_keeper *k)
+{
+    int r = -pthread_create(&k->thread, NULL, check_thread, k);
+    if (r < 0) {
+        return r;
+    }
+    k->thread_running = true;
+    r = qb_loop_poll_add(k->loop, QB_LOOP_HIGH, k->efd, POLLIN, k, on_result);
+    if (r < 0) {
+        return r;
+    }
+    k->started = true;
+    set_verdict(k, WARDEN_HEALTH_RUNNING, NULL);
+    schedule_tick(k);
+    return 0;
+}
+
+int warden__keeper_reconfigure(warden_keeper *k, const struct warden_keeper_config *cfg)
+{
+    bool interval_changed = cfg->check_interval != k->cfg.check_interval;
+    k->cfg = *cfg;
+    k->verdict.check_interval_usec = cfg->check_interval;
+    k->verdict.check_timeout_usec = cfg->check_timeout;
+    if (interval_changed && k->started) {
+        if (k->tick_timer) {
+            qb_loop_timer_del(k->loop, k->tick_timer);
+            k->tick_timer = 0;
+        }
+        schedule_tick(k);
+    }
+    return 0;
+}
+
+/* ---- the main process ---------------------------------------------------- */
+
+static int32_t on_main_exit(int32_t fd, int32_t revents, void *data)
+{
+    warden_keeper *k = data;
+    qb_loop_poll_del(k->loop, fd);
+    close(fd);
+    k->main_fd = -EBADF;
+    int newfd = -EBADF;
+    if (k->ops.main_exited && k->ops.main_exited(k->ops.userdata, &newfd) == 0) {
+        qb_log(LOG_INFO, "main process %d was replaced; following the new one", (int)k->main_pid);
+        return warden__keeper_watch_main(k, newfd, 0);
+    }
+    char buf[96];
+    snprintf(buf, sizeof(buf), "service process %d exited", (int)k->main_pid);
+    set_verdict(k, WARDEN_HEALTH_STOPPED, buf);
+    return 0;
+}
+
+int warden__keeper_watch_main(warden_keeper *k, int pidfd, pid_t pid)
+{
+    if (k->main_fd >= 0) {
+        qb_loop_poll_del(k->loop, k->main_fd);
+        close(k->main_fd);
+    }
+    k->main_fd = pidfd;
+    if (pid > 0) {
+        k->main_pid = pid;
+    }
+    return qb_loop_poll_add(k->loop, QB_LOOP_HIGH, pidfd, POLLIN, k, on_main_exit);
+}
+
+/* ---- depends_on ---------------------------------------------------------- */
+
+/* The identity of the process a pidfile names: pid + start time. */
+static int pidfile_identity(const char *path, pid_t *ret_pid, uint64_t *ret_start)
+{
+    _cleanup_free_ char *text = NULL;
+    int r = warden__read_file(path, 64, &text);
+    if (r < 0) {
+        return r;
+    }
+    long pid = strtol(text, NULL, 10);
+    struct warden_proc_stat st;
+    if (pid <= 0 || warden__proc_stat((pid_t)pid, &st) < 0 || st.state == 'Z') {
+        return -ESRCH;
+    }
+    *ret_pid = (pid_t)pid;
+    *ret_start = st.starttime;
+    return 0;
+}
+
+int warden__keeper_watch_dependency(warden_keeper *k, const char *pidfile)
+{
+    free(k->dep_pidfile);
+    k->dep_pidfile = NULL;
+    k->dep_pid = 0;
+    k->dep_start = 0;
+    if (isempty(pidfile)) {
+        return 0;
+    }
+    k->dep_pidfile = strdup(pidfile);
+    if (!k->dep_pidfile) {
+        return -ENOMEM;
+    }
+    /* A dependency not running yet is recorded when it first appears. */
+    pidfile_identity(pidfile, &k->dep_pid, &k->dep_start);
+    return 0;
+}
+
+static void dependency_check(warden_keeper *k)
+{
+    pid_t pid;
+    uint64_t start;
+    if (!k->dep_pidfile || pidfile_identity(k->dep_pidfile, &pid, &start) < 0) {
+        return;
+    }
+    if (k->dep_pid == 0) {
+        k->dep_pid = pid;
+        k->dep_start = start;
+        return;
+    }
+    if (pid == k->dep_pid && start == k->dep_start) {
+        return;
+    }
+    char buf[sizeof(k->verdict.reason)];
+    snprintf(buf, sizeof(buf), "dependency restarted: %s names pid %d, was %d", k->dep_pidfile,
+             (int)pid, (int)k->dep_pid);
+    k->dep_pid = pid;
+    k->dep_start = start;
+    set_verdict(k, WARDEN_HEALTH_FAILED, buf);
+}
+
+/* ---- IPC ----------------------------------------------------------------- */
+
+bool warden__ipc_client_allowed(uid_t uid, gid_t gid)
+{
+    if (uid == 0) {
+        return true;
+    }
+    struct group grp, *g = NULL;
+    char buf[4096];
+    if (getgrnam_r("haclient", &grp, buf, sizeof(buf), &g) != 0 || !g) {
+        return false;
+    }
+    if (gid == g->gr_gid) {
+        return true;
+    }
+    /* libqb hands us the primary gid only; haclient may be supplementary. */
+    struct passwd pw, *p = NULL;
+    char pbuf[4096];
+    if (getpwuid_r(uid, &pw, pbuf, sizeof(pbuf), &p) != 0 || !p) {
+        return false;
+    }
+    for (char **m = g->gr_mem; m && *m; m++) {
+        if (streq(*m, p->pw_name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static warden_keeper *ipc_keeper; /* the one keeper a process serves */
+
+static int32_t ipc_accept(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
+{
+    if (!warden__ipc_client_allowed(uid, gid)) {
+        qb_log(LOG_NOTICE, "refused IPC client uid %d gid %d", (int)uid, (int)gid);
+        return -EACCES;
+    }
+    return 0;
+}
+
+static int32_t ipc_dispatch(qb_ipcs_connection_t *c, void *data, size_t size)
+{
+    const struct qb_ipc_request_header *req = data;
+    struct warden_ipc_response resp = {0};
+    resp.hdr.id = req->id;
+    resp.hdr.size = sizeof(resp);
+    warden_keeper *k = ipc_keeper;
+    if (req->id == WARDEN_IPC_RELOAD && k->ops.reload) {
+        size_t len = size > sizeof(*req) ? size - sizeof(*req) : 0;
+        char *text = strndup((const char *)data + sizeof(*req), len);
+        resp.hdr.error = text ? k->ops.reload(k->ops.userdata, text) : -ENOMEM;
+        free(text);
+    } else if (req->id != WARDEN_IPC_VERDICT) {
+        resp.hdr.error = -EOPNOTSUPP;
+    }
+    resp.verdict = k->verdict;
+    qb_ipcs_response_send(c, &resp, sizeof(resp));
+    return 0;
+}
+
+static int32_t ipc_job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
+{
+    return qb_loop_job_add(ipc_keeper->loop, p, data, fn);
+}
+
+static int32_t ipc_poll_add(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
+                            qb_ipcs_dispatch_fn_t fn)
+{
+    return qb_loop_poll_add(ipc_keeper->loop, p, fd, events, data, fn);
+}
+
+static int32_t ipc_poll_mod(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
+                            qb_ipcs_dispatch_fn_t fn)
+{
+    return qb_loop_poll_mod(ipc_keeper->loop, p, fd, events, data, fn);
+}
+
+static int32_t ipc_poll_del(int32_t fd)
+{
+    return qb_loop_poll_del(ipc_keeper->loop, fd);
+}
+
+int warden__keeper_serve(warden_keeper *k, const char *name)
+{
+    static struct qb_ipcs_service_handlers handlers = {
+        .connection_accept = ipc_accept,
+        .msg_process = ipc_dispatch,
+    };
+    static struct qb_ipcs_poll_handlers poll_handlers = {
+        .job_add = ipc_job_add,
+        .dispatch_add = ipc_poll_add,
+        .dispatch_mod = ipc_poll_mod,
+        .dispatch_del = ipc_poll_del,
+    };
+    ipc_keeper = k;
+    /* Sockets, not shared memory: a monitor connects, asks once and goes,
+     * and a socket connection is the cheaper one to set up. */
+    k->ipcs = qb_ipcs_create(name, 0, QB_IPC_SOCKET, &handlers);
+    if (!k->ipcs) {
+        return -ENOMEM;
+    }
+    qb_ipcs_poll_handlers_set(k->ipcs, &poll_handlers);
+    return qb_ipcs_run(k->ipcs);
+}
+
+/* ---- teardown ------------------------------------------------------------ */
+
+warden_keeper *warden__keeper_free(warden_keeper *k)
+{
+    if (!k) {
+        return NULL;
+    }
+    if (k->ipcs) {
+        qb_ipcs_destroy(k->ipcs);
+        ipc_keeper = NULL;
+    }
+    if (k->tick_timer) {
+        qb_loop_timer_del(k->loop, k->tick_timer);
+    }
+    if (k->hang_timer) {
+        qb_loop_timer_del(k->loop, k->hang_timer);
+    }
+    if (k->main_fd >= 0) {
+        qb_loop_poll_del(k->loop, k->main_fd);
+        close(k->main_fd);
+    }
+    if (k->started) {
+        qb_loop_poll_del(k->loop, k->efd);
+    }
+    bool abandoned = false;
+    if (k->thread_running) {
+        pthread_mutex_lock(&k->lock);
+        k->quit = true;
+        pthread_cond_signal(&k->cond);
+        /* A probe still out past its deadline may never return: leave the
+         * thread (and this keeper's memory) behind rather than hang here. */
+        abandoned = k->in_flight && k->hung;
+        pthread_mutex_unlock(&k->lock);
+        if (abandoned) {
+            pthread_detach(k->thread);
+        } else {
+            pthread_join(k->thread, NULL);
+        }
+    }
+    if (abandoned) {
+        return NULL;
+    }
+    free(k->result_reason);
+    free(k->dep_pidfile);
+    close(k->efd);
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+    return NULL;
+}

@@ -1,0 +1,454 @@
+/* The keeper seen from the agent, and the keeper process's main. */
+#include <fcntl.h>
+#include <poll.h>
+#include <qb/qbipcc.h>
+#include <qb/qblog.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "monitor-int.h"
+#include "proc-int.h"
+#include "util-int.h"
+
+#ifndef WARDEN_PUSH_PATH
+#define WARDEN_PUSH_PATH "/usr/libexec/warden/warden-push"
+#endif
+
+int warden__keeper_ipc_name(const char *instance, char **ret)
+{
+    if (strlen(instance) <= 80) {
+        *ret = warden__strdup_printf("warden-%s", instance);
+    } else {
+        /* Socket names are short; keep a readable prefix and a hash. */
+        uint32_t h = 2166136261u;
+        for (const char *c = instance; *c; c++) {
+            h = (h ^ (uint8_t)*c) * 16777619u;
+        }
+        *ret = warden__strdup_printf("warden-%.60s-%08x", instance, h);
+    }
+    return *ret ? 0 : -ENOMEM;
+}
+
+static int request(const char *instance, int32_t id, const char *body,
+                   struct warden_verdict *ret)
+{
+    _cleanup_free_ char *name = NULL;
+    int r = warden__keeper_ipc_name(instance, &name);
+    if (r < 0) {
+        return r;
+    }
+    qb_ipcc_connection_t *c = qb_ipcc_connect(name, WARDEN_IPC_MAX_MSG);
+    if (!c) {
+        return errno == EACCES || errno == EPERM ? -EACCES : -ENOTCONN;
+    }
+    size_t blen = body ? strlen(body) + 1 : 0;
+    struct qb_ipc_request_header hdr = {.id = id, .size = (int32_t)(sizeof(hdr) + blen)};
+    struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {(void *)body, blen}};
+    struct warden_ipc_response resp;
+    ssize_t n = qb_ipcc_sendv_recv(c, iov, body ? 2 : 1, &resp, sizeof(resp), 2000);
+    qb_ipcc_disconnect(c);
+    if (n < 0) {
+        return (int)n;
+    }
+    if ((size_t)n < sizeof(resp)) {
+        return -EBADMSG;
+    }
+    if (resp.hdr.error < 0) {
+        return resp.hdr.error;
+    }
+    if (ret) {
+        *ret = resp.verdict;
+        ret->reason[sizeof(ret->reason) - 1] = '\0';
+    }
+    return 0;
+}
+
+int warden__monitor_ask(const char *instance, struct warden_verdict *ret)
+{
+    return request(instance, WARDEN_IPC_VERDICT, NULL, ret);
+}
+
+int warden__monitor_reload(const char *instance, const char *text)
+{
+    return request(instance, WARDEN_IPC_RELOAD, text, NULL);
+}
+
+static const char *const reloadable_keeper_params[] = {
+    "check", "check_timeout", "check_interval", "failure_threshold", "notify_cluster",
+    "depends_on",
+};
+
+char *warden__reload_text(const warden_params *p)
+{
+    size_t cap = 64;
+    for (size_t i = 0; i < ELEMENTSOF(reloadable_keeper_params); i++) {
+        const char *v = warden_params_string(p, reloadable_keeper_params[i]);
+        cap += strlen(reloadable_keeper_params[i]) + (v ? strlen(v) : 0) + 2;
+    }
+    char *text = calloc(1, cap);
+    if (!text) {
+        return NULL;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < ELEMENTSOF(reloadable_keeper_params); i++) {
+        const char *v = warden_params_string(p, reloadable_keeper_params[i]);
+        len += (size_t)snprintf(text + len, cap - len, "%s=%s\n", reloadable_keeper_params[i],
+                                v ? v : "");
+    }
+    return text;
+}
+
+/* ---- launch and stand down ----------------------------------------------- */
+
+static char *keeper_file(const struct warden_service *s, const char *name)
+{
+    return warden__strdup_printf("%s/%s", s->state_dir, name);
+}
+
+int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0) {
+        return negative_errno();
+    }
+    self[n] = '\0';
+    char *argv[] = {"warden-keeper", WARDEN_KEEPER_ACTION, s->instance, NULL};
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        return negative_errno();
+    }
+    pid_t pid = warden__spawn_detached(self, argv, ready[1]);
+    close(ready[1]);
+    if (pid < 0) {
+        close(ready[0]);
+        return pid;
+    }
+    /* The keeper is our child until we exit; reap it if it dies early. */
+    struct pollfd pfd = {.fd = ready[0], .events = POLLIN};
+    int r = poll(&pfd, 1, warden__poll_timeout_ms(deadline));
+    char c = 0;
+    ssize_t got = r > 0 ? read(ready[0], &c, 1) : 0;
+    close(ready[0]);
+    if (got == 1 && c == '1') {
+        return 0;
+    }
+    waitpid(pid, NULL, WNOHANG);
+    return r == 0 ? -ETIMEDOUT : -ECHILD;
+}
+
+int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline)
+{
+    _cleanup_free_ char *path = keeper_file(s, "keeper");
+    _cleanup_free_ char *text = NULL;
+    if (!path) {
+        return -ENOMEM;
+    }
+    if (warden__read_file(path, 64, &text) < 0) {
+        return 0;
+    }
+    int pid = 0;
+    unsigned long long start = 0;
+    struct warden_pidref ref = WARDEN_PIDREF_NULL;
+    if (sscanf(text, "%d %llu", &pid, &start) != 2 || warden__pidref_open(pid, start, &ref) < 0) {
+        unlink(path);
+        return 0;
+    }
+    warden__pidref_signal(&ref, SIGTERM);
+    int r = warden__pidref_wait_exit(&ref, deadline);
+    if (r == -ETIMEDOUT) {
+        qb_log(LOG_WARNING, "keeper %d did not stand down: killing it", pid);
+        warden__pidref_signal(&ref, SIGKILL);
+        r = warden__pidref_wait_exit(&ref, warden_deadline_in(WARDEN_USEC_PER_SEC));
+    }
+    warden__pidref_done(&ref);
+    unlink(path);
+    return r;
+}
+
+/* ---- the keeper process -------------------------------------------------- */
+
+struct keeper_process {
+    struct warden_service *service;
+    warden_keeper *keeper;
+    qb_loop_t *loop;
+    pthread_mutex_t probe_lock; /* guards service->probe against reloads */
+    warden_probe *retired[16];  /* probes replaced by reloads, freed at exit */
+    size_t n_retired;
+    const warden_params *params; /* the current values */
+    warden_params *reloaded;     /* owned: the values of the last reload */
+    char *node, *resource, *provider, *type;
+};
+
+static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
+{
+    struct keeper_process *kp = userdata;
+    struct warden_service *s = kp->service;
+    pthread_mutex_lock(&kp->probe_lock);
+    const warden_probe *probe = s->probe;
+    pthread_mutex_unlock(&kp->probe_lock);
+    struct warden_probe_context ctx = {.main_pid = s->main.pid};
+    return warden_probe_run(probe, &ctx, deadline, ret_reason);
+}
+
+static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
+{
+    struct keeper_process *kp = data;
+    siginfo_t info = {0};
+    qb_loop_poll_del(kp->loop, fd);
+    waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
+    close(fd);
+    if (info.si_code == CLD_EXITED && info.si_status == 0) {
+        qb_log(LOG_NOTICE, "failure pushed to the cluster");
+    } else if (info.si_code == CLD_EXITED && info.si_status == 77) {
+        qb_log(LOG_DEBUG, "no cluster to push the failure to");
+    } else {
+        qb_log(LOG_WARNING, "pushing the failure to the cluster failed (status %d); Pacemaker "
+                            "will see it at the next monitor",
+               info.si_status);
+    }
+    return 0;
+}
+
+static void kp_push(void *userdata, const struct warden_verdict *v)
+{
+    struct keeper_process *kp = userdata;
+    if (isempty(kp->node)) {
+        qb_log(LOG_DEBUG, "not run by a cluster (no OCF_RESKEY_CRM_meta_on_node): push skipped");
+        return;
+    }
+    const char *path = getenv("WARDEN_PUSH");
+    if (isempty(path)) {
+        path = WARDEN_PUSH_PATH;
+    }
+    char *argv[] = {(char *)path, kp->node, kp->resource, kp->provider, kp->type,
+                    (char *)v->reason, NULL};
+    pid_t pid = warden__spawn_detached(path, argv, -EBADF);
+    int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+    if (fd < 0) {
+        qb_log(LOG_WARNING, "cannot run %s to push the failure: %s", path, strerror(errno));
+        return;
+    }
+    qb_loop_poll_add(kp->loop, QB_LOOP_HIGH, fd, POLLIN, kp, on_push_exit);
+}
+
+static int kp_main_exited(void *userdata, int *ret_pidfd)
+{
+    struct keeper_process *kp = userdata;
+    struct warden_service *s = kp->service;
+    warden__pidref_done(&s->main);
+    if (warden__service_status(s, NULL) < 0) {
+        return -ESRCH;
+    }
+    int fd = fcntl(s->main.fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+        return -ESRCH;
+    }
+    *ret_pidfd = fd;
+    return 0;
+}
+
+static int keeper_config(const warden_params *p, struct warden_keeper_config *ret)
+{
+    *ret = (struct warden_keeper_config){
+        .check_interval = warden_params_time(p, "check_interval"),
+        .check_timeout = warden_params_time(p, "check_timeout"),
+        .failure_threshold = warden_params_integer(p, "failure_threshold"),
+        .notify_cluster = warden_params_boolean(p, "notify_cluster"),
+    };
+    if (ret->check_interval == 0 || ret->failure_threshold < 1) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Reload: the text carries the reloadable parameters; each is validated
+ * with the same table as the agent's, then applied, or nothing is. */
+static int kp_reload(void *userdata, const char *text)
+{
+    struct keeper_process *kp = userdata;
+    warden_params *p = NULL;
+    int r = warden__params_copy_with(kp->params, text, &p);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ char *why = NULL;
+    struct warden_keeper_config cfg;
+    warden_probe *probe = NULL;
+    r = warden__params_validate(p, &why);
+    if (r == 0) {
+        r = keeper_config(p, &cfg);
+    }
+    if (r == 0) {
+        r = warden_probe_new(warden_params_string(p, "check"), &probe);
+    }
+    if (r < 0) {
+        qb_log(LOG_ERR, "reload refused: %s", why ? why : "invalid values");
+        warden__params_free(p);
+        return r;
+    }
+    pthread_mutex_lock(&kp->probe_lock);
+    if (kp->n_retired < ELEMENTSOF(kp->retired)) {
+        kp->retired[kp->n_retired++] = kp->service->probe;
+        kp->service->probe = probe;
+    } else {
+        warden_probe_free(probe); /* keep the old check rather than leak */
+    }
+    pthread_mutex_unlock(&kp->probe_lock);
+    warden__keeper_reconfigure(kp->keeper, &cfg);
+    warden__keeper_watch_dependency(kp->keeper, warden_params_string(p, "depends_on"));
+    warden__params_free(kp->reloaded);
+    kp->reloaded = p;
+    kp->params = p;
+    char t[32];
+    qb_log(LOG_NOTICE, "reloaded: check '%s' every %s", warden_params_string(p, "check"),
+           warden_time_format(cfg.check_interval, t, sizeof(t)));
+    return 0;
+}
+
+static int32_t on_stand_down(int32_t sig, void *data)
+{
+    struct keeper_process *kp = data;
+    qb_log(LOG_INFO, "standing down (signal %d)", sig);
+    qb_loop_stop(kp->loop);
+    return 0;
+}
+
+static int write_keeper_state(struct warden_service *s)
+{
+    _cleanup_free_ char *path = keeper_file(s, "keeper");
+    struct warden_proc_stat st;
+    if (!path || warden__proc_stat(getpid(), &st) < 0) {
+        return -ENOMEM;
+    }
+    FILE *f = fopen(path, "we");
+    if (!f) {
+        return negative_errno();
+    }
+    fprintf(f, "%d %llu\n", (int)getpid(), (unsigned long long)st.starttime);
+    return fclose(f) == 0 ? 0 : negative_errno();
+}
+
+static void signal_ready(void)
+{
+    const char *fd = getenv("WARDEN_KEEPER_READY_FD");
+    if (!isempty(fd)) {
+        int n = atoi(fd);
+        (void)!write(n, "1", 1);
+        close(n);
+        unsetenv("WARDEN_KEEPER_READY_FD");
+    }
+}
+
+static char *dup_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? strdup(v) : NULL;
+}
+
+int warden__keeper_main(const warden_params *p, const char *instance)
+{
+    prctl(PR_SET_NAME, "warden-keeper");
+    struct keeper_process kp = {.params = p};
+    pthread_mutex_init(&kp.probe_lock, NULL);
+    bool owner = false;
+    _cleanup_free_ char *why = NULL;
+    _cleanup_close_ int lock_fd = -EBADF;
+    _cleanup_free_ char *ipc_name = NULL;
+    _cleanup_free_ char *lock_path = NULL;
+    int result = 1;
+    struct warden_keeper_config cfg;
+
+    int r = warden__service_new(p, instance, false, &kp.service, &why);
+    if (r < 0 || keeper_config(p, &cfg) < 0) {
+        qb_log(LOG_ERR, "keeper: bad configuration: %s", why ? why : "invalid keeper settings");
+        goto out;
+    }
+    lock_path = keeper_file(kp.service, "keeper.lock");
+    lock_fd = lock_path ? open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        /* Another keeper holds the instance: one is enough. */
+        qb_log(LOG_INFO, "a keeper already runs for %s", instance);
+        signal_ready();
+        result = 0;
+        goto out;
+    }
+    owner = true;
+    if (warden__service_status(kp.service, &why) < 0) {
+        qb_log(LOG_NOTICE, "keeper: nothing to keep: %s", why ? why : "not running");
+        goto out;
+    }
+    kp.node = dup_env("OCF_RESKEY_CRM_meta_on_node");
+    kp.resource = strdup(instance);
+    kp.provider = dup_env("OCF_RESOURCE_PROVIDER");
+    kp.type = dup_env("OCF_RESOURCE_TYPE");
+    if (!kp.provider) {
+        kp.provider = strdup("warden");
+    }
+    if (!kp.type) {
+        kp.type = strdup("daemon");
+    }
+
+    kp.loop = qb_loop_create();
+    struct warden_keeper_ops ops = {
+        .probe = kp_probe,
+        .push = kp_push,
+        .main_exited = kp_main_exited,
+        .reload = kp_reload,
+        .userdata = &kp,
+    };
+    if (!kp.loop || warden__keeper_new(kp.loop, &cfg, &ops, &kp.keeper) < 0) {
+        goto out;
+    }
+    int main_fd = fcntl(kp.service->main.fd, F_DUPFD_CLOEXEC, 3);
+    if (main_fd < 0 || warden__keeper_watch_main(kp.keeper, main_fd, kp.service->main.pid) < 0) {
+        qb_log(LOG_ERR, "keeper: cannot watch the main process");
+        goto out;
+    }
+    warden__keeper_watch_dependency(kp.keeper, warden_params_string(p, "depends_on"));
+    qb_loop_signal_handle sig_handles[2];
+    qb_loop_signal_add(kp.loop, QB_LOOP_HIGH, SIGTERM, &kp, on_stand_down, &sig_handles[0]);
+    qb_loop_signal_add(kp.loop, QB_LOOP_HIGH, SIGINT, &kp, on_stand_down, &sig_handles[1]);
+    if (warden__keeper_ipc_name(instance, &ipc_name) < 0 ||
+        (r = warden__keeper_serve(kp.keeper, ipc_name)) < 0) {
+        qb_log(LOG_ERR, "keeper: cannot serve IPC: %s", strerror(-r));
+        goto out;
+    }
+    if (write_keeper_state(kp.service) < 0 || warden__keeper_start(kp.keeper) < 0) {
+        goto out;
+    }
+    char t[32];
+    qb_log(LOG_INFO, "keeping pid %d: check '%s' every %s", (int)kp.service->main.pid,
+           warden_probe_spec(kp.service->probe),
+           warden_time_format(cfg.check_interval, t, sizeof(t)));
+    signal_ready();
+    qb_loop_run(kp.loop);
+    result = 0;
+out:
+    signal_ready();
+    warden__keeper_free(kp.keeper);
+    if (kp.loop) {
+        qb_loop_destroy(kp.loop);
+    }
+    if (owner) {
+        _cleanup_free_ char *path = keeper_file(kp.service, "keeper");
+        if (path) {
+            unlink(path);
+        }
+    }
+    for (size_t i = 0; i < kp.n_retired; i++) {
+        warden_probe_free(kp.retired[i]);
+    }
+    warden__service_free(kp.service);
+    warden__params_free(kp.reloaded);
+    pthread_mutex_destroy(&kp.probe_lock);
+    free(kp.node);
+    free(kp.resource);
+    free(kp.provider);
+    free(kp.type);
+    return result;
+}
