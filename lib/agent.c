@@ -14,6 +14,7 @@
 #include "warden/op.h"
 
 #define DEFAULT_PENDING_TIMEOUT (16 * WARDEN_USEC_PER_SEC)
+#define PROBE_GRACE (300 * WARDEN_USEC_PER_MSEC)
 
 static int check_probe_spec(const char *value)
 {
@@ -236,6 +237,7 @@ static warden_usec_t cleanup_deadline(struct run *r)
 
 struct op_args {
     struct run *run;
+    warden_usec_t probe_deadline; /* op_probe's own, before the wrapper's */
     char *reason; /* written by the worker; read only if it finished */
 };
 
@@ -276,7 +278,7 @@ static int op_stop(void *userdata, warden_usec_t deadline)
 static int op_probe(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
-    return warden__service_probe(o->run->service, deadline, &o->reason);
+    return warden__service_probe(o->run->service, o->probe_deadline, &o->reason);
 }
 
 /* An abandoned worker may still use its arguments and the service until the
@@ -291,6 +293,12 @@ static int wrapped(struct run *r, warden_op_fn fn, warden_usec_t timeout, int *r
         return -ENOMEM;
     }
     o->run = r;
+    o->probe_deadline = warden_deadline_in(timeout);
+    if (fn == op_probe) {
+        /* A probe kills what it ran at its own deadline; the wrapper waits
+         * a little longer so that it can, and nothing is orphaned. */
+        timeout += PROBE_GRACE;
+    }
     int result = 0;
     int w = warden_op_run(fn, o, warden_deadline_in(timeout), &result);
     if (w == -ETIMEDOUT) {
@@ -363,11 +371,37 @@ static int check_level(void)
     return isempty(level) ? 0 : atoi(level);
 }
 
+struct ask_args {
+    const char *instance;
+    struct warden_verdict verdict;
+};
+
+static int op_ask(void *userdata, warden_usec_t deadline)
+{
+    struct ask_args *a = userdata;
+    return warden__monitor_ask(a->instance, &a->verdict);
+}
+
+/* How long a keeper may take to answer before it counts as stuck. */
+#define KEEPER_ANSWER_TIMEOUT (2 * WARDEN_USEC_PER_SEC)
+
 /* Depth 0: the keeper's cached verdict, at once. */
 static int answer_from_keeper(struct run *r)
 {
-    struct warden_verdict v;
-    int k = warden__monitor_ask(r->instance, &v);
+    /* Asked under the wrapper: a frozen keeper never completes libqb's
+     * connection handshake, and the monitor must still answer. The
+     * arguments are static: an abandoned worker may still write to them. */
+    static struct ask_args a;
+    a.instance = r->instance;
+    int k = 0;
+    int w = warden_op_run(op_ask, &a, warden_deadline_in(KEEPER_ANSWER_TIMEOUT), &k);
+    if (w == -ETIMEDOUT || k == -ETIMEDOUT || k == -EAGAIN) {
+        return exit_with(r, -ETIMEDOUT, "health monitor stalled: the keeper does not answer");
+    }
+    if (w < 0) {
+        return exit_with(r, w, "cannot ask the keeper: %s", strerror(-w));
+    }
+    struct warden_verdict v = a.verdict;
     if (k == 0) {
         return warden__verdict_answer(&v, warden_now(), &r->reason);
     }
@@ -394,7 +428,7 @@ static int action_monitor(struct run *r)
         return answer_from_keeper(r);
     }
     warden_usec_t timeout = warden_params_time(r->params, "check_timeout");
-    if (r->op_timeout && timeout >= r->op_timeout) {
+    if (r->op_timeout && timeout + PROBE_GRACE >= r->op_timeout) {
         timeout = r->op_timeout / 5 * 4;
     }
     int result = 0;

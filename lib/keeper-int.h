@@ -30,6 +30,7 @@ struct warden_verdict {
     uint64_t pushes;             /* failures pushed to the cluster */
     uint64_t check_interval_usec;
     uint64_t check_timeout_usec;
+    int32_t keeper_pid;          /* who answers: for standing it down */
     char reason[256];
 };
 
@@ -50,6 +51,10 @@ typedef void (*warden_keeper_push_fn)(void *userdata, const struct warden_verdic
  * daemon that replaced itself), -ESRCH when it is gone. */
 typedef int (*warden_keeper_exit_fn)(void *userdata, int *ret_pidfd);
 
+/* Called on the loop thread at every tick: false when the keeper has been
+ * superseded (its service's state names another process) and must go. */
+typedef bool (*warden_keeper_still_mine_fn)(void *userdata);
+
 /* Called on the loop thread with a reload request's body ("name=value"
  * lines of the reloadable parameters). */
 typedef int (*warden_keeper_reload_fn)(void *userdata, const char *text);
@@ -59,6 +64,7 @@ struct warden_keeper_ops {
     warden_keeper_push_fn push;
     warden_keeper_exit_fn main_exited;
     warden_keeper_reload_fn reload;
+    warden_keeper_still_mine_fn still_mine;
     void *userdata;
 };
 

@@ -26,6 +26,7 @@ struct warden_keeper {
     struct warden_keeper_ops ops;
     struct warden_verdict verdict;
     bool in_episode; /* a failure was pushed; ends when healthy again */
+    bool sticky;     /* a failure no probe can undo (a dependency restarted) */
 
     qb_loop_timer_handle tick_timer;
     qb_loop_timer_handle hang_timer;
@@ -69,6 +70,7 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     v->at_usec = warden_now();
     v->check_interval_usec = k->cfg.check_interval;
     v->check_timeout_usec = k->cfg.check_timeout;
+    v->keeper_pid = (int32_t)getpid();
     snprintf(v->reason, sizeof(v->reason), "%s", reason ? reason : "");
     if (health == WARDEN_HEALTH_RUNNING) {
         k->in_episode = false;
@@ -91,7 +93,8 @@ static void check_failed(warden_keeper *k, const char *reason)
     struct warden_verdict *v = &k->verdict;
     v->failures++;
     v->consecutive++;
-    if (v->health == WARDEN_HEALTH_STOPPED) {
+    if (v->health == WARDEN_HEALTH_STOPPED || k->sticky) {
+        v->at_usec = warden_now();
         return;
     }
     if ((int64_t)v->consecutive >= k->cfg.failure_threshold) {
@@ -110,7 +113,9 @@ static void check_failed(warden_keeper *k, const char *reason)
 
 static void check_passed(warden_keeper *k)
 {
-    if (k->verdict.health == WARDEN_HEALTH_STOPPED) {
+    if (k->verdict.health == WARDEN_HEALTH_STOPPED || k->sticky) {
+        /* Still refresh the time: the keeper is alive, the answer stands. */
+        k->verdict.at_usec = warden_now();
         return;
     }
     if (k->verdict.health == WARDEN_HEALTH_FAILED) {
@@ -241,9 +246,16 @@ static void on_tick(void *data)
 {
     warden_keeper *k = data;
     k->tick_timer = 0;
+    if (k->ops.still_mine && !k->ops.still_mine(k->ops.userdata)) {
+        qb_log(LOG_NOTICE, "the service's state names another process now: keeper exits");
+        qb_loop_stop(k->loop);
+        return;
+    }
     schedule_tick(k);
     dependency_check(k);
     if (k->verdict.health == WARDEN_HEALTH_STOPPED) {
+        /* Nothing left to probe; the answer stands and stays fresh. */
+        k->verdict.at_usec = warden_now();
         return;
     }
     if (k->in_flight) {
@@ -417,6 +429,9 @@ static void dependency_check(warden_keeper *k)
              (int)pid, (int)k->dep_pid);
     k->dep_pid = pid;
     k->dep_start = start;
+    /* What the service held of the old dependency is stale whatever its
+     * probe says now: only a restart of the service renews it. */
+    k->sticky = true;
     set_verdict(k, WARDEN_HEALTH_FAILED, buf);
 }
 

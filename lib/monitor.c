@@ -148,13 +148,20 @@ int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline)
     if (!path) {
         return -ENOMEM;
     }
-    if (warden__read_file(path, 64, &text) < 0) {
-        return 0;
-    }
     int pid = 0;
     unsigned long long start = 0;
+    struct warden_verdict v;
+    if (warden__read_file(path, 64, &text) < 0 || sscanf(text, "%d %llu", &pid, &start) != 2) {
+        /* No record (state lost): whoever serves the instance's name is
+         * its keeper. */
+        if (warden__monitor_ask(s->instance, &v) < 0 || v.keeper_pid <= 1) {
+            return 0;
+        }
+        pid = v.keeper_pid;
+        start = 0;
+    }
     struct warden_pidref ref = WARDEN_PIDREF_NULL;
-    if (sscanf(text, "%d %llu", &pid, &start) != 2 || warden__pidref_open(pid, start, &ref) < 0) {
+    if (warden__pidref_open(pid, start, &ref) < 0) {
         unlink(path);
         return 0;
     }
@@ -179,6 +186,7 @@ struct keeper_process {
     pthread_mutex_t probe_lock; /* guards service->probe against reloads */
     warden_probe *retired[16];  /* probes replaced by reloads, freed at exit */
     size_t n_retired;
+    pid_t watched_main;
     const warden_params *params; /* the current values */
     warden_params *reloaded;     /* owned: the values of the last reload */
     char *node, *resource, *provider, *type;
@@ -248,6 +256,7 @@ static int kp_main_exited(void *userdata, int *ret_pidfd)
     if (fd < 0) {
         return -ESRCH;
     }
+    kp->watched_main = s->main.pid;
     *ret_pidfd = fd;
     return 0;
 }
@@ -308,6 +317,21 @@ static int kp_reload(void *userdata, const char *text)
     qb_log(LOG_NOTICE, "reloaded: check '%s' every %s", warden_params_string(p, "check"),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     return 0;
+}
+
+/* The keeper is the service's only while the state names the main process
+ * it watches: a start after the state was removed by hand makes a new one. */
+static bool kp_still_mine(void *userdata)
+{
+    struct keeper_process *kp = userdata;
+    _cleanup_free_ char *path = keeper_file(kp->service, "service");
+    _cleanup_free_ char *text = NULL;
+    if (!path || warden__read_file(path, 8192, &text) < 0) {
+        return false;
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "main %d ", (int)kp->watched_main);
+    return strstr(text, want) != NULL;
 }
 
 static int32_t on_stand_down(int32_t sig, void *data)
@@ -399,11 +423,13 @@ int warden__keeper_main(const warden_params *p, const char *instance)
         .push = kp_push,
         .main_exited = kp_main_exited,
         .reload = kp_reload,
+        .still_mine = kp_still_mine,
         .userdata = &kp,
     };
     if (!kp.loop || warden__keeper_new(kp.loop, &cfg, &ops, &kp.keeper) < 0) {
         goto out;
     }
+    kp.watched_main = kp.service->main.pid;
     int main_fd = fcntl(kp.service->main.fd, F_DUPFD_CLOEXEC, 3);
     if (main_fd < 0 || warden__keeper_watch_main(kp.keeper, main_fd, kp.service->main.pid) < 0) {
         qb_log(LOG_ERR, "keeper: cannot watch the main process");

@@ -234,11 +234,15 @@ static int load_state(struct warden_service *s)
     return 0;
 }
 
+/* Called once the keeper has been stood down (or never ran). */
 static void remove_state(struct warden_service *s)
 {
-    _cleanup_free_ char *path = state_file(s);
-    if (path) {
-        unlink(path);
+    static const char *const files[] = {"service", "keeper", "keeper.lock"};
+    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+        _cleanup_free_ char *path = warden__strdup_printf("%s/%s", s->state_dir, files[i]);
+        if (path) {
+            unlink(path);
+        }
     }
     rmdir(s->state_dir);
 }
