@@ -119,6 +119,73 @@ check "no state left after stop" test ! -e "$WARDEN_STATE_DIR/$OCF_RESOURCE_INST
 agent stop command="/bin/sleep $marker"
 expect_rc 0 "stop of a stopped service is idempotent"
 
+
+# ---- the keeper (IsAlive) ------------------------------------------------------------
+# A recurring monitor (interval set) at depth 0 answers from the keeper.
+export HA_logfile=$tmp/agent.log   # the keeper logs here too (its stderr is /dev/null)
+recurring() { OCF_RESKEY_CRM_meta_interval=10000 agent monitor "$@"; }
+keeper_pid() { cut -d' ' -f1 "$WARDEN_STATE_DIR/$OCF_RESOURCE_INSTANCE/keeper" 2>/dev/null; }
+main_pid() { awk '/^main /{print $2}' "$WARDEN_STATE_DIR/$OCF_RESOURCE_INSTANCE/service" 2>/dev/null; }
+
+agent start command="/bin/sleep $marker" check_interval=1s
+expect_rc 0 "start launches a keeper"
+kp=$(keeper_pid)
+check "the keeper runs" alive "$kp"
+check "the keeper is detached: its own session" test "$(awk '{print $6}' /proc/$kp/stat)" = "$kp"
+check "the keeper's stdio is /dev/null" test "$(readlink /proc/$kp/fd/2)" = /dev/null
+recurring command="/bin/sleep $marker" check_interval=1s
+expect_rc 0 "a recurring monitor answers from the keeper"
+m=$(main_pid)
+kill -9 "$m"
+t0=$(now_ms)
+wait_until 2 bash -c '! OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_command=x "$0" monitor 2>/dev/null' "$AGENT"
+recurring command="/bin/sleep $marker" check_interval=1s
+t1=$(now_ms)
+expect_rc 7 "after a crash the keeper's verdict is: not running"
+expect_reason "service process $m exited" "the reason names the crashed process"
+check "the crash was known at once ($((t1 - t0)) ms), not at the next check" test $((t1 - t0)) -lt 900
+agent stop command="/bin/sleep $marker"
+check "stop stood the keeper down" wait_until 3 dead "$kp"
+
+agent start command="/bin/sleep $marker" check_interval=1s
+kp=$(keeper_pid); m=$(main_pid)
+kill -9 "$kp"
+wait_until 3 dead "$kp"
+OCF_RESKEY_CRM_meta_interval=0 agent monitor command="/bin/sleep $marker"
+expect_rc 0 "a probe with the keeper gone answers from a fresh check"
+check "a probe never starts a keeper" test -z "$(keeper_pid)" -o "$(keeper_pid)" = "$kp"
+recurring command="/bin/sleep $marker" check_interval=1s
+expect_rc 0 "a recurring monitor with the keeper gone answers running"
+check "it started a new keeper" alive "$(keeper_pid)"
+check "the new keeper is another process" test "$(keeper_pid)" != "$kp"
+check "the service was not touched" test "$(main_pid)" = "$m"
+check "the replacement was logged as a warning" grep -q "keeper for pid $m was gone" "$tmp/agent.log"
+
+kp=$(keeper_pid)
+kill -STOP "$kp"
+recurring command="/bin/sleep $marker" check_interval=1s
+expect_rc 1 "a frozen keeper is a stalled health monitor"
+expect_reason "health monitor stalled" "the reason says the health monitor stalled"
+kill -CONT "$kp"
+
+agent reload-agent command="/bin/sleep $marker" check_interval=3s check="exec:/bin/true"
+expect_rc 0 "reload-agent hands new values to the keeper"
+check "the keeper took them" wait_until 2 grep -q "reloaded: check 'exec:/bin/true' every 3s" "$tmp/agent.log"
+check "without a restart" test "$(main_pid)" = "$m"
+agent reload-agent command="/bin/sleep $marker" failure_threshold=0
+expect_rc 6 "reload-agent with a bad value is refused"
+
+agent reload-agent command="/bin/sleep $marker" check="exec:/bin/sleep 5" check_timeout=300ms check_interval=500ms
+wait_until 4 bash -c '! OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_command=x "$0" monitor 2>/dev/null' "$AGENT"
+recurring command="/bin/sleep $marker"
+expect_rc 1 "a check that hangs in the keeper fails the monitor"
+expect_reason "did not answer within 300ms|still hung" "the reason says the check hung"
+agent stop command="/bin/sleep $marker"
+expect_rc 0 "stop"
+check "nothing of the service is left" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+check "the keeper is gone" dead "$kp"
+unset HA_logfile
+
 # ---- start fails and is undone ---------------------------------------------------
 t0=$(now_ms)
 agent start command="/bin/sleep $marker" check=tcp:127.0.0.1:1 pending_timeout=1s
