@@ -53,9 +53,17 @@ static int process_run(_unused_ const warden_probe *p, const struct warden_probe
                        _unused_ warden_usec_t deadline, char **ret_reason)
 {
     struct warden_pidref ref = WARDEN_PIDREF_NULL;
-    if (ctx->main_pid <= 0 || warden__pidref_open(ctx->main_pid, 0, &ref) < 0) {
+    int r = ctx->main_pid > 0 ? warden__pidref_open(ctx->main_pid, 0, &ref) : -ESRCH;
+    if (r == -ESRCH) {
         set_reason(ret_reason, warden__strdup_printf("process %d is gone", (int)ctx->main_pid));
-        return -ESRCH;
+        return r;
+    }
+    if (r < 0) {
+        /* Out of fds, say: the check failed, which says nothing of the
+         * process. */
+        set_reason(ret_reason, warden__strdup_printf("cannot look at process %d: %s",
+                                                     (int)ctx->main_pid, strerror(-r)));
+        return r;
     }
     warden__pidref_done(&ref);
     return 0;
@@ -93,29 +101,17 @@ static int tcp_parse(warden_probe *p, const char *arg)
     return p->host && p->port ? 0 : -ENOMEM;
 }
 
-static int tcp_run(const warden_probe *p, _unused_ const struct warden_probe_context *ctx,
-                   warden_usec_t deadline, char **ret_reason)
+/* Connect to one address; 0, -ETIMEDOUT at the deadline, or -errno. */
+static int tcp_connect(const struct addrinfo *ai, warden_usec_t deadline)
 {
-    warden_usec_t start = warden_now();
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int g = getaddrinfo(p->host, p->port, &hints, &ai);
-    if (g != 0) {
-        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: cannot resolve host: %s",
-                                                     p->host, p->port, gai_strerror(g)));
-        return -EHOSTUNREACH;
-    }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        int r = negative_errno();
-        freeaddrinfo(ai);
-        return r;
+        return negative_errno();
     }
     int r = 0;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
         r = errno == EINPROGRESS ? 1 : negative_errno();
     }
-    freeaddrinfo(ai);
     while (r == 1) {
         struct pollfd pfd = {.fd = fd, .events = POLLOUT};
         int n = poll(&pfd, 1, warden__poll_timeout_ms(deadline));
@@ -131,6 +127,28 @@ static int tcp_run(const warden_probe *p, _unused_ const struct warden_probe_con
         }
     }
     close(fd);
+    return r;
+}
+
+static int tcp_run(const warden_probe *p, _unused_ const struct warden_probe_context *ctx,
+                   warden_usec_t deadline, char **ret_reason)
+{
+    warden_usec_t start = warden_now();
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *list = NULL;
+    int g = getaddrinfo(p->host, p->port, &hints, &list);
+    if (g != 0) {
+        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: cannot resolve host: %s",
+                                                     p->host, p->port, gai_strerror(g)));
+        return -EHOSTUNREACH;
+    }
+    /* A name may resolve to several addresses (localhost: ::1, then
+     * 127.0.0.1); the service may listen on any one of them. */
+    int r = -EHOSTUNREACH;
+    for (const struct addrinfo *ai = list; ai && r != 0 && r != -ETIMEDOUT; ai = ai->ai_next) {
+        r = tcp_connect(ai, deadline);
+    }
+    freeaddrinfo(list);
     if (r == -ETIMEDOUT) {
         set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: no connection within %s",
                                                      p->host, p->port, waited(start)));

@@ -859,8 +859,10 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
     struct warden_pidref ref = {.pid = pid, .fd = fd};
     int r = fd < 0 ? 0 : warden__pidref_wait_exit(&ref, deadline);
     if (r == -ETIMEDOUT) {
-        /* The command leads its own session: end all of it, not only it. */
-        kill(-pid, SIGKILL);
+        /* The command leads its own session: end all of it (process groups
+         * it made inside, too), not only it. */
+        struct warden_tree t = {.holder = pid};
+        warden__tree_kill(&t, warden_deadline_in(WARDEN_USEC_PER_SEC));
     }
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
