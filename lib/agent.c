@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "agent-int.h"
 #include "log-int.h"
 #include "monitor-int.h"
 #include "param-int.h"
@@ -552,7 +553,9 @@ static int dispatch(struct run *r)
     return action_monitor(r);
 }
 
-int warden_agent_main(const struct warden_agent *agent, int argc, char **argv)
+/* The whole agent; the front (front.c) loads this library and calls it for
+ * everything but a depth-0 monitor it can answer by itself. */
+int warden__agent_main_full(const struct warden_agent *agent, int argc, char **argv)
 {
     struct run r = {.agent = agent};
     r.action = argc > 1 ? argv[1] : NULL;

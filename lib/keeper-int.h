@@ -12,27 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "verdict-int.h"
 #include "warden/time.h"
-
-enum warden_health {
-    WARDEN_HEALTH_RUNNING = 0,
-    WARDEN_HEALTH_FAILED = 1,  /* failed or hung checks reached the threshold */
-    WARDEN_HEALTH_STOPPED = 2, /* the main process is gone */
-};
-
-/* The cached answer, as the keeper serves it. Plain data: it crosses IPC. */
-struct warden_verdict {
-    int32_t health;              /* enum warden_health */
-    uint32_t consecutive;        /* failed checks in a row */
-    uint64_t at_usec;            /* CLOCK_MONOTONIC of the verdict (system-wide) */
-    uint64_t checks;             /* probes run */
-    uint64_t failures;           /* probes failed or hung */
-    uint64_t pushes;             /* failures pushed to the cluster */
-    uint64_t check_interval_usec;
-    uint64_t check_timeout_usec;
-    int32_t keeper_pid;          /* who answers: for standing it down */
-    char reason[256];
-};
 
 struct warden_keeper_config {
     warden_usec_t check_interval;
@@ -92,17 +73,12 @@ int warden__keeper_reconfigure(warden_keeper *k, const struct warden_keeper_conf
 
 void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret);
 
+/* Publish every verdict in state_dir/verdict (see verdict-int.h). */
+int warden__keeper_publish(warden_keeper *k, const char *state_dir);
+
 /* Serve the verdict over libqb IPC as `name`; only root and the haclient
  * group may connect. */
 int warden__keeper_serve(warden_keeper *k, const char *name);
-
-/* How a monitor answers from a verdict: 0 running, -ESRCH stopped, -EIO
- * failed, -ETIMEDOUT when the verdict is older than check_interval +
- * check_timeout + margin (the keeper itself is stuck). */
-int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, char **ret_reason);
-
-/* Margin a verdict may age past check_interval + check_timeout. */
-#define WARDEN_VERDICT_MARGIN (2 * WARDEN_USEC_PER_SEC)
 
 /* IPC: requests are a qb_ipc_request_header and a body. */
 enum warden_ipc_request {

@@ -59,7 +59,33 @@ struct warden_keeper {
     uint64_t dep_start;
 
     qb_ipcs_service_t *ipcs;
+    char *publish_dir;
+    uint64_t self_start; /* our start time, for the verdict's keeper identity */
 };
+
+/* After every callback that may change the verdict: monitors read this
+ * file, not the IPC, so that they load nothing but libc. */
+static void publish(warden_keeper *k)
+{
+    if (k->publish_dir) {
+        int r = warden__verdict_write(k->publish_dir, &k->verdict);
+        if (r < 0) {
+            qb_log(LOG_WARNING, "cannot publish the verdict in %s: %s", k->publish_dir,
+                   strerror(-r));
+        }
+    }
+}
+
+int warden__keeper_publish(warden_keeper *k, const char *state_dir)
+{
+    free(k->publish_dir);
+    k->publish_dir = strdup(state_dir);
+    if (!k->publish_dir) {
+        return -ENOMEM;
+    }
+    publish(k);
+    return 0;
+}
 
 /* ---- verdicts ------------------------------------------------------------ */
 
@@ -71,6 +97,7 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     v->check_interval_usec = k->cfg.check_interval;
     v->check_timeout_usec = k->cfg.check_timeout;
     v->keeper_pid = (int32_t)getpid();
+    v->keeper_start = k->self_start;
     snprintf(v->reason, sizeof(v->reason), "%s", reason ? reason : "");
     if (health == WARDEN_HEALTH_RUNNING) {
         k->in_episode = false;
@@ -130,28 +157,6 @@ void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret)
     *ret = k->verdict;
 }
 
-int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, char **ret_reason)
-{
-    warden_usec_t limit = v->check_interval_usec + v->check_timeout_usec + WARDEN_VERDICT_MARGIN;
-    if (now > v->at_usec && now - v->at_usec > limit) {
-        char age[32];
-        *ret_reason = warden__strdup_printf(
-            "health monitor stalled: newest verdict is %s old",
-            warden_time_format(now - v->at_usec, age, sizeof(age)));
-        return -ETIMEDOUT;
-    }
-    switch (v->health) {
-    case WARDEN_HEALTH_RUNNING:
-        return 0;
-    case WARDEN_HEALTH_STOPPED:
-        *ret_reason = strdup(v->reason);
-        return -ESRCH;
-    default:
-        *ret_reason = strdup(v->reason);
-        return -EIO;
-    }
-}
-
 /* ---- the check thread ---------------------------------------------------- */
 
 static void *check_thread(void *arg)
@@ -198,6 +203,7 @@ static void on_hang_timer(void *data)
     snprintf(buf, sizeof(buf), "check did not answer within %s: the service is hung",
              warden_time_format(k->cfg.check_timeout, t, sizeof(t)));
     check_failed(k, buf);
+    publish(k);
 }
 
 static int32_t on_result(int32_t fd, int32_t revents, void *data)
@@ -231,6 +237,7 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
         } else {
             check_failed(k, reason ? reason : strerror(-r));
         }
+        publish(k);
     }
     free(reason);
     return 0;
@@ -253,9 +260,11 @@ static void on_tick(void *data)
     }
     schedule_tick(k);
     dependency_check(k);
+    publish(k);
     if (k->verdict.health == WARDEN_HEALTH_STOPPED) {
         /* Nothing left to probe; the answer stands and stays fresh. */
         k->verdict.at_usec = warden_now();
+        publish(k);
         return;
     }
     if (k->in_flight) {
@@ -264,6 +273,7 @@ static void on_tick(void *data)
         if (k->hung) {
             k->verdict.checks++;
             check_failed(k, "check still hung");
+            publish(k);
         }
         return;
     }
@@ -302,6 +312,10 @@ int warden__keeper_new(qb_loop_t *loop, const struct warden_keeper_config *cfg,
     }
     pthread_mutex_init(&k->lock, NULL);
     pthread_cond_init(&k->cond, NULL);
+    struct warden_proc_stat st;
+    if (warden__proc_stat(getpid(), &st) == 0) {
+        k->self_start = st.starttime;
+    }
     *ret = k;
     return 0;
 }
@@ -319,6 +333,7 @@ int warden__keeper_start(warden_keeper *k)
     }
     k->started = true;
     set_verdict(k, WARDEN_HEALTH_RUNNING, NULL);
+    publish(k);
     schedule_tick(k);
     return 0;
 }
@@ -336,6 +351,7 @@ int warden__keeper_reconfigure(warden_keeper *k, const struct warden_keeper_conf
         }
         schedule_tick(k);
     }
+    publish(k);
     return 0;
 }
 
@@ -355,6 +371,7 @@ static int32_t on_main_exit(int32_t fd, int32_t revents, void *data)
     char buf[96];
     snprintf(buf, sizeof(buf), "service process %d exited", (int)k->main_pid);
     set_verdict(k, WARDEN_HEALTH_STOPPED, buf);
+    publish(k);
     return 0;
 }
 
@@ -584,6 +601,7 @@ warden_keeper *warden__keeper_free(warden_keeper *k)
     }
     free(k->result_reason);
     free(k->dep_pidfile);
+    free(k->publish_dir);
     close(k->efd);
     pthread_cond_destroy(&k->cond);
     pthread_mutex_destroy(&k->lock);

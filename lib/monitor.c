@@ -444,7 +444,8 @@ int warden__keeper_main(const warden_params *p, const char *instance)
         qb_log(LOG_ERR, "keeper: cannot serve IPC: %s", strerror(-r));
         goto out;
     }
-    if (write_keeper_state(kp.service) < 0 || warden__keeper_start(kp.keeper) < 0) {
+    if (write_keeper_state(kp.service) < 0 || warden__keeper_start(kp.keeper) < 0 ||
+        warden__keeper_publish(kp.keeper, kp.service->state_dir) < 0) {
         goto out;
     }
     char t[32];
@@ -461,9 +462,13 @@ out:
         qb_loop_destroy(kp.loop);
     }
     if (owner) {
-        _cleanup_free_ char *path = keeper_file(kp.service, "keeper");
-        if (path) {
-            unlink(path);
+        /* A verdict nobody keeps must not be read as current. */
+        static const char *const files[] = {"verdict", "keeper"};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+            _cleanup_free_ char *path = keeper_file(kp.service, files[i]);
+            if (path) {
+                unlink(path);
+            }
         }
     }
     for (size_t i = 0; i < kp.n_retired; i++) {

@@ -237,7 +237,8 @@ static int load_state(struct warden_service *s)
 /* Called once the keeper has been stood down (or never ran). */
 static void remove_state(struct warden_service *s)
 {
-    static const char *const files[] = {"service", "keeper", "keeper.lock"};
+    static const char *const files[] = {"service", "keeper", "keeper.lock", "verdict",
+                                        "verdict.tmp"};
     for (size_t i = 0; i < ELEMENTSOF(files); i++) {
         _cleanup_free_ char *path = warden__strdup_printf("%s/%s", s->state_dir, files[i]);
         if (path) {

@@ -161,11 +161,18 @@ check "the new keeper is another process" test "$(keeper_pid)" != "$kp"
 check "the service was not touched" test "$(main_pid)" = "$m"
 check "the replacement was logged as a warning" grep -q "keeper for pid $m was gone" "$tmp/agent.log"
 
+# A frozen keeper publishes nothing more: once its verdict is older than
+# check_interval + check_timeout + 2 s (here 1 + 1 + 2 s), it is stalled.
+agent reload-agent command="/bin/sleep $marker" check_interval=1s check_timeout=1s
 kp=$(keeper_pid)
 kill -STOP "$kp"
-recurring command="/bin/sleep $marker" check_interval=1s
+t0=$(now_ms)
+wait_until 8 bash -c 'OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_command=x "$0" monitor 2>/dev/null; [ $? = 1 ]' "$AGENT"
+t1=$(now_ms)
+recurring command="/bin/sleep $marker"
 expect_rc 1 "a frozen keeper is a stalled health monitor"
 expect_reason "health monitor stalled" "the reason says the health monitor stalled"
+check "it was seen as stalled after 4 s at most, from the last verdict ($((t1 - t0)) ms)" test $((t1 - t0)) -le 5000
 kill -CONT "$kp"
 
 agent reload-agent command="/bin/sleep $marker" check_interval=3s check="exec:/bin/true"

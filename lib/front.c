@@ -1,0 +1,85 @@
+/* The front of every agent: the code Pacemaker runs on every monitor.
+ *
+ * Each monitor is a fresh exec of the agent, so what the agent loads is paid
+ * every time. Loading libqb (with libsystemd, libgcrypt and five more it
+ * pulls in) costs more than the whole exec of an empty program here. So the
+ * agent binary links only this file and libc: a depth-0 recurring monitor is
+ * answered from the verdict the keeper publishes in its state directory,
+ * and everything else (every other action, and any doubt: no verdict, a
+ * keeper that is gone) loads the full library and runs there, where the
+ * keeper is asked over IPC, replaced, and so on. */
+#include <dlfcn.h>
+#include <stdio.h>
+
+#include "agent-int.h"
+#include "util-int.h"
+#include "verdict-int.h"
+
+#ifndef WARDEN_STATE_DIR_DEFAULT
+#define WARDEN_STATE_DIR_DEFAULT "/run/warden"
+#endif
+#ifndef WARDEN_LIBRARY
+#define WARDEN_LIBRARY "libwarden.so.0"
+#endif
+
+typedef int (*full_main_fn)(const struct warden_agent *, int, char **);
+
+/* Resolved where the full library is linked into the same binary. */
+extern __typeof__(warden__agent_main_full) warden__agent_main_full __attribute__((weak));
+
+/* A recurring monitor at depth 0 with a live keeper: answered here. Returns
+ * false when the full agent must answer. */
+static bool fast_monitor(int argc, char **argv, int *ret_rc)
+{
+    if (argc < 2 || !streq(argv[1], "monitor")) {
+        return false;
+    }
+    const char *interval = getenv("OCF_RESKEY_CRM_meta_interval");
+    const char *level = getenv("OCF_CHECK_LEVEL");
+    const char *instance = getenv("OCF_RESOURCE_INSTANCE");
+    if (isempty(interval) || strtoull(interval, NULL, 10) == 0 ||
+        (!isempty(level) && atoi(level) >= 10) || isempty(instance) || strchr(instance, '/') ||
+        instance[0] == '.') {
+        return false;
+    }
+    const char *root = getenv("WARDEN_STATE_DIR");
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/%s", !isempty(root) ? root : WARDEN_STATE_DIR_DEFAULT,
+             instance);
+    struct warden_verdict v;
+    if (warden__verdict_read(dir, &v) < 0 || warden__verdict_keeper_alive(&v) < 0) {
+        return false;
+    }
+    char *reason = NULL;
+    int r = warden__verdict_answer(&v, warden_now(), &reason);
+    *ret_rc = r == 0 ? WARDEN_OCF_SUCCESS
+              : r == -ESRCH ? WARDEN_OCF_NOT_RUNNING
+                            : WARDEN_OCF_ERR_GENERIC;
+    if (reason && r != 0) {
+        fprintf(stderr, "ocf-exit-reason:%s\n", reason);
+    }
+    free(reason);
+    return true;
+}
+
+int warden_agent_main(const struct warden_agent *agent, int argc, char **argv)
+{
+    int rc;
+    if (fast_monitor(argc, argv, &rc)) {
+        return rc;
+    }
+    if (warden__agent_main_full) {
+        return warden__agent_main_full(agent, argc, argv);
+    }
+    /* WARDEN_LIBRARY in the environment: tests run the build tree's. */
+    const char *lib = getenv("WARDEN_LIBRARY");
+    void *h = dlopen(!isempty(lib) ? lib : WARDEN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    full_main_fn full = h ? (full_main_fn)dlsym(h, "warden__agent_main_full") : NULL;
+    if (!full) {
+        fprintf(stderr, "ocf-exit-reason:cannot load libwarden: %s\n", dlerror());
+        /* A probe must still say "not running" on a node without it. */
+        return argc > 1 && streq(argv[1], "monitor") ? WARDEN_OCF_NOT_RUNNING
+                                                     : WARDEN_OCF_ERR_INSTALLED;
+    }
+    return full(agent, argc, argv);
+}
