@@ -63,12 +63,10 @@ int warden_op_run(warden_op_fn fn, void *userdata, warden_usec_t deadline, int *
     s->userdata = userdata;
     s->deadline = deadline;
 
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Joinable: a worker that finishes in time is joined, so nothing of it
+     * outlives this call; only one that overruns is detached. */
     pthread_t tid;
-    int r = -pthread_create(&tid, &attr, worker, s);
-    pthread_attr_destroy(&attr);
+    int r = -pthread_create(&tid, NULL, worker, s);
     if (r < 0) {
         atomic_store(&s->refs, 1);
         slot_unref(s);
@@ -86,11 +84,13 @@ int warden_op_run(warden_op_fn fn, void *userdata, warden_usec_t deadline, int *
         int result = s->result;
         pthread_mutex_unlock(&s->lock);
         if (done) {
+            pthread_join(tid, NULL);
             *ret_result = result;
             slot_unref(s);
             return 0;
         }
         if (n == 0) {
+            pthread_detach(tid);
             slot_unref(s);
             return -ETIMEDOUT;
         }

@@ -740,6 +740,13 @@ static int wait_pids_exit(const pid_t *pids, size_t n, warden_usec_t deadline)
         }
     }
     int result = 0;
+    if (k == 0 && n > 0) {
+        /* No pidfd for any of them (out of fds, or valgrind): look again
+         * soon rather than spin; the caller's deadline bounds it. */
+        free(pfd);
+        usleep(10000);
+        return warden_now() >= deadline ? -ETIMEDOUT : 0;
+    }
     for (size_t done = 0; done < k;) {
         int r = poll(pfd, k, warden__poll_timeout_ms(deadline));
         if (r == 0) {
@@ -857,15 +864,26 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
     }
     _cleanup_close_ int fd = pidfd_open(pid, 0);
     struct warden_pidref ref = {.pid = pid, .fd = fd};
-    int r = fd < 0 ? 0 : warden__pidref_wait_exit(&ref, deadline);
-    if (r == -ETIMEDOUT) {
-        /* The command leads its own session: end all of it (process groups
-         * it made inside, too), not only it. */
-        struct warden_tree t = {.holder = pid};
-        warden__tree_kill(&t, warden_deadline_in(WARDEN_USEC_PER_SEC));
-    }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    int r = 0;
+    if (fd >= 0) {
+        r = warden__pidref_wait_exit(&ref, deadline);
+    } else {
+        /* No pidfd (out of fds, or valgrind): the one place we must poll,
+         * with WNOHANG, still bounded by the deadline. */
+        while ((r = (int)waitpid(pid, &status, WNOHANG)) == 0 && warden_now() < deadline) {
+            usleep(10000);
+        }
+        r = r > 0 ? 1 : -ETIMEDOUT;
+    }
+    /* Whatever the command left in its session (a check that backgrounds
+     * something, a process group of its own, or all of it at the deadline)
+     * ends with it: a check must not leak a process per monitor. */
+    struct warden_tree t = {.holder = pid};
+    warden__tree_kill(&t, warden_deadline_in(WARDEN_USEC_PER_SEC));
+    if (r != 1) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
     }
     if (r == -ETIMEDOUT) {
         return r;

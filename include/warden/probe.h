@@ -32,7 +32,9 @@ warden_probe *warden_probe_free(warden_probe *p);
 int warden_probe_check_spec(const char *spec);
 
 /**
- * Run the probe once. Never blocks past @p deadline.
+ * Run the probe once. Never blocks past @p deadline, with one exception:
+ * resolving a host name (getaddrinfo) cannot be bounded; give addresses, not
+ * names, where DNS may hang. (The agent's wrapper still answers in time.)
  * @param ret_reason on failure, why, for people (free it); may be NULL.
  * @return 0 alive; -ETIMEDOUT no answer by the deadline (hung);
  *         -ESRCH the process is gone; another -errno: the probe failed.

@@ -16,8 +16,8 @@ static const struct warden_param common[] = {
      "a program and its arguments", NULL},
     {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "process", "Common check", NULL, NULL,
      NULL},
-    {"check_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "5s", "Check timeout", NULL,
-     NULL, NULL},
+    {"check_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "5s", "Check timeout", NULL, NULL,
+     NULL},
     {NULL},
 };
 
@@ -89,8 +89,8 @@ START_TEST(test_table_merge)
     ck_assert_int_eq(warden__param_table_merge(agent, common, &table, &n), 0);
     /* Agent entries first, in their order, then the common ones that the
      * agent did not redeclare; "check" is the agent's. */
-    static const char *const want[] = {"config",  "check",   "port", "verbose",
-                                       "mode",    "command", "check_timeout"};
+    static const char *const want[] = {"config", "check",   "port",         "verbose",
+                                       "mode",   "command", "check_timeout"};
     ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < n; i++) {
         ck_assert_str_eq(table[i]->name, want[i]);
@@ -115,8 +115,8 @@ START_TEST(test_load_values_and_defaults)
 {
     /* Given values win over defaults; "" counts as unset (Pacemaker passes
      * an emptied parameter as ""), so the default applies. */
-    static const char *const env[] = {"command", "/bin/true", "port", "", "check_timeout", "2s",
-                                      NULL};
+    static const char *const env[] = {"command",       "/bin/true", "port", "",
+                                      "check_timeout", "2s",        NULL};
     warden_params *p = load(env);
     ck_assert_str_eq(warden_params_string(p, "command"), "/bin/true");
     ck_assert(warden_params_is_set(p, "command"));
@@ -138,10 +138,9 @@ END_TEST
 
 START_TEST(test_validate_ok_and_getters)
 {
-    static const char *const env[] = {"command", "/bin/true", "config",  "/etc/x.conf",
-                                      "port",    "-8080",     "verbose", "YES",
-                                      "mode",    "slow",      "check_timeout", "1500ms",
-                                      NULL};
+    static const char *const env[] = {"command",       "/bin/true", "config", "/etc/x.conf", "port",
+                                      "-8080",         "verbose",   "YES",    "mode",        "slow",
+                                      "check_timeout", "1500ms",    NULL};
     warden_params *p = load(env);
     char *reason = NULL;
     ck_assert_int_eq(warden__params_validate(p, &reason), 0);
@@ -188,15 +187,16 @@ START_TEST(test_validate_bad_values)
     expect_invalid(port_word, "port", "'eighty'");
     static const char *const port_tail[] = {"command", "c", "config", "x", "port", "80x", NULL};
     expect_invalid(port_tail, "port", "a whole number");
-    static const char *const port_big[] = {"command", "c", "config", "x",
-                                           "port",    "99999999999999999999", NULL};
+    static const char *const port_big[] = {
+        "command", "c", "config", "x", "port", "99999999999999999999", NULL};
     expect_invalid(port_big, "port", "a whole number");
     static const char *const verbose[] = {"command", "c", "config", "x", "verbose", "maybe", NULL};
     expect_invalid(verbose, "verbose", "true or false");
-    static const char *const timeout[] = {"command",       "c",       "config", "x",
+    static const char *const timeout[] = {"command",       "c",         "config", "x",
                                           "check_timeout", "5 parsecs", NULL};
     expect_invalid(timeout, "check_timeout", "500ms");
-    static const char *const frac[] = {"command", "c", "config", "x", "check_timeout", "1.5s", NULL};
+    static const char *const frac[] = {"command",       "c",    "config", "x",
+                                       "check_timeout", "1.5s", NULL};
     expect_invalid(frac, "check_timeout", "a whole number with unit");
 }
 END_TEST
@@ -261,6 +261,59 @@ START_TEST(test_set_default)
     ck_assert_int_eq(warden_params_set_default(p, "config", "/etc/derived.conf"), 0);
     ck_assert_str_eq(warden_params_string(p, "config"), "/etc/admin.conf");
     ck_assert(warden_params_is_set(p, "config"));
+    warden__params_free(p);
+}
+END_TEST
+
+START_TEST(test_copy_with)
+{
+    /* A reload hands new values as "name=value" lines: they replace the
+     * given ones in a copy, an empty value returns a parameter to its
+     * default, and the original stays as it was (so a refused reload
+     * changes nothing). */
+    static const char *const env[] = {"command", "c",    "config", "/a.conf", "port",
+                                      "81",      "mode", "slow",   NULL};
+    warden_params *p = load(env);
+    warden_params *c = (warden_params *)&env; /* a sentinel for failures */
+    ck_assert_int_eq(warden__params_copy_with(p,
+                                              "port=8080\nmode=\nno equals sign\n"
+                                              "check_timeout=250ms",
+                                              &c),
+                     0);
+    ck_assert_ptr_ne(c, (warden_params *)&env);
+    char *reason = NULL;
+    ck_assert_int_eq(warden__params_validate(c, &reason), 0);
+    ck_assert_int_eq(warden_params_integer(c, "port"), 8080);
+    ck_assert(warden_params_is_set(c, "port"));
+    ck_assert_str_eq(warden_params_string(c, "mode"), "fast");
+    ck_assert(!warden_params_is_set(c, "mode"));
+    ck_assert_uint_eq(warden_params_time(c, "check_timeout"), 250 * WARDEN_USEC_PER_MSEC);
+    /* Untouched by the text: given values stay given, defaults stay. */
+    ck_assert_str_eq(warden_params_string(c, "config"), "/a.conf");
+    ck_assert(warden_params_is_set(c, "config"));
+    ck_assert_str_eq(warden_params_string(c, "check"), "tcp:127.0.0.1:80");
+    warden__params_free(c);
+
+    ck_assert_str_eq(warden_params_string(p, "port"), "81");
+    ck_assert_str_eq(warden_params_string(p, "mode"), "slow");
+    ck_assert_str_eq(warden_params_string(p, "check_timeout"), "5s");
+
+    /* No text: a plain copy of what was given. */
+    ck_assert_int_eq(warden__params_copy_with(p, NULL, &c), 0);
+    ck_assert_str_eq(warden_params_string(c, "port"), "81");
+    ck_assert(warden_params_is_set(c, "mode"));
+    warden__params_free(c);
+
+    /* A name the agent does not declare refuses the whole text. */
+    c = (warden_params *)&env;
+    ck_assert_int_eq(warden__params_copy_with(p, "port=1\nnosuch=2", &c), -ENOENT);
+    ck_assert_ptr_eq(c, (warden_params *)&env);
+    /* Values are not validated here; the caller does. */
+    ck_assert_int_eq(warden__params_copy_with(p, "port=eighty", &c), 0);
+    ck_assert_int_eq(warden__params_validate(c, &reason), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(reason, "'port'"));
+    free(reason);
+    warden__params_free(c);
     warden__params_free(p);
 }
 END_TEST
@@ -371,6 +424,7 @@ int main(void)
     add_tcase(s, test_validate_custom_check, 10);
     add_tcase(s, test_parse_boolean, 10);
     add_tcase(s, test_set_default, 10);
+    add_tcase(s, test_copy_with, 10);
     add_tcase(s, test_metadata, 10);
     add_tcase(s, test_metadata_escaping, 10);
     add_tcase(s, test_param_form, 10);
