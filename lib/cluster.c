@@ -21,7 +21,8 @@
  * increments land on exactly one more than before, and checks afterwards that
  * it did (adding the increment that did not come, if only one came). Values
  * in between are never above the right one, so the threshold is never
- * reached early. It uses attrd_updater, Pacemaker's public tool, not its
+ * reached early (when attrd folds both increments into one, the count is one
+ * short for about a second). It uses attrd_updater, Pacemaker's public tool, not its
  * internal attrd API. */
 #include <crm/common/ipc.h>
 #include <crm/common/ipc_controld.h>
@@ -139,9 +140,11 @@ static int push_failure_counted_once(const char *node, const char *rsc, const ch
         return r;
     }
     /* attrd has no event to wait on from here: look, briefly, until the
-     * increments have landed. */
+     * increments have landed. Both come from one CIB change within
+     * milliseconds, but attrd may expand both from the same old value, and
+     * then only one lands: after a second, add the missing one. */
     long long now = before - 1;
-    for (int i = 0; i < 60 && now < want; i++) {
+    for (int i = 0; i < 20 && now < want; i++) {
         sleep_ms(50);
         now = attr_get(node, name);
     }

@@ -211,7 +211,7 @@ static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
     waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
     close(fd);
     if (info.si_code == CLD_EXITED && info.si_status == 0) {
-        qb_log(LOG_NOTICE, "failure pushed to the cluster");
+        qb_log(LOG_INFO, "warden-push finished");
     } else if (info.si_code == CLD_EXITED && info.si_status == 77) {
         qb_log(LOG_DEBUG, "no cluster to push the failure to");
     } else {
@@ -241,6 +241,9 @@ static void kp_push(void *userdata, const struct warden_verdict *v)
         qb_log(LOG_WARNING, "cannot run %s to push the failure: %s", path, strerror(errno));
         return;
     }
+    /* Logged now: Pacemaker usually stands this keeper down (to restart the
+     * service) before warden-push has finished. */
+    qb_log(LOG_NOTICE, "pushing the failure to the cluster (%s on %s)", kp->resource, kp->node);
     qb_loop_poll_add(kp->loop, QB_LOOP_HIGH, fd, POLLIN, kp, on_push_exit);
 }
 

@@ -141,6 +141,11 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
         warden__service_free(s);
         return r;
     }
+    if (r < 0 && ret_reason) {
+        /* Not an error for an action that does not exec (stop, monitor). */
+        free(*ret_reason);
+        *ret_reason = NULL;
+    }
     *ret = s;
     return 0;
 }
@@ -545,6 +550,9 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
     } else {
         warden__tree_signal(&t, SIGTERM);
     }
+    /* A stopped (frozen) process only acts on SIGTERM once it runs again;
+     * a hung service is often one that someone, or something, froze. */
+    warden__tree_signal(&t, SIGCONT);
     warden__pidref_wait_exit(&s->main, escalate_at);
     if (s->stop_command && warden__tree_signal(&t, SIGTERM) > 0) {
         qb_log(LOG_INFO, "main process gone; SIGTERM to the rest of the service");

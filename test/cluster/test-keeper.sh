@@ -1,0 +1,621 @@
+#!/bin/bash
+# test/cluster/test-keeper.sh - the warden keeper in a real cluster. One lab,
+# six scenarios in a row, each with a primitive of its own (created, driven,
+# stopped, deleted, and checked to have left no process behind):
+#
+#  1 crash    kill -9 of the service's main process: the keeper learns of it
+#             at once (pidfd) and pushes the failure to the controller; the
+#             service runs again within 2 s although the monitor interval is
+#             60 s; fail count exactly 1 (warden-push corrects Pacemaker
+#             2.1.5's double count); the failed action is the "asyncmon"
+#             "Simulated failure" of crm_resource --fail.
+#  2 hang     a TCP responder answering "ready", checked by an exec: probe
+#             every 2 s under a 1 s timeout; SIGSTOP it: the failure must be
+#             reported within check_interval + check_timeout + 1 s (+1 s
+#             slack) of the SIGSTOP, and the resource restarted (the stopped
+#             process ends by stop's SIGKILL).
+#  3 term     kill -TERM of the main process (a clean exit: "an administrator
+#             should not stop a service from the command line"): restarted,
+#             fail count 1.
+#  4 keeper   kill -9 of the keeper: the next monitor (3 s) starts a new one;
+#             the service is untouched; no failure.
+#  5 depends  depends_on=PIDFILE of a process this test owns; "restart" that
+#             process: the resource is restarted, fail count 1, and the log
+#             says "dependency restarted".
+#  6 reload   crm_resource --set-parameter check_interval 3s on a running
+#             resource: Pacemaker runs reload-agent (OCF 1.1), the keeper logs
+#             "reloaded: check ... every 3s", the service is not restarted.
+#
+# Every scenario runs even when an earlier one failed (each in a subshell; a
+# failed one is cleaned up best-effort); the result is the AND of all. A
+# timing line per scenario is printed at the end.
+#
+# Exit status: 0 pass, 1 fail, 77 skip (not root, cluster programs missing,
+# or the agent is not installed at /usr/lib/ocf/resource.d/warden/daemon).
+#
+# Knobs (environment): KEEPER_ONLY="1 keeper" runs only those scenarios (by
+# number or name); KEEP_WORK=1 keeps the scratch directory (/tmp/warden-test-
+# keeper.*); plus the LAB_* settings of lab.sh (LAB_DC_DEADTIME defaults to 2s
+# here). Takes about 65 s on 2 cores (lab up ~5 s, the hang scenario ~23 s).
+set -euo pipefail
+
+# A shorter dc-deadtime brings the one-node lab up ~4 s sooner; it must be set
+# before lab.sh is sourced.
+LAB_DC_DEADTIME=${LAB_DC_DEADTIME:-2s}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lab.sh
+. "$here/lab.sh"
+
+AGENT=ocf:warden:daemon
+AGENT_PATH=/usr/lib/ocf/resource.d/warden/daemon
+STATE_ROOT=/run/warden
+PCMK_LOG=$LAB_LOG/pacemaker.log
+START_TIMEOUT=30
+PY=/usr/bin/python3              # not a pyenv shim: the service runs with a clean PATH
+
+skip() { lab_skip "$@"; }
+# Inside a scenario (a subshell), fail ends that scenario only.
+fail() {
+    echo "FAIL: ${SCEN:+[$SCEN] }$*" >&2
+    exit 1
+}
+step() { echo "--- ${SCEN:+[$SCEN] }$*" >&2; }
+note() { echo "    $*" >&2; }
+
+# timing LINE: print now, and keep it for the summary at the end.
+timing() {
+    echo "timing: [$SCEN] $*" >&2
+    echo "[$SCEN] $*" >> "$WORK/timings"
+}
+
+# ms_since START_MS: milliseconds since START_MS (lab_now).
+ms_since() { echo $(( $(lab_now) - $1 )); }
+fmt_ms() { printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
+
+# ------------------------------------------------------------ the agent's state
+# read_state RSC: the agent's record of RSC into st_holder/st_holder_start,
+# st_main/st_main_start, st_cgroup, st_keeper/st_keeper_start. False when
+# there is no service file naming a main process.
+read_state() {
+    local f=$STATE_ROOT/$1/service key a b
+    st_holder='' st_holder_start='' st_main='' st_main_start='' st_cgroup=''
+    st_keeper='' st_keeper_start=''
+    { [[ -r $f ]] && while read -r key a b _; do
+        case $key in
+            holder) st_holder=$a st_holder_start=$b ;;
+            main)   st_main=$a st_main_start=$b ;;
+            cgroup) st_cgroup=$a ;;
+        esac
+    done < "$f"; } 2>/dev/null || true
+    if [[ -r $STATE_ROOT/$1/keeper ]]; then
+        read -r st_keeper st_keeper_start _ < "$STATE_ROOT/$1/keeper" 2>/dev/null || true
+    fi
+    [[ $st_main =~ ^[0-9]+$ ]]
+}
+
+# remember the processes and cgroup the state names, to check after the stop
+# that none of them is left.
+declare -a seen_procs=() seen_cgroups=()
+remember() {
+    local p
+    for p in "$st_holder:$st_holder_start" "$st_main:$st_main_start" \
+             "$st_keeper:$st_keeper_start"; do
+        [[ $p == [0-9]*:[0-9]* ]] || continue
+        [[ " ${seen_procs[*]} " == *" $p "* ]] || seen_procs+=("$p")
+    done
+    if [[ -n $st_cgroup && " ${seen_cgroups[*]} " != *" $st_cgroup "* ]]; then
+        seen_cgroups+=("$st_cgroup")
+    fi
+}
+
+# main_pid RSC: the live main process of RSC (also remembered); fails if none.
+main_pid() {
+    read_state "$1" || return 1
+    lab_proc_alive "$st_main" "$st_main_start" || return 1
+    remember
+    echo "$st_main"
+}
+
+# keeper_pid RSC: the live keeper of RSC (also remembered); fails if none.
+keeper_pid() {
+    read_state "$1" || return 1
+    [[ -n $st_keeper ]] && lab_proc_alive "$st_keeper" "$st_keeper_start" || return 1
+    remember
+    echo "$st_keeper"
+}
+
+# new_main_runs RSC OLD: a main process other than OLD runs.
+new_main_runs() {
+    local p
+    p=$(main_pid "$1") || return 1
+    [[ $p != "$2" ]]
+}
+
+# ---------------------------------------------------------------- the log
+# log_mark: the current end of Pacemaker's log; log_since MARK: what came after.
+log_mark() { stat -c %s "$PCMK_LOG" 2>/dev/null || echo 0; }
+log_since() { tail -c +"$(( $1 + 1 ))" "$PCMK_LOG" 2>/dev/null || true; }
+# log_has MARK ERE: a line after MARK matches ERE.
+log_has() { log_since "$1" | grep -Eq -- "$2"; }
+# keeper_lines MARK RSC: the keeper's lines about RSC after MARK.
+keeper_lines() { log_since "$1" | grep -F "warden-daemon($2)" | grep -F 'keeper:' || true; }
+
+# ---------------------------------------------------------------- pacemaker
+# failed_of RSC: RSC's failed actions (lines of lab_failed_actions).
+failed_of() { lab_failed_actions --list | grep "^${1}_" || true; }
+
+# failcount_settles RSC N: RSC's fail count is N, and still N a moment later
+# (warden-push on 2.1.5 lowers, then lets two increments land; a late second
+# increment would show up as N+1). Notes how long it took and the values seen
+# on the way (e.g. a transient 2 corrected to 1).
+failcount_settles() {
+    local fc t0 seen='' deadline
+    t0=$(lab_now)
+    deadline=$(( t0 + 8000 ))
+    while :; do
+        fc=$(lab_failcount "$1") || fc='?'
+        [[ " $seen " == *" $fc "* ]] || seen+="${seen:+ }$fc"
+        [[ $fc == "$2" ]] && break
+        if (( $(lab_now) >= deadline )); then
+            fail "fail count of $1 is $fc, expected $2 (seen: $seen)$( [[ $fc == $(( $2 * 2 )) ]] &&
+                echo ' (Pacemaker 2.1.5 counts a pushed failure twice; warden-push should correct that)')"
+        fi
+        sleep 0.1
+    done
+    note "fail count $2 after $(lab_elapsed "$t0") s more (values seen: $seen)"
+    sleep 1.5
+    fc=$(lab_failcount "$1")
+    [[ $fc == "$2" ]] || fail "fail count of $1 was $2, then became $fc"
+}
+
+# our_argv ARGV...: a command line this test runs (as a service or a
+# dependency); finish kills any such process still alive at the end.
+our_argv() { echo "$*" >> "$WORK/argvs"; }
+
+# create RSC ARG...: crm configure primitive RSC ocf:warden:daemon ARG...,
+# wait until Started, print how long that took.
+create() {
+    local rsc=$1 t0
+    shift
+    step "create $rsc: $*"
+    t0=$(lab_now)
+    lab_crm configure primitive "$rsc" "$AGENT" "$@" || fail "could not create $rsc"
+    lab_wait_for -t "$START_TIMEOUT" lab_rsc_is "$rsc" Started "$LAB_NODE" ||
+        fail "$rsc not Started (state: $(lab_rsc_state "$rsc"))"
+    lab_wait_for -q -t 5 -i 0.1 main_pid "$rsc" >/dev/null ||
+        fail "$rsc Started but no live main process in $STATE_ROOT/$rsc/service"
+    lab_wait_for -q -t 5 -i 0.1 keeper_pid "$rsc" >/dev/null ||
+        fail "$rsc Started but no live keeper in $STATE_ROOT/$rsc/keeper"
+    note "$rsc Started in $(lab_elapsed "$t0") s: main pid $(main_pid "$rsc"), keeper pid $(keeper_pid "$rsc"), cgroup ${st_cgroup:-none}"
+    [[ $(lab_failcount "$rsc") == 0 ]] || fail "fail count of $rsc is not 0 after its start"
+}
+
+# nothing_left RSC [ARGV...]: no process remembered for RSC is alive, its
+# cgroup holds nothing, and no process with ARGV started since the scenario
+# began runs.
+nothing_left() {
+    local rsc=$1 p cg left=()
+    shift
+    for p in "${seen_procs[@]}"; do
+        lab_proc_alive "${p%%:*}" "${p#*:}" && left+=("${p%%:*}($(lab_proc_cmdline "${p%%:*}" || echo '?'))")
+    done
+    for cg in "${seen_cgroups[@]}"; do
+        if [[ -r $cg/cgroup.procs ]]; then
+            while read -r p; do
+                [[ -n $p ]] && lab_proc_alive "$p" && left+=("$p(in $cg)")
+            done < "$cg/cgroup.procs"
+        fi
+    done
+    if (( $# )); then
+        for p in $(lab_proc_find --since "$SCEN_SINCE" "$@"); do
+            [[ " ${left[*]} " == *" $p("* ]] || left+=("$p($*)")
+        done
+    fi
+    (( ${#left[@]} == 0 )) || { echo "${left[*]}"; return 1; }
+}
+
+# remove RSC [ARGV...]: stop RSC, wait for Stopped, clean up its history,
+# delete it; then check that nothing of it is left (see nothing_left).
+remove() {
+    local rsc=$1 t0 left
+    shift
+    step "stop and delete $rsc"
+    t0=$(lab_now)
+    lab_crm resource stop "$rsc" || fail "crm resource stop $rsc failed"
+    lab_wait_for -t "$START_TIMEOUT" lab_rsc_is "$rsc" Stopped ||
+        fail "$rsc not Stopped (state: $(lab_rsc_state "$rsc"))"
+    note "$rsc Stopped in $(lab_elapsed "$t0") s"
+    lab_rsc_cleanup "$rsc" || true
+    lab_crm configure delete "$rsc" || fail "crm configure delete $rsc failed"
+    lab_wait_for -t 15 lab_rsc_is "$rsc" Absent || fail "$rsc still configured after delete"
+    # A process killed a moment ago may still be exiting: allow a short wait.
+    if ! lab_wait_for -q -t 3 -i 0.1 nothing_left "$rsc" "$@" >/dev/null; then
+        left=$(nothing_left "$rsc" "$@") || true
+        fail "$rsc is stopped and deleted but processes of it are left: $left"
+    fi
+    note "nothing of $rsc left (checked: ${#seen_procs[@]} processes, ${#seen_cgroups[@]} cgroup(s)${1:+, argv '$*'})"
+    [[ ! -e $STATE_ROOT/$rsc/service ]] || fail "$STATE_ROOT/$rsc/service still exists after the stop"
+}
+
+# ================================================================ scenarios
+# 1. kill -9 of the main process: pushed at once, restarted within 2 s.
+scenario_crash() {
+    local rsc=k-crash old new t0 t_main t_started fc failed
+    local -a svc=(/bin/sleep 100101)
+    our_argv "${svc[@]}"
+    create "$rsc" params command="${svc[*]}" op monitor interval=60s timeout=20s
+    old=$(main_pid "$rsc")
+    mark=$(log_mark)
+
+    step "kill -9 the main process $old (monitor interval 60 s: only a push can be this fast)"
+    kill -KILL "$old"
+    t0=$(lab_now)
+    lab_wait_for -q -t 10 -i 0.02 new_main_runs "$rsc" "$old" ||
+        fail "no new main process within 10 s of the kill (state: $(lab_rsc_state "$rsc"))"
+    t_main=$(ms_since "$t0")
+    new=$(main_pid "$rsc")
+    lab_wait_for -q -t 10 -i 0.05 lab_rsc_is "$rsc" Started "$LAB_NODE" ||
+        fail "$rsc not Started again within 10 s (state: $(lab_rsc_state "$rsc"))"
+    t_started=$(ms_since "$t0")
+    timing "crash: new main process $(fmt_ms "$t_main") s, Started $(fmt_ms "$t_started") s after kill -9 (limit 2 s; monitor interval 60 s)"
+    keeper_lines "$mark" "$rsc" | sed 's/^/    log: /' >&2
+    (( t_started <= 2000 )) || fail "$rsc took $(fmt_ms "$t_started") s to run again (limit 2 s)"
+    ! lab_proc_alive "$old" || fail "the killed main process $old is alive"
+    lab_proc_alive "$new" || fail "the new main process $new is not alive"
+
+    failcount_settles "$rsc" 1
+    failed=$(failed_of "$rsc")
+    note "failed actions: ${failed//$'\n'/; }"
+    grep -q "^${rsc}_asyncmon" <<< "$failed" || fail "no asyncmon failed action for $rsc (got: ${failed:-none})"
+    grep -q "Simulated failure" <<< "$failed" || fail "the failed action of $rsc is not 'Simulated failure' (got: $failed)"
+    log_has "$mark" "warden-daemon\\($rsc\\).* keeper: ([a-z]+: )?failure: service process $old exited" ||
+        fail "no keeper line 'failure: service process $old exited' for $rsc in $PCMK_LOG"
+    # The keeper logs "failure pushed to the cluster" when warden-push exits;
+    # Pacemaker usually stands the keeper down before that (warden-push waits
+    # for the fail count to settle), so that line is only informative.
+    log_has "$mark" "warden-daemon\\($rsc\\).* keeper: ([a-z]+: )?failure pushed to the cluster" ||
+        note "(no 'failure pushed to the cluster' line: the keeper was stood down before warden-push exited)"
+    remove "$rsc" "${svc[@]}"
+}
+
+# 2. A hung service (SIGSTOP): found by the exec: probe's timeout.
+HANG_INTERVAL=2 HANG_TIMEOUT=1
+scenario_hang() {
+    local rsc=k-hang port old new t0 t_failed t_gone t_rec limit_ms left
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+        fail "could not find a free port"
+    cat > "$WORK/responder.py" <<'EOF'
+# A tiny service that must answer: "ready\n" to every connection.
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    try:
+        c.sendall(b"ready\n")
+    except OSError:
+        pass
+    c.close()
+EOF
+    cat > "$WORK/probe.sh" <<'EOF'
+#!/bin/bash
+# Healthy when the responder on 127.0.0.1:$1 says "ready" (a SIGSTOPped one
+# still accepts connections - the kernel does that - but never answers).
+exec 3<>"/dev/tcp/127.0.0.1/$1" && read -r -t 5 line <&3 && [ "$line" = ready ]
+EOF
+    chmod 0755 "$WORK/probe.sh"
+    local -a svc=("$PY" "$WORK/responder.py" "$port")
+    our_argv "${svc[@]}"
+    our_argv bash "$WORK/probe.sh" "$port"
+    create "$rsc" params command="${svc[*]}" check="exec:$WORK/probe.sh $port" \
+        check_interval="${HANG_INTERVAL}s" check_timeout="${HANG_TIMEOUT}s" \
+        op monitor interval=60s timeout=20s op stop timeout=20s
+    old=$(main_pid "$rsc")
+    "$WORK/probe.sh" "$port" || fail "the responder on port $port does not answer the probe"
+    # let the keeper's own probe pass at least once first
+    sleep $(( HANG_INTERVAL + 1 ))
+    [[ $(lab_failcount "$rsc") == 0 ]] || fail "$rsc failed before it was hung"
+    mark=$(log_mark)
+
+    step "SIGSTOP the responder $old (check every ${HANG_INTERVAL}s, timeout ${HANG_TIMEOUT}s, monitor 60 s)"
+    kill -STOP "$old"
+    t0=$(lab_now)
+    limit_ms=$(( (HANG_INTERVAL + HANG_TIMEOUT + 1 + 1) * 1000 ))
+    lab_wait_for -q -t 20 -i 0.05 "[[ \$(lab_failcount $rsc) != 0 ]]" ||
+        fail "no failure of the hung $rsc reported within 20 s"
+    t_failed=$(ms_since "$t0")
+    timing "hang: failure reported (fail count > 0) $(fmt_ms "$t_failed") s after SIGSTOP (limit $(fmt_ms "$limit_ms") s = interval ${HANG_INTERVAL} + timeout ${HANG_TIMEOUT} + 1 + 1 slack)"
+    # Pacemaker now stops the hung instance: SIGTERM stays pending on a
+    # stopped process, so it ends only by SIGKILL (at the stop's deadline,
+    # unless the agent sends SIGCONT).
+    lab_wait_for -q -t 40 -i 0.05 "! lab_proc_alive $old" ||
+        fail "the SIGSTOPped responder $old still alive 40 s after the SIGSTOP"
+    t_gone=$(ms_since "$t0")
+    lab_wait_for -q -t 20 -i 0.1 new_main_runs "$rsc" "$old" ||
+        fail "no new responder within 40 s of the SIGSTOP (state: $(lab_rsc_state "$rsc"))"
+    lab_wait_for -q -t 10 -i 0.1 lab_rsc_is "$rsc" Started "$LAB_NODE" ||
+        fail "$rsc not Started again (state: $(lab_rsc_state "$rsc"))"
+    t_rec=$(ms_since "$t0")
+    new=$(main_pid "$rsc")
+    timing "hang: hung process $old gone $(fmt_ms "$t_gone") s, restarted (new pid $new, Started) $(fmt_ms "$t_rec") s after SIGSTOP"
+    keeper_lines "$mark" "$rsc" | sed 's/^/    log: /' >&2
+    log_since "$mark" | grep -F "warden-daemon($rsc)" | grep -E ' stop: ' | sed 's/^/    log: /' >&2 || true
+    (( t_failed <= limit_ms )) ||
+        fail "the hang was reported $(fmt_ms "$t_failed") s after SIGSTOP, over the limit of $(fmt_ms "$limit_ms") s"
+    lab_wait_for -q -t 5 -i 0.2 "$WORK/probe.sh" "$port" ||
+        fail "the new responder $new does not answer the probe"
+    failcount_settles "$rsc" 1
+    note "failed actions: $(failed_of "$rsc" | paste -sd';')"
+    log_has "$mark" "warden-daemon\\($rsc\\).* keeper: ([a-z]+: )?failure: .*hung" ||
+        fail "no keeper line 'failure: ... hung' for $rsc"
+    remove "$rsc" "${svc[@]}"
+    left=$(lab_proc_find --since "$SCEN_SINCE" bash "$WORK/probe.sh" "$port")
+    [[ -z $left ]] || fail "probe processes left: $left"
+}
+
+# 3. A clean exit of the main process outside the cluster.
+scenario_term() {
+    local rsc=k-term old t0 t_rec
+    local -a svc=(/bin/sleep 100301)
+    our_argv "${svc[@]}"
+    create "$rsc" params command="${svc[*]}" op monitor interval=60s timeout=20s
+    old=$(main_pid "$rsc")
+    mark=$(log_mark)
+    step "kill -TERM the main process $old (a clean exit, as from the command line)"
+    kill -TERM "$old"
+    t0=$(lab_now)
+    lab_wait_for -q -t 15 -i 0.05 new_main_runs "$rsc" "$old" ||
+        fail "$rsc not restarted within 15 s of the SIGTERM (state: $(lab_rsc_state "$rsc"), fail count $(lab_failcount "$rsc"))"
+    lab_wait_for -q -t 10 -i 0.05 lab_rsc_is "$rsc" Started "$LAB_NODE" ||
+        fail "$rsc not Started again (state: $(lab_rsc_state "$rsc"))"
+    t_rec=$(ms_since "$t0")
+    timing "term: restarted (new pid $(main_pid "$rsc"), Started) $(fmt_ms "$t_rec") s after kill -TERM"
+    keeper_lines "$mark" "$rsc" | sed 's/^/    log: /' >&2
+    failcount_settles "$rsc" 1
+    note "failed actions: $(failed_of "$rsc" | paste -sd';')"
+    remove "$rsc" "${svc[@]}"
+}
+
+# 4. The keeper killed: the next monitor replaces it; nothing else happens.
+KEEPER_MONITOR=3
+scenario_keeper() {
+    local rsc=k-keeper main oldk newk t0 t_new failed
+    local -a svc=(/bin/sleep 100401)
+    our_argv "${svc[@]}"
+    create "$rsc" params command="${svc[*]}" op monitor interval="${KEEPER_MONITOR}s" timeout=20s
+    main=$(main_pid "$rsc")
+    oldk=$(keeper_pid "$rsc")
+    mark=$(log_mark)
+    step "kill -9 the keeper $oldk (monitor every ${KEEPER_MONITOR}s)"
+    kill -KILL "$oldk"
+    t0=$(lab_now)
+    lab_wait_for -q -t $(( KEEPER_MONITOR * 2 + 5 )) -i 0.05 \
+        "k=\$(keeper_pid $rsc) && [[ \$k != $oldk ]]" ||
+        fail "no new keeper within $(( KEEPER_MONITOR * 2 + 5 )) s of the kill (keeper file: $(cat "$STATE_ROOT/$rsc/keeper" 2>/dev/null || echo missing))"
+    t_new=$(ms_since "$t0")
+    newk=$(keeper_pid "$rsc")
+    timing "keeper: new keeper $newk $(fmt_ms "$t_new") s after kill -9 of keeper $oldk (monitor interval ${KEEPER_MONITOR}s)"
+    ! lab_proc_alive "$oldk" || fail "the killed keeper $oldk is alive"
+    # One more monitor: it must answer from the new keeper and find no fault.
+    sleep $(( KEEPER_MONITOR + 1 ))
+    log_since "$mark" | grep -F "warden-daemon($rsc)" | grep -Ei 'keeper' | sed 's/^/    log: /' >&2 || true
+    log_has "$mark" "warden-daemon\\($rsc\\).* monitor: warning: keeper .*gone" ||
+        fail "no monitor warning about the lost keeper of $rsc in $PCMK_LOG"
+    [[ $(main_pid "$rsc") == "$main" ]] || fail "the main process changed from $main to $(main_pid "$rsc" || echo none)"
+    [[ $(keeper_pid "$rsc") == "$newk" ]] || fail "the keeper changed again, from $newk to $(keeper_pid "$rsc" || echo none)"
+    lab_rsc_is "$rsc" Started "$LAB_NODE" || fail "$rsc is not Started (state: $(lab_rsc_state "$rsc"))"
+    [[ $(lab_failcount "$rsc") == 0 ]] || fail "fail count of $rsc is $(lab_failcount "$rsc"), expected 0"
+    failed=$(failed_of "$rsc")
+    [[ -z $failed ]] || fail "failed actions of $rsc: $failed"
+    remove "$rsc" "${svc[@]}"
+}
+
+# 5. depends_on: the dependency restarts, so the dependent resource restarts.
+DEP_ARGV=(/bin/sleep 100502)
+# start_dep: start a dependency process (ours: killed by PID at the end), name
+# it in $WORK/dep.pid (written atomically); its PID in dep_pid.
+start_dep() {
+    "${DEP_ARGV[@]}" < /dev/null > /dev/null 2>&1 &
+    dep_pid=$!
+    our_argv "${DEP_ARGV[@]}"
+    echo "$dep_pid $(lab_proc_starttime "$dep_pid")" >> "$WORK/dep.owned"
+    echo "$dep_pid" > "$WORK/dep.pid.tmp"
+    mv -f "$WORK/dep.pid.tmp" "$WORK/dep.pid"
+}
+scenario_depends() {
+    local rsc=k-depends dep1 dep2 old t0 t_rec failed
+    local -a svc=(/bin/sleep 100501)
+    our_argv "${svc[@]}"
+    start_dep
+    dep1=$dep_pid
+    note "dependency: pid $dep1 in $WORK/dep.pid"
+    create "$rsc" params command="${svc[*]}" depends_on="$WORK/dep.pid" check_interval=1s \
+        op monitor interval=60s timeout=20s
+    old=$(main_pid "$rsc")
+    sleep 1.5                        # a check or two with the first dependency
+    [[ $(main_pid "$rsc") == "$old" ]] || fail "$rsc restarted before its dependency did"
+    mark=$(log_mark)
+    step "restart the dependency: kill $dep1, start a new one, rewrite the pidfile"
+    kill -TERM "$dep1"
+    wait "$dep1" 2>/dev/null || true
+    start_dep
+    dep2=$dep_pid
+    t0=$(lab_now)
+    note "dependency now: pid $dep2"
+    lab_wait_for -q -t 10 -i 0.05 new_main_runs "$rsc" "$old" ||
+        fail "$rsc not restarted within 10 s of its dependency's restart (state: $(lab_rsc_state "$rsc"), fail count $(lab_failcount "$rsc"))"
+    lab_wait_for -q -t 10 -i 0.05 lab_rsc_is "$rsc" Started "$LAB_NODE" ||
+        fail "$rsc not Started again (state: $(lab_rsc_state "$rsc"))"
+    t_rec=$(ms_since "$t0")
+    timing "depends: restarted (new pid $(main_pid "$rsc"), Started) $(fmt_ms "$t_rec") s after the dependency's pidfile changed (check_interval 1s)"
+    keeper_lines "$mark" "$rsc" | sed 's/^/    log: /' >&2
+    failcount_settles "$rsc" 1
+    failed=$(failed_of "$rsc")
+    note "failed actions: ${failed//$'\n'/; }"
+    if ! grep -q "dependency restarted" <<< "$failed"; then
+        log_has "$mark" "warden-daemon\\($rsc\\).*dependency restarted" ||
+            fail "neither the failed action nor the log of $rsc mentions 'dependency restarted'"
+        note "'dependency restarted' is in the log (the failed action says: ${failed:-nothing})"
+    fi
+    # The new instance must not fail again over the same dependency.
+    sleep 2
+    [[ $(lab_failcount "$rsc") == 1 ]] || fail "fail count of $rsc rose to $(lab_failcount "$rsc") after the restart"
+    remove "$rsc" "${svc[@]}"
+    kill -TERM "$dep2" 2>/dev/null || true
+    wait "$dep2" 2>/dev/null || true
+}
+
+# 6. reload-agent: a reloadable parameter changes, the service stays.
+scenario_reload() {
+    local rsc=k-reload main keeper t0 t_rel
+    local -a svc=(/bin/sleep 100601)
+    our_argv "${svc[@]}"
+    create "$rsc" params command="${svc[*]}" op monitor interval=60s timeout=20s
+    main=$(main_pid "$rsc")
+    keeper=$(keeper_pid "$rsc")
+    mark=$(log_mark)
+    step "crm_resource --set-parameter check_interval 3s on the running $rsc"
+    t0=$(lab_now)
+    env -u CIB_file crm_resource --resource "$rsc" --set-parameter check_interval \
+        --parameter-value 3s >/dev/null || fail "crm_resource --set-parameter failed"
+    if ! lab_wait_for -q -t 15 -i 0.1 log_has "$mark" \
+            "warden-daemon\\($rsc\\).* keeper: ([a-z]+: )?reloaded: check .* every 3s"; then
+        note "Pacemaker's lines about $rsc since the change:"
+        log_since "$mark" | grep -F "$rsc" | tail -n 30 | sed 's/^/    log: /' >&2
+        fail "no keeper line 'reloaded: check ... every 3s' within 15 s"
+    fi
+    t_rel=$(ms_since "$t0")
+    lab_wait_for -q -t 10 -i 0.1 lab_rsc_is "$rsc" Started "$LAB_NODE" ||
+        fail "$rsc not Started after the change (state: $(lab_rsc_state "$rsc"))"
+    sleep 1                              # a restart would show by now
+    log_since "$mark" | grep -E "warden-daemon\\($rsc\\)|(Initiating|Result of) [a-z-]+ operation (for )?$rsc" |
+        sed 's/^/    log: /' >&2 || true
+    timing "reload: keeper reloaded $(fmt_ms "$t_rel") s after crm_resource --set-parameter"
+    if log_has "$mark" "stop operation (for )?${rsc}[ _]"; then
+        fail "Pacemaker stopped $rsc for the change instead of reloading it (see the log lines above)"
+    fi
+    log_has "$mark" "reload-agent operation for $rsc" ||
+        fail "no reload-agent operation for $rsc in $PCMK_LOG"
+    [[ $(main_pid "$rsc") == "$main" ]] || fail "the main process changed from $main to $(main_pid "$rsc" || echo none): restarted, not reloaded"
+    [[ $(keeper_pid "$rsc") == "$keeper" ]] || fail "the keeper changed from $keeper to $(keeper_pid "$rsc" || echo none)"
+    [[ $(lab_failcount "$rsc") == 0 ]] || fail "fail count of $rsc is $(lab_failcount "$rsc")"
+    [[ -z $(failed_of "$rsc") ]] || fail "failed actions of $rsc: $(failed_of "$rsc")"
+    remove "$rsc" "${svc[@]}"
+}
+
+# ================================================================ driver
+SCENARIOS=(crash hang term keeper depends reload)
+declare -A RESOURCE=([crash]=k-crash [hang]=k-hang [term]=k-term [keeper]=k-keeper
+                     [depends]=k-depends [reload]=k-reload)
+
+# run_scenario N NAME: run scenario_NAME in a subshell (so that fail ends
+# only it); on failure, show diagnostics and remove its resource best-effort.
+run_scenario() {
+    local n=$1 name=$2 rc=0 t0 rsc=${RESOURCE[$2]}
+    t0=$(lab_now)
+    echo "=== scenario $n: $name" >&2
+    set +e
+    (
+        set -e
+        SCEN=$n-$name
+        SCEN_SINCE=$(lab_ticks_now)
+        "scenario_$name"
+    )
+    rc=$?
+    set -e
+    if (( rc == 0 )); then
+        echo "=== scenario $n: $name: PASS ($(lab_elapsed "$t0") s)" >&2
+        RESULTS+=("PASS $n-$name ($(lab_elapsed "$t0") s)")
+        return 0
+    fi
+    echo "=== scenario $n: $name: FAIL ($(lab_elapsed "$t0") s)" >&2
+    RESULTS+=("FAIL $n-$name")
+    FAILED=1
+    lab_diag
+    # Best effort: leave the cluster clean for the next scenario.
+    if ! lab_rsc_is "$rsc" Absent; then
+        env -u CIB_file crm resource stop "$rsc" >/dev/null 2>&1 || true
+        lab_wait_for -q -t 30 lab_rsc_is "$rsc" Stopped || true
+        lab_rsc_cleanup "$rsc" 2>/dev/null || true
+        env -u CIB_file crm configure delete --force "$rsc" >/dev/null 2>&1 || true
+    fi
+}
+
+finish() {
+    local rc=$? pid st
+    trap - EXIT
+    # Our own dependency processes, by PID (and start time).
+    if [[ -r ${WORK:-/nonexistent}/dep.owned ]]; then
+        while read -r pid st; do
+            if lab_proc_alive "$pid" "$st"; then
+                kill -KILL "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+            fi
+        done < "$WORK/dep.owned"
+    fi
+    if ! lab_down_if_started; then
+        echo "FAIL: lab teardown left processes running" >&2
+        rc=1
+    fi
+    # Never leave a service process of ours behind, even after a failure.
+    if [[ -n ${SINCE_ALL:-} && -r ${WORK:-/nonexistent}/argvs ]]; then
+        local -a argv
+        while read -ra argv; do
+            (( ${#argv[@]} )) || continue
+            for pid in $(lab_proc_find --since "$SINCE_ALL" "${argv[@]}"); do
+                echo "killing leftover process $pid: $(lab_proc_cmdline "$pid")" >&2
+                kill -KILL "$pid" 2>/dev/null || true
+                rc=1
+            done
+        done < "$WORK/argvs"
+    fi
+    if [[ -n ${WORK:-} && -d $WORK ]]; then
+        [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
+    fi
+    if (( ${#RESULTS[@]} )); then
+        echo "===== summary" >&2
+        printf '  %s\n' "${RESULTS[@]}" >&2
+        [[ -r ${WORK:-/nonexistent}/timings ]] && sed 's/^/  timing: /' "$WORK/timings" >&2
+    fi
+    case $rc in 0|77) ;; *) rc=1 ;; esac
+    (( rc == 0 )) && echo "PASS: $(basename "$0")" >&2
+    exit $rc
+}
+
+why=$(lab_check_prereqs) || skip "$why"
+command -v crm >/dev/null 2>&1 || skip "crmsh (crm) is not installed"
+[[ -x $AGENT_PATH ]] ||
+    skip "$AGENT is not installed ($AGENT_PATH missing): install the warden agents first"
+[[ -x $PY ]] || skip "$PY is missing (crmsh needs it: is crmsh really installed?)"
+
+RESULTS=()
+FAILED=0
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+WORK=$(mktemp -d /tmp/warden-test-keeper.XXXXXX)
+chmod 0755 "$WORK"
+: > "$WORK/timings"
+SINCE_ALL=$(lab_ticks_now)
+
+echo "=== cluster up" >&2
+t_all=$(lab_now)
+lab_up || { lab_diag; echo "FAIL: lab_up failed (see above)" >&2; exit 1; }
+
+n=0
+for name in "${SCENARIOS[@]}"; do
+    n=$(( n + 1 ))
+    if [[ -n ${KEEPER_ONLY:-} && " $KEEPER_ONLY " != *" $n "* && " $KEEPER_ONLY " != *" $name "* ]]; then
+        continue
+    fi
+    run_scenario "$n" "$name"
+done
+
+echo "=== cluster down" >&2
+lab_down || { echo "FAIL: the cluster did not go down cleanly" >&2; exit 1; }
+echo "timing: whole test $(lab_elapsed "$t_all") s (cluster up to down)" >&2
+echo "[all] whole test $(lab_elapsed "$t_all") s" >> "$WORK/timings"
+(( FAILED == 0 )) || exit 1
