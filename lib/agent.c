@@ -15,7 +15,7 @@
 #include "warden/op.h"
 
 #define DEFAULT_PENDING_TIMEOUT (16 * WARDEN_USEC_PER_SEC)
-#define PROBE_GRACE (300 * WARDEN_USEC_PER_MSEC)
+#define PROBE_GRACE             (300 * WARDEN_USEC_PER_MSEC)
 
 static int check_probe_spec(const char *value)
 {
@@ -69,8 +69,8 @@ static const struct warden_param common_params[] = {
      WARDEN_PROBE_FORMS, check_probe_spec},
     {"check_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "5s",
      "Timeout of one health probe",
-     "A probe that has not answered within this time counts as failed: the service is hung.",
-     NULL, NULL},
+     "A probe that has not answered within this time counts as failed: the service is hung.", NULL,
+     NULL},
     {"check_interval", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "10s",
      "How often the keeper probes (EXRES: every 10 s)",
      "The keeper, a small process started with the service, runs the check this often and "
@@ -239,7 +239,7 @@ static warden_usec_t cleanup_deadline(struct run *r)
 struct op_args {
     struct run *run;
     warden_usec_t probe_deadline; /* op_probe's own, before the wrapper's */
-    char *reason; /* written by the worker; read only if it finished */
+    char *reason;                 /* written by the worker; read only if it finished */
 };
 
 static int op_start(void *userdata, warden_usec_t deadline)
@@ -254,8 +254,7 @@ static int op_start(void *userdata, warden_usec_t deadline)
      * one. So a keeper that cannot start is a warning, not a failed start. */
     int k = warden__keeper_launch(s, deadline);
     if (k < 0) {
-        qb_log(LOG_WARNING, "keeper did not start (%s): the next monitor retries",
-               strerror(-k));
+        qb_log(LOG_WARNING, "keeper did not start (%s): the next monitor retries", strerror(-k));
     }
     return 0;
 }
@@ -355,7 +354,8 @@ static int action_stop(struct run *r)
         /* The worker itself escalates before the deadline; getting here
          * means it is stuck (a hung stop_command). Kill from this thread. */
         int k = warden__service_abandon(r->service, cleanup_deadline(r));
-        return k == 0 ? 0 : exit_with(r, -EIO, "stop did not finish and processes survived SIGKILL");
+        return k == 0 ? 0
+                      : exit_with(r, -EIO, "stop did not finish and processes survived SIGKILL");
     }
     if (w < 0) {
         return exit_with(r, w, "cannot run stop: %s", strerror(-w));

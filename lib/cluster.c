@@ -48,8 +48,7 @@ static int rc_to_errno(int rc)
     return rc > 0 ? -rc : -EIO;
 }
 
-static int push_failure(const char *node, const char *rsc, const char *provider,
-                        const char *type)
+static int push_failure(const char *node, const char *rsc, const char *provider, const char *type)
 {
     pcmk_ipc_api_t *api = NULL;
     int r = rc_to_errno(pcmk_new_ipc_api(&api, pcmk_ipc_controld));

@@ -44,15 +44,14 @@ static bool fast_monitor(int argc, char **argv, int *ret_rc)
     }
     const char *root = getenv("WARDEN_STATE_DIR");
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/%s", !isempty(root) ? root : WARDEN_STATE_DIR_DEFAULT,
-             instance);
+    snprintf(dir, sizeof(dir), "%s/%s", !isempty(root) ? root : WARDEN_STATE_DIR_DEFAULT, instance);
     struct warden_verdict v;
     if (warden__verdict_read(dir, &v) < 0 || warden__verdict_keeper_alive(&v) < 0) {
         return false;
     }
     char *reason = NULL;
     int r = warden__verdict_answer(&v, warden_now(), &reason);
-    *ret_rc = r == 0 ? WARDEN_OCF_SUCCESS
+    *ret_rc = r == 0        ? WARDEN_OCF_SUCCESS
               : r == -ESRCH ? WARDEN_OCF_NOT_RUNNING
                             : WARDEN_OCF_ERR_GENERIC;
     if (reason && r != 0) {

@@ -37,9 +37,9 @@ struct warden_keeper {
     bool thread_running;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool job_posted;     /* loop -> thread */
+    bool job_posted; /* loop -> thread */
     warden_usec_t job_deadline;
-    bool result_posted;  /* thread -> loop */
+    bool result_posted; /* thread -> loop */
     int result;
     char *result_reason;
     bool quit;

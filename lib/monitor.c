@@ -33,8 +33,7 @@ int warden__keeper_ipc_name(const char *instance, char **ret)
     return *ret ? 0 : -ENOMEM;
 }
 
-static int request(const char *instance, int32_t id, const char *body,
-                   struct warden_verdict *ret)
+static int request(const char *instance, int32_t id, const char *body, struct warden_verdict *ret)
 {
     _cleanup_free_ char *name = NULL;
     int r = warden__keeper_ipc_name(instance, &name);
@@ -78,8 +77,7 @@ int warden__monitor_reload(const char *instance, const char *text)
 }
 
 static const char *const reloadable_keeper_params[] = {
-    "check", "check_timeout", "check_interval", "failure_threshold", "notify_cluster",
-    "depends_on",
+    "check", "check_timeout", "check_interval", "failure_threshold", "notify_cluster", "depends_on",
 };
 
 char *warden__reload_text(const warden_params *p)
@@ -215,8 +213,9 @@ static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
     } else if (info.si_code == CLD_EXITED && info.si_status == 77) {
         qb_log(LOG_DEBUG, "no cluster to push the failure to");
     } else {
-        qb_log(LOG_WARNING, "pushing the failure to the cluster failed (status %d); Pacemaker "
-                            "will see it at the next monitor",
+        qb_log(LOG_WARNING,
+               "pushing the failure to the cluster failed (status %d); Pacemaker "
+               "will see it at the next monitor",
                info.si_status);
     }
     return 0;
@@ -233,8 +232,8 @@ static void kp_push(void *userdata, const struct warden_verdict *v)
     if (isempty(path)) {
         path = WARDEN_PUSH_PATH;
     }
-    char *argv[] = {(char *)path, kp->node, kp->resource, kp->provider, kp->type,
-                    (char *)v->reason, NULL};
+    char *argv[] = {(char *)path, kp->node,          kp->resource, kp->provider,
+                    kp->type,     (char *)v->reason, NULL};
     pid_t pid = warden__spawn_detached(path, argv, -EBADF);
     int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
     if (fd < 0) {

@@ -29,8 +29,7 @@ int warden__param_table_merge(const struct warden_param *agent, const struct war
 
 /* Read OCF_RESKEY_<name> for each declaration (environment lookup through
  * getenv). Does not validate. */
-int warden__params_load(const struct warden_param *const *table, size_t n,
-                        warden_params **ret);
+int warden__params_load(const struct warden_param *const *table, size_t n, warden_params **ret);
 
 /* Parse every value against its type and check. On the first bad value
  * returns -EINVAL and a reason naming the parameter and the accepted form. */

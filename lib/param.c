@@ -223,8 +223,9 @@ int warden__params_validate(warden_params *p, char **ret_reason)
             r = d->check(v->text);
         }
         if (r < 0) {
-            *ret_reason = warden__strdup_printf("parameter '%s' has invalid value '%s': expected %s",
-                                                d->name, v->text, warden__param_form(d));
+            *ret_reason =
+                warden__strdup_printf("parameter '%s' has invalid value '%s': expected %s", d->name,
+                                      v->text, warden__param_form(d));
             return -EINVAL;
         }
     }

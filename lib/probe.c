@@ -138,8 +138,8 @@ static int tcp_run(const warden_probe *p, _unused_ const struct warden_probe_con
     struct addrinfo *list = NULL;
     int g = getaddrinfo(p->host, p->port, &hints, &list);
     if (g != 0) {
-        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: cannot resolve host: %s",
-                                                     p->host, p->port, gai_strerror(g)));
+        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: cannot resolve host: %s", p->host,
+                                                     p->port, gai_strerror(g)));
         return -EHOSTUNREACH;
     }
     /* A name may resolve to several addresses (localhost: ::1, then
@@ -150,8 +150,8 @@ static int tcp_run(const warden_probe *p, _unused_ const struct warden_probe_con
     }
     freeaddrinfo(list);
     if (r == -ETIMEDOUT) {
-        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: no connection within %s",
-                                                     p->host, p->port, waited(start)));
+        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: no connection within %s", p->host,
+                                                     p->port, waited(start)));
     } else if (r < 0) {
         set_reason(ret_reason,
                    warden__strdup_printf("tcp %s:%s: %s", p->host, p->port, strerror(-r)));

@@ -106,8 +106,7 @@ bool warden__pidref_alive(const struct warden_pidref *p)
         return false;
     }
     struct warden_proc_stat st;
-    return warden__proc_stat(p->pid, &st) == 0 && st.state != 'Z' &&
-           st.starttime == p->starttime;
+    return warden__proc_stat(p->pid, &st) == 0 && st.state != 'Z' && st.starttime == p->starttime;
 }
 
 int warden__pidref_signal(const struct warden_pidref *p, int sig)
@@ -233,8 +232,8 @@ int warden__find_executable(const char *name, char **ret_path)
     for (const char *dir = path; dir;) {
         const char *colon = strchr(dir, ':');
         size_t dlen = colon ? (size_t)(colon - dir) : strlen(dir);
-        _cleanup_free_ char *candidate = warden__strdup_printf(
-            "%.*s/%s", (int)dlen, dlen ? dir : ".", name);
+        _cleanup_free_ char *candidate =
+            warden__strdup_printf("%.*s/%s", (int)dlen, dlen ? dir : ".", name);
         if (!candidate) {
             return -ENOMEM;
         }

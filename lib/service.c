@@ -91,8 +91,8 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
     if (!isempty(workdir)) {
         struct stat st;
         if (stat(workdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            return set_reason(ret_reason, -ENXIO,
-                              "workdir '%s' is not a directory on this node", workdir);
+            return set_reason(ret_reason, -ENXIO, "workdir '%s' is not a directory on this node",
+                              workdir);
         }
         s->exec.workdir = workdir;
     }
@@ -523,8 +523,7 @@ static int report_survivors(struct warden_service *s, char **ret_reason)
     char list[256] = "";
     size_t len = 0;
     for (size_t i = 0; i < n && len < sizeof(list) - 16; i++) {
-        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", i ? " " : "",
-                                (int)pids[i]);
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", i ? " " : "", (int)pids[i]);
     }
     return set_reason(ret_reason, -EBUSY, "%zu process(es) survived SIGKILL: %s", n, list);
 }

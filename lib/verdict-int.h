@@ -15,17 +15,17 @@ enum warden_health {
 
 /* Plain data: it crosses IPC and lives in a file. */
 struct warden_verdict {
-    int32_t health;              /* enum warden_health */
-    uint32_t consecutive;        /* failed checks in a row */
-    uint64_t at_usec;            /* CLOCK_MONOTONIC of the verdict (system-wide) */
-    uint64_t checks;             /* probes run */
-    uint64_t failures;           /* probes failed or hung */
-    uint64_t pushes;             /* failures pushed to the cluster */
+    int32_t health;       /* enum warden_health */
+    uint32_t consecutive; /* failed checks in a row */
+    uint64_t at_usec;     /* CLOCK_MONOTONIC of the verdict (system-wide) */
+    uint64_t checks;      /* probes run */
+    uint64_t failures;    /* probes failed or hung */
+    uint64_t pushes;      /* failures pushed to the cluster */
     uint64_t check_interval_usec;
     uint64_t check_timeout_usec;
-    int32_t keeper_pid;          /* who answers: to stand it down, to see it lives */
+    int32_t keeper_pid; /* who answers: to stand it down, to see it lives */
     uint32_t reserved;
-    uint64_t keeper_start;       /* its start time (/proc/PID/stat), against pid reuse */
+    uint64_t keeper_start; /* its start time (/proc/PID/stat), against pid reuse */
     char reason[256];
 };
 

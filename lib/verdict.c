@@ -19,9 +19,8 @@ int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, ch
     warden_usec_t limit = v->check_interval_usec + v->check_timeout_usec + WARDEN_VERDICT_MARGIN;
     if (now > v->at_usec && now - v->at_usec > limit) {
         char age[32];
-        *ret_reason = warden__strdup_printf(
-            "health monitor stalled: newest verdict is %s old",
-            warden_time_format(now - v->at_usec, age, sizeof(age)));
+        *ret_reason = warden__strdup_printf("health monitor stalled: newest verdict is %s old",
+                                            warden_time_format(now - v->at_usec, age, sizeof(age)));
         return -ETIMEDOUT;
     }
     switch (v->health) {
@@ -86,8 +85,9 @@ int warden__verdict_keeper_alive(const struct warden_verdict *v)
     const char *p = strrchr(buf, ')');
     char state = 0;
     unsigned long long start = 0;
-    if (!p || sscanf(p + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                            "%*s %*s %*s %llu",
+    if (!p || sscanf(p + 2,
+                     "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                     "%*s %*s %*s %llu",
                      &state, &start) != 2) {
         return -EIO;
     }

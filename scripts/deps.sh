@@ -8,8 +8,8 @@ packages=(
     gcc meson ninja-build pkg-config libqb-dev pacemaker-dev check
     # run: the cluster stack warden's agents live in
     pacemaker corosync crmsh resource-agents
-    # test: DTD validation, leak checking, process tools
-    libxml2-utils valgrind procps iproute2 util-linux
+    # test: DTD validation, leak checking, process tools, format check
+    libxml2-utils valgrind procps iproute2 util-linux clang-format
 )
 
 missing=()

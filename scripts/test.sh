@@ -18,6 +18,10 @@ asan=build-asan
 
 step() { printf '\n==== %s\n' "$*"; }
 
+step "format (clang-format, .clang-format)"
+clang-format --dry-run --Werror lib/*.c lib/*.h include/warden/*.h agents/*.c \
+    test/unit/*.c test/unit/*.h test/bench/*.c
+
 step "build"
 [ -f $build/build.ninja ] || meson setup $build >/dev/null
 ninja -C $build

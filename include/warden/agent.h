@@ -22,8 +22,8 @@ enum warden_ocf_rc {
 
 /** An agent: what it is called, what it takes, and how its defaults derive. */
 struct warden_agent {
-    const char *name;      /**< the OCF type, e.g. "daemon" */
-    const char *version;   /**< the agent's version */
+    const char *name;    /**< the OCF type, e.g. "daemon" */
+    const char *version; /**< the agent's version */
     const char *shortdesc;
     const char *longdesc;
     /** The agent's own parameters, ending with {NULL}. They come first in the

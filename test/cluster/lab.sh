@@ -255,6 +255,30 @@ lab_skip() {
     exit 77
 }
 
+# lab_fail MSG...: end a test: the reason, diagnostics if this shell started
+# the lab, exit 1 (the EXIT trap then tears the lab down).
+lab_fail() {
+    echo "FAIL: $*" >&2
+    if lab_started_here; then lab_diag; fi
+    exit 1
+}
+
+# lab_step MSG...: a progress line of a test.
+lab_step() { echo "--- $*" >&2; }
+
+# lab_test_exit RC: the end of a test, from its EXIT trap: tear the lab down
+# (a teardown that leaves processes fails the test), then exit 0, 77 or 1.
+lab_test_exit() {
+    local rc=$1
+    if ! lab_down_if_started; then
+        echo "FAIL: lab teardown left processes running" >&2
+        rc=1
+    fi
+    case $rc in 0|77) ;; *) rc=1 ;; esac
+    (( rc == 0 )) && echo "PASS: $(basename "$0")" >&2
+    exit "$rc"
+}
+
 # --------------------------------------------------------------- checks --
 # lab_check_prereqs: prints why a lab cannot run here (and returns 1), or
 # nothing. Tests turn a failure into a skip (exit 77).

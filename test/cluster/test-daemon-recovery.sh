@@ -44,20 +44,12 @@ else
 fi
 
 skip() { lab_skip "$@"; }
-fail() {
-    echo "FAIL: $*" >&2
-    if lab_started_here; then lab_diag; fi
-    exit 1
-}
-step() { echo "--- $*" >&2; }
+fail() { lab_fail "$@"; }
+step() { lab_step "$@"; }
 
 finish() {
     local rc=$?
     trap - EXIT
-    if ! lab_down_if_started; then
-        echo "FAIL: lab teardown left processes running" >&2
-        rc=1
-    fi
     # Never leave a service process of ours behind, even after a failure
     # (only those started after we created the resource: ours).
     local pid
@@ -68,9 +60,7 @@ finish() {
             rc=1
         done
     fi
-    case $rc in 0|77) ;; *) rc=1 ;; esac
-    (( rc == 0 )) && echo "PASS: $(basename "$0") ($AGENT)" >&2
-    exit $rc
+    lab_test_exit "$rc"
 }
 
 why=$(lab_check_prereqs) || skip "$why"

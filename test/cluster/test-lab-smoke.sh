@@ -25,23 +25,13 @@ START_TIMEOUT=${SMOKE_START_TIMEOUT:-30}
 RECOVER_TIMEOUT=${SMOKE_RECOVER_TIMEOUT:-$(( MONITOR_INTERVAL * 3 + 10 ))}
 
 skip() { lab_skip "$@"; }
-fail() {
-    echo "FAIL: $*" >&2
-    if lab_started_here; then lab_diag; fi
-    exit 1
-}
-step() { echo "--- $*" >&2; }
+fail() { lab_fail "$@"; }
+step() { lab_step "$@"; }
 
 finish() {
     local rc=$?
     trap - EXIT
-    if ! lab_down_if_started; then
-        echo "FAIL: lab teardown left processes running" >&2
-        rc=1
-    fi
-    case $rc in 0|77) ;; *) rc=1 ;; esac
-    (( rc == 0 )) && echo "PASS: $(basename "$0")" >&2
-    exit $rc
+    lab_test_exit "$rc"
 }
 
 why=$(lab_check_prereqs) || skip "$why"

@@ -12,7 +12,7 @@
 #include "keeper-int.h"
 #include "monitor-int.h"
 
-#define MS (WARDEN_USEC_PER_MSEC)
+#define MS            (WARDEN_USEC_PER_MSEC)
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- a scripted probe ------------------------------------------------------ */
@@ -21,10 +21,10 @@ enum step { OK, FAIL, SLOW, HANG };
 
 struct script {
     const enum step *steps;
-    size_t n;            /* the last step repeats */
+    size_t n; /* the last step repeats */
     atomic_int calls;
-    int hang_fd;         /* HANG blocks reading this until the test writes */
-    warden_usec_t slow;  /* how long SLOW takes */
+    int hang_fd;        /* HANG blocks reading this until the test writes */
+    warden_usec_t slow; /* how long SLOW takes */
     int pushes;
     char last_push[256];
     qb_loop_t *loop;
@@ -201,8 +201,7 @@ START_TEST(test_hung_forever)
     struct warden_verdict v;
     warden__keeper_verdict(k, &v);
     ck_assert_int_eq(v.health, WARDEN_HEALTH_FAILED);
-    ck_assert_msg(strstr(v.reason, "did not answer within 50ms") ||
-                      strstr(v.reason, "still hung"),
+    ck_assert_msg(strstr(v.reason, "did not answer within 50ms") || strstr(v.reason, "still hung"),
                   "reason: %s", v.reason);
     ck_assert_int_eq(atomic_load(&s.calls), 1);
     ck_assert_int_eq(s.pushes, 1);
@@ -229,8 +228,8 @@ START_TEST(test_reconfigure_interval)
     warden_keeper *k = keeper_with(&s, 1000 * MS, 100 * MS, 1);
     run_for(s.loop, 150);
     ck_assert_int_eq(atomic_load(&s.calls), 0);
-    struct warden_keeper_config cfg = {.check_interval = 20 * MS, .check_timeout = 100 * MS,
-                                       .failure_threshold = 1};
+    struct warden_keeper_config cfg = {
+        .check_interval = 20 * MS, .check_timeout = 100 * MS, .failure_threshold = 1};
     ck_assert_int_eq(warden__keeper_reconfigure(k, &cfg), 0);
     run_for(s.loop, 200);
     ck_assert_int_ge(atomic_load(&s.calls), 4);
@@ -271,8 +270,8 @@ START_TEST(test_stall_guard)
     /* A verdict older than check_interval + check_timeout + the margin means
      * the keeper itself is stuck: the monitor must not trust it. */
     warden_usec_t now = warden_now() + 60 * WARDEN_USEC_PER_SEC;
-    warden_usec_t limit = 10 * WARDEN_USEC_PER_SEC + 5 * WARDEN_USEC_PER_SEC +
-                          WARDEN_VERDICT_MARGIN;
+    warden_usec_t limit =
+        10 * WARDEN_USEC_PER_SEC + 5 * WARDEN_USEC_PER_SEC + WARDEN_VERDICT_MARGIN;
     struct warden_verdict v = {.health = WARDEN_HEALTH_RUNNING,
                                .check_interval_usec = 10 * WARDEN_USEC_PER_SEC,
                                .check_timeout_usec = 5 * WARDEN_USEC_PER_SEC};
@@ -394,8 +393,7 @@ static int ask(qb_loop_t *loop, const char *instance, bool as_nobody)
     if (pid == 0) {
         if (as_nobody) {
             struct passwd *pw = getpwnam("nobody");
-            if (!pw || setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-                setuid(pw->pw_uid) < 0) {
+            if (!pw || setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
                 _exit(10);
             }
         }
