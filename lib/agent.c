@@ -6,12 +6,14 @@
 #include <stdio.h>
 
 #include "agent-int.h"
+#include "diagnose-int.h"
 #include "log-int.h"
 #include "monitor-int.h"
 #include "param-int.h"
 #include "service-int.h"
 #include "util-int.h"
 #include "warden/agent.h"
+#include "warden/dump.h"
 #include "warden/op.h"
 
 #define DEFAULT_PENDING_TIMEOUT (16 * WARDEN_USEC_PER_SEC)
@@ -25,6 +27,22 @@ static int check_probe_spec(const char *value)
 static int check_positive(const char *value)
 {
     return strtoll(value, NULL, 10) >= 1 ? 0 : -EINVAL;
+}
+
+static int check_dump_type(const char *value)
+{
+    return streq(value, "stacks") || streq(value, "core") ? 0 : -EINVAL;
+}
+
+static int check_size(const char *value)
+{
+    uint64_t size;
+    return warden_size_parse(value, &size);
+}
+
+static int check_not_negative(const char *value)
+{
+    return strtoll(value, NULL, 10) >= 0 ? 0 : -EINVAL;
 }
 
 static int check_nonzero_time(const char *value)
@@ -93,6 +111,34 @@ static const struct warden_param common_params[] = {
      "change), the resource fails with 'dependency restarted', so that Pacemaker restarts it "
      "and it renews what it held of the dependency.",
      "an absolute path", NULL},
+    {"dump_on_failure", WARDEN_PARAM_BOOLEAN, WARDEN_PARAM_RELOADABLE, "false",
+     "Dump the service before recovering it (EXRES DumpProcessOnIsAliveFailure)",
+     "Before a failure is reported, dump the service's processes for diagnosis, without "
+     "killing them: on a failed or hung check (before the keeper pushes the failure; within "
+     "one check_interval), on a start that runs over pending_timeout (before it is undone), on "
+     "a stop that must escalate to SIGKILL (before the kill). Never for a crash: nothing is "
+     "left to dump. The exit reason and the log say where the dump is.",
+     NULL, NULL},
+    {"dump_dir", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "/var/lib/warden/dumps",
+     "Where dumps go (EXRES ProcessDumpDirPath)",
+     "Created with mode 0700 if missing; files are written 0600 and never through a symlink "
+     "(dumps hold what the service had in memory). Named "
+     "<instance>-<UTC time>-<reason>.stacks and .core.<PID>.",
+     "an absolute path", NULL},
+    {"dump_type", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "stacks", "What a dump holds",
+     "'stacks': one text file with, per thread of every process of the service, the kernel "
+     "stack, wchan and syscall, and the user-space backtrace from eu-stack (elfutils) when "
+     "installed. 'core': that, and a core of each process from gcore (gdb) when installed; "
+     "gcore stops the process while it writes (about 3.5 s per GiB), so a core is only begun "
+     "when it fits the time left.",
+     "stacks or core", check_dump_type},
+    {"dump_keep", WARDEN_PARAM_INTEGER, WARDEN_PARAM_RELOADABLE, "5", "Dumps kept per resource",
+     "The newest N dumps of this resource are kept, older ones removed; 0 keeps all.",
+     "a whole number, 0 or more", check_not_negative},
+    {"dump_max_bytes", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "2G",
+     "Largest total size of the cores of one dump",
+     "A core that would take the dump past this is not written.",
+     "a size in bytes, or with K, M or G, e.g. 512M", check_size},
     {NULL},
 };
 
@@ -131,6 +177,8 @@ struct run {
     warden_usec_t op_timeout; /* OCF_RESKEY_CRM_meta_timeout; 0 when not given */
     bool probe;               /* monitor with interval 0 */
     char *reason;
+    int argc;
+    char **argv;
 };
 
 static int exit_with(struct run *r, int err, const char *fmt, ...)
@@ -314,6 +362,30 @@ static int wrapped(struct run *r, warden_op_fn fn, warden_usec_t timeout, int *r
     return 0;
 }
 
+/* Dump what is about to be killed, when asked to, in the first half of
+ * what is left before the deadline. Returns where the dump went, or NULL. */
+static char *dump_before_kill(struct run *r, const char *why, warden_usec_t deadline)
+{
+    if (!warden__dump_enabled(r->params)) {
+        return NULL;
+    }
+    warden_usec_t now = warden_now();
+    char *path = NULL;
+    int k = warden__dump_run(r->params, r->instance, why,
+                             now + (deadline > now ? (deadline - now) / 2 : 0), &path);
+    if (k < 0) {
+        qb_log(LOG_WARNING, "no dump before the kill: %s", strerror(-k));
+        return NULL;
+    }
+    qb_log(LOG_NOTICE, "dump written to %s", path);
+    return path;
+}
+
+static void dump_hook(void *userdata, warden_usec_t deadline)
+{
+    free(dump_before_kill(userdata, "stop-kill", deadline));
+}
+
 static int action_start(struct run *r)
 {
     warden_usec_t timeout = pending_timeout(r);
@@ -323,12 +395,17 @@ static int action_start(struct run *r)
     }
     int result = 0;
     int w = wrapped(r, op_start, timeout, &result);
-    if (w == -ETIMEDOUT) {
+    if (w == -ETIMEDOUT || result == -ETIMEDOUT) {
         char buf[32];
-        int k = warden__service_abandon(r->service, cleanup_deadline(r));
-        return exit_with(r, -ETIMEDOUT, "start did not finish within pending_timeout %s; %s",
-                         warden_time_format(timeout, buf, sizeof(buf)),
-                         k == 0 ? "what it started was killed" : "processes of it survived");
+        warden_usec_t cleanup = cleanup_deadline(r);
+        _cleanup_free_ char *dump = dump_before_kill(r, "start-timeout", cleanup);
+        int k = warden__service_abandon(r->service, cleanup);
+        /* Where the dump is comes early: Pacemaker keeps 128 characters. */
+        _cleanup_free_ char *why = w == -ETIMEDOUT ? strdup("it hung") : TAKE_PTR(r->reason);
+        return exit_with(r, -ETIMEDOUT, "start ran over pending_timeout %s%s%s; %s: %s",
+                         warden_time_format(timeout, buf, sizeof(buf)), dump ? "; dump in " : "",
+                         dump ? dump : "", k == 0 ? "killed" : "processes of it survived SIGKILL",
+                         why ? why : "not healthy");
     }
     if (w < 0) {
         return exit_with(r, w, "cannot run start: %s", strerror(-w));
@@ -348,6 +425,10 @@ static int action_start(struct run *r)
 static int action_stop(struct run *r)
 {
     warden_usec_t timeout = pending_timeout(r);
+    if (warden__dump_enabled(r->params)) {
+        r->service->before_kill = dump_hook;
+        r->service->hook_userdata = r;
+    }
     int result = 0;
     int w = wrapped(r, op_stop, timeout, &result);
     if (w == -ETIMEDOUT) {
@@ -494,7 +575,8 @@ static int dispatch(struct run *r)
     const char *a = r->action;
     bool known = is_action(a, "start") || is_action(a, "stop") || is_action(a, "monitor") ||
                  is_action(a, "validate-all") || is_action(a, "reload-agent") ||
-                 is_action(a, "status") || is_action(a, WARDEN_KEEPER_ACTION);
+                 is_action(a, "status") || is_action(a, WARDEN_KEEPER_ACTION) ||
+                 is_action(a, WARDEN_DUMP_ACTION);
     if (!known) {
         return exit_with(r, -EOPNOTSUPP, "action '%s' is not implemented", a);
     }
@@ -544,6 +626,9 @@ static int dispatch(struct run *r)
     if (is_action(a, WARDEN_KEEPER_ACTION)) {
         return warden__keeper_main(r->params, r->instance) == 0 ? 0 : -EIO;
     }
+    if (is_action(a, WARDEN_DUMP_ACTION)) {
+        return warden__dump_main(r->params, r->instance, r->argc, r->argv) == 0 ? 0 : -EIO;
+    }
     if (is_action(a, "start")) {
         return action_start(r);
     }
@@ -557,7 +642,7 @@ static int dispatch(struct run *r)
  * everything but a depth-0 monitor it can answer by itself. */
 int warden__agent_main_full(const struct warden_agent *agent, int argc, char **argv)
 {
-    struct run r = {.agent = agent};
+    struct run r = {.agent = agent, .argc = argc, .argv = argv};
     r.action = argc > 1 ? argv[1] : NULL;
     r.instance = getenv("OCF_RESOURCE_INSTANCE");
     const char *timeout_ms = getenv("OCF_RESKEY_CRM_meta_timeout");
@@ -581,7 +666,9 @@ int warden__agent_main_full(const struct warden_agent *agent, int argc, char **a
         result = 0;
     } else {
         warden__log_open(agent->name, r.instance,
-                         is_action(r.action, WARDEN_KEEPER_ACTION) ? "keeper" : r.action);
+                         is_action(r.action, WARDEN_KEEPER_ACTION) ? "keeper"
+                         : is_action(r.action, WARDEN_DUMP_ACTION) ? "dump"
+                                                                   : r.action);
         result = dispatch(&r);
         if (result < 0 && result != -ESRCH) {
             qb_log(LOG_ERR, "%s failed: %s", r.action, r.reason ? r.reason : strerror(-result));

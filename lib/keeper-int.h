@@ -25,8 +25,17 @@ struct warden_keeper_config {
 /* Run by the check thread; must honour the deadline (a probe that does not
  * is abandoned, and no new one starts until it returns). */
 typedef int (*warden_keeper_probe_fn)(void *userdata, warden_usec_t deadline, char **ret_reason);
+/* What began a failure episode. */
+enum warden_failure {
+    WARDEN_FAILURE_CHECK,      /* the probe answered: not healthy */
+    WARDEN_FAILURE_HUNG,       /* the probe did not answer in check_timeout */
+    WARDEN_FAILURE_CRASH,      /* the main process is gone */
+    WARDEN_FAILURE_DEPENDENCY, /* depends_on restarted */
+};
+
 /* Called on the loop thread when a failure episode begins. */
-typedef void (*warden_keeper_push_fn)(void *userdata, const struct warden_verdict *v);
+typedef void (*warden_keeper_push_fn)(void *userdata, const struct warden_verdict *v,
+                                      enum warden_failure kind);
 /* Called on the loop thread when the watched main process exits: return 0
  * and a new pidfd when the service lives on under a new main process (a
  * daemon that replaced itself), -ESRCH when it is gone. */
@@ -72,6 +81,9 @@ int warden__keeper_watch_dependency(warden_keeper *k, const char *pidfile);
 int warden__keeper_reconfigure(warden_keeper *k, const struct warden_keeper_config *cfg);
 
 void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret);
+
+/* Add to the current verdict's reason (e.g. where a dump went). */
+void warden__keeper_annotate(warden_keeper *k, const char *text);
 
 /* Publish every verdict in state_dir/verdict (see verdict-int.h). */
 int warden__keeper_publish(warden_keeper *k, const char *state_dir);

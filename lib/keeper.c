@@ -25,8 +25,10 @@ struct warden_keeper {
     struct warden_keeper_config cfg;
     struct warden_keeper_ops ops;
     struct warden_verdict verdict;
-    bool in_episode; /* a failure was pushed; ends when healthy again */
-    bool sticky;     /* a failure no probe can undo (a dependency restarted) */
+    bool in_episode;          /* a failure was pushed; ends when healthy again */
+    bool sticky;              /* a failure no probe can undo (a dependency restarted) */
+    enum warden_failure kind; /* of the failure being recorded */
+    char note[160];           /* said with every verdict of this episode */
 
     qb_loop_timer_handle tick_timer;
     qb_loop_timer_handle hang_timer;
@@ -101,7 +103,12 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     snprintf(v->reason, sizeof(v->reason), "%s", reason ? reason : "");
     if (health == WARDEN_HEALTH_RUNNING) {
         k->in_episode = false;
+        k->note[0] = '\0';
         return;
+    }
+    if (k->note[0]) {
+        size_t len = strlen(v->reason);
+        snprintf(v->reason + len, sizeof(v->reason) - len, "; %s", k->note);
     }
     if (!k->in_episode) {
         /* Once per episode: a failing service is reported once, then left
@@ -110,7 +117,7 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
         qb_log(LOG_WARNING, "failure: %s", v->reason);
         if (k->cfg.notify_cluster && k->ops.push) {
             v->pushes++;
-            k->ops.push(k->ops.userdata, v);
+            k->ops.push(k->ops.userdata, v, k->kind);
         }
     }
 }
@@ -157,6 +164,15 @@ void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret)
     *ret = k->verdict;
 }
 
+void warden__keeper_annotate(warden_keeper *k, const char *text)
+{
+    struct warden_verdict *v = &k->verdict;
+    snprintf(k->note, sizeof(k->note), "%s", text);
+    size_t len = strlen(v->reason);
+    snprintf(v->reason + len, sizeof(v->reason) - len, "%s%s", len ? "; " : "", text);
+    publish(k);
+}
+
 /* ---- the check thread ---------------------------------------------------- */
 
 static void *check_thread(void *arg)
@@ -198,6 +214,7 @@ static void on_hang_timer(void *data)
     }
     k->hung = true;
     k->hung_count++;
+    k->kind = WARDEN_FAILURE_HUNG;
     k->verdict.checks++;
     char buf[128], t[32];
     snprintf(buf, sizeof(buf), "check did not answer within %s: the service is hung",
@@ -235,6 +252,7 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
         if (r == 0) {
             check_passed(k);
         } else {
+            k->kind = WARDEN_FAILURE_CHECK;
             check_failed(k, reason ? reason : strerror(-r));
         }
         publish(k);
@@ -272,6 +290,7 @@ static void on_tick(void *data)
          * one, but the verdict stays fresh and says so. */
         if (k->hung) {
             k->verdict.checks++;
+            k->kind = WARDEN_FAILURE_HUNG;
             check_failed(k, "check still hung");
             publish(k);
         }
@@ -370,6 +389,7 @@ static int32_t on_main_exit(int32_t fd, int32_t revents, void *data)
     }
     char buf[96];
     snprintf(buf, sizeof(buf), "service process %d exited", (int)k->main_pid);
+    k->kind = WARDEN_FAILURE_CRASH;
     set_verdict(k, WARDEN_HEALTH_STOPPED, buf);
     publish(k);
     return 0;
@@ -449,6 +469,7 @@ static void dependency_check(warden_keeper *k)
     /* What the service held of the old dependency is stale whatever its
      * probe says now: only a restart of the service renews it. */
     k->sticky = true;
+    k->kind = WARDEN_FAILURE_DEPENDENCY;
     set_verdict(k, WARDEN_HEALTH_FAILED, buf);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "diagnose-int.h"
 #include "monitor-int.h"
 #include "proc-int.h"
 #include "util-int.h"
@@ -76,26 +77,25 @@ int warden__monitor_reload(const char *instance, const char *text)
     return request(instance, WARDEN_IPC_RELOAD, text, NULL);
 }
 
-static const char *const reloadable_keeper_params[] = {
-    "check", "check_timeout", "check_interval", "failure_threshold", "notify_cluster", "depends_on",
-};
-
+/* Every reloadable parameter, as the table flags them. */
 char *warden__reload_text(const warden_params *p)
 {
-    size_t cap = 64;
-    for (size_t i = 0; i < ELEMENTSOF(reloadable_keeper_params); i++) {
-        const char *v = warden_params_string(p, reloadable_keeper_params[i]);
-        cap += strlen(reloadable_keeper_params[i]) + (v ? strlen(v) : 0) + 2;
+    size_t cap = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct warden_param_value *v = &p->values[i];
+        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
+            cap += strlen(v->decl->name) + (v->given ? strlen(v->text) : 0) + 2;
+        }
     }
     char *text = calloc(1, cap);
-    if (!text) {
-        return NULL;
-    }
     size_t len = 0;
-    for (size_t i = 0; i < ELEMENTSOF(reloadable_keeper_params); i++) {
-        const char *v = warden_params_string(p, reloadable_keeper_params[i]);
-        len += (size_t)snprintf(text + len, cap - len, "%s=%s\n", reloadable_keeper_params[i],
-                                v ? v : "");
+    for (size_t i = 0; text && i < p->n; i++) {
+        const struct warden_param_value *v = &p->values[i];
+        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
+            /* Only what was given: an empty value means "the default". */
+            len += (size_t)snprintf(text + len, cap - len, "%s=%s\n", v->decl->name,
+                                    v->given ? v->text : "");
+        }
     }
     return text;
 }
@@ -120,7 +120,8 @@ int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline)
     if (pipe2(ready, O_CLOEXEC) < 0) {
         return negative_errno();
     }
-    pid_t pid = warden__spawn_detached(self, argv, ready[1]);
+    char *env[] = {"WARDEN_REPORT_FD=3", NULL};
+    pid_t pid = warden__spawn_detached(self, argv, ready[1], env);
     close(ready[1]);
     if (pid < 0) {
         close(ready[0]);
@@ -188,6 +189,11 @@ struct keeper_process {
     const warden_params *params; /* the current values */
     warden_params *reloaded;     /* owned: the values of the last reload */
     char *node, *resource, *provider, *type;
+    /* a dump before the push */
+    pid_t dump_pid;
+    int dump_pidfd, dump_report_fd;
+    qb_loop_timer_handle dump_timer;
+    char *push_reason;
 };
 
 static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
@@ -221,9 +227,8 @@ static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
     return 0;
 }
 
-static void kp_push(void *userdata, const struct warden_verdict *v)
+static void push_now(struct keeper_process *kp)
 {
-    struct keeper_process *kp = userdata;
     if (isempty(kp->node)) {
         qb_log(LOG_DEBUG, "not run by a cluster (no OCF_RESKEY_CRM_meta_on_node): push skipped");
         return;
@@ -232,9 +237,10 @@ static void kp_push(void *userdata, const struct warden_verdict *v)
     if (isempty(path)) {
         path = WARDEN_PUSH_PATH;
     }
-    char *argv[] = {(char *)path, kp->node,          kp->resource, kp->provider,
-                    kp->type,     (char *)v->reason, NULL};
-    pid_t pid = warden__spawn_detached(path, argv, -EBADF);
+    char *argv[] = {(char *)path, kp->node, kp->resource,
+                    kp->provider, kp->type, kp->push_reason ? kp->push_reason : "",
+                    NULL};
+    pid_t pid = warden__spawn_detached(path, argv, -EBADF, NULL);
     int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
     if (fd < 0) {
         qb_log(LOG_WARNING, "cannot run %s to push the failure: %s", path, strerror(errno));
@@ -244,6 +250,81 @@ static void kp_push(void *userdata, const struct warden_verdict *v)
      * service) before warden-push has finished. */
     qb_log(LOG_NOTICE, "pushing the failure to the cluster (%s on %s)", kp->resource, kp->node);
     qb_loop_poll_add(kp->loop, QB_LOOP_HIGH, fd, POLLIN, kp, on_push_exit);
+}
+
+/* The dump is done, or its budget is: say where it is, then push. */
+static void dump_finished(struct keeper_process *kp, bool in_time)
+{
+    char *path = in_time ? warden__dump_read_report(kp->dump_report_fd) : NULL;
+    if (path) {
+        char note[300];
+        snprintf(note, sizeof(note), "dump in %s", path);
+        warden__keeper_annotate(kp->keeper, note);
+        qb_log(LOG_NOTICE, "dump written to %s", path);
+        free(path);
+    } else {
+        qb_log(LOG_WARNING, in_time ? "no dump was written (see the log)"
+                                    : "the dump did not finish in its budget: pushing now");
+    }
+    qb_loop_poll_del(kp->loop, kp->dump_pidfd);
+    if (kp->dump_timer) {
+        qb_loop_timer_del(kp->loop, kp->dump_timer);
+        kp->dump_timer = 0;
+    }
+    /* The helper stops at the same deadline; reap it if it has. */
+    waitpid(kp->dump_pid, NULL, WNOHANG);
+    close(kp->dump_pidfd);
+    close(kp->dump_report_fd);
+    kp->dump_pid = 0;
+    push_now(kp);
+}
+
+static int32_t on_dump_exit(int32_t fd, int32_t revents, void *data)
+{
+    dump_finished(data, true);
+    return 0;
+}
+
+static void on_dump_timeout(void *data)
+{
+    struct keeper_process *kp = data;
+    kp->dump_timer = 0;
+    dump_finished(kp, false);
+}
+
+/* A failed or hung check is dumped first when dump_on_failure is set, within
+ * a budget of one check_interval (the keeper would not check again before
+ * then anyway); the push follows when the dump is done or the budget is. A
+ * crash leaves nothing to dump, a restarted dependency nothing stuck. */
+static void kp_push(void *userdata, const struct warden_verdict *v, enum warden_failure kind)
+{
+    struct keeper_process *kp = userdata;
+    free(kp->push_reason);
+    kp->push_reason = strdup(v->reason);
+    bool stuck = kind == WARDEN_FAILURE_CHECK || kind == WARDEN_FAILURE_HUNG;
+    if (!stuck || !warden__dump_enabled(kp->params) || kp->dump_pid > 0) {
+        push_now(kp);
+        return;
+    }
+    warden_usec_t budget = warden_params_time(kp->params, "check_interval");
+    int report = -EBADF;
+    pid_t pid = warden__dump_spawn(kp->params, kp->resource,
+                                   kind == WARDEN_FAILURE_HUNG ? "hung" : "check-failed",
+                                   warden_deadline_in(budget), &report);
+    int pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+    if (pidfd < 0) {
+        qb_log(LOG_ERR, "cannot start the dump helper: %s", strerror(pid < 0 ? -pid : errno));
+        if (report >= 0) {
+            close(report);
+        }
+        push_now(kp);
+        return;
+    }
+    kp->dump_pid = pid;
+    kp->dump_pidfd = pidfd;
+    kp->dump_report_fd = report;
+    qb_loop_poll_add(kp->loop, QB_LOOP_HIGH, pidfd, POLLIN, kp, on_dump_exit);
+    qb_loop_timer_add(kp->loop, QB_LOOP_HIGH, budget * 1000, kp, on_dump_timeout, &kp->dump_timer);
 }
 
 static int kp_main_exited(void *userdata, int *ret_pidfd)
@@ -361,12 +442,12 @@ static int write_keeper_state(struct warden_service *s)
 
 static void signal_ready(void)
 {
-    const char *fd = getenv("WARDEN_KEEPER_READY_FD");
+    const char *fd = getenv("WARDEN_REPORT_FD");
     if (!isempty(fd)) {
         int n = atoi(fd);
         (void)!write(n, "1", 1);
         close(n);
-        unsetenv("WARDEN_KEEPER_READY_FD");
+        unsetenv("WARDEN_REPORT_FD");
     }
 }
 
@@ -479,6 +560,11 @@ out:
     warden__service_free(kp.service);
     warden__params_free(kp.reloaded);
     pthread_mutex_destroy(&kp.probe_lock);
+    if (kp.dump_pid > 0) {
+        close(kp.dump_pidfd);
+        close(kp.dump_report_fd);
+    }
+    free(kp.push_reason);
     free(kp.node);
     free(kp.resource);
     free(kp.provider);

@@ -1,6 +1,13 @@
 /* Health probes. Each kind is a row of a table: its prefix, how to parse
- * what follows, how to run. Every step is bounded by the one deadline. */
+ * what follows, how to run. Every step is bounded by the one deadline.
+ *
+ * The protocol probes (smtp, imap, pop3, http) are one function and a table
+ * each: a dialogue of steps, "send this line, then the answer's last line must
+ * start with that", spoken over a non-blocking socket through a bounded line
+ * reader. */
+#include <ctype.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,8 +22,9 @@
 struct warden_probe {
     const struct probe_kind *kind;
     char *spec;
-    char *host; /* tcp */
+    char *host; /* tcp and the protocols */
     char *port;
+    char *path;              /* http: "/..." */
     struct warden_exec exec; /* exec */
 };
 
@@ -25,6 +33,7 @@ struct probe_kind {
     int (*parse)(warden_probe *p, const char *arg);
     int (*run)(const warden_probe *p, const struct warden_probe_context *ctx,
                warden_usec_t deadline, char **ret_reason);
+    const struct dialogue *dialogue; /* the protocol probes */
 };
 
 static void set_reason(char **ret_reason, char *reason)
@@ -101,10 +110,11 @@ static int tcp_parse(warden_probe *p, const char *arg)
     return p->host && p->port ? 0 : -ENOMEM;
 }
 
-/* Connect to one address; 0, -ETIMEDOUT at the deadline, or -errno. */
-static int tcp_connect(const struct addrinfo *ai, warden_usec_t deadline)
+/* Connect to one address; 0 and the connected (non-blocking) socket,
+ * -ETIMEDOUT at the deadline, or -errno. */
+static int tcp_connect(const struct addrinfo *ai, warden_usec_t deadline, int *ret_fd)
 {
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    _cleanup_close_ int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return negative_errno();
     }
@@ -126,35 +136,50 @@ static int tcp_connect(const struct addrinfo *ai, warden_usec_t deadline)
             r = -err;
         }
     }
-    close(fd);
+    if (r == 0) {
+        *ret_fd = TAKE_FD(fd);
+    }
     return r;
 }
 
-static int tcp_run(const warden_probe *p, _unused_ const struct warden_probe_context *ctx,
-                   warden_usec_t deadline, char **ret_reason)
+/* Connect to the probe's HOST:PORT: 0 and the socket, or -errno and a
+ * reason that starts with @what ("tcp", "smtp"). Shared by every kind that
+ * talks TCP. */
+static int tcp_open(const warden_probe *p, const char *what, warden_usec_t start,
+                    warden_usec_t deadline, int *ret_fd, char **ret_reason)
 {
-    warden_usec_t start = warden_now();
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *list = NULL;
     int g = getaddrinfo(p->host, p->port, &hints, &list);
     if (g != 0) {
-        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: cannot resolve host: %s", p->host,
-                                                     p->port, gai_strerror(g)));
+        set_reason(ret_reason, warden__strdup_printf("%s %s:%s: cannot resolve host: %s", what,
+                                                     p->host, p->port, gai_strerror(g)));
         return -EHOSTUNREACH;
     }
     /* A name may resolve to several addresses (localhost: ::1, then
      * 127.0.0.1); the service may listen on any one of them. */
     int r = -EHOSTUNREACH;
     for (const struct addrinfo *ai = list; ai && r != 0 && r != -ETIMEDOUT; ai = ai->ai_next) {
-        r = tcp_connect(ai, deadline);
+        r = tcp_connect(ai, deadline, ret_fd);
     }
     freeaddrinfo(list);
     if (r == -ETIMEDOUT) {
-        set_reason(ret_reason, warden__strdup_printf("tcp %s:%s: no connection within %s", p->host,
-                                                     p->port, waited(start)));
+        set_reason(ret_reason, warden__strdup_printf("%s %s:%s: no connection within %s", what,
+                                                     p->host, p->port, waited(start)));
     } else if (r < 0) {
         set_reason(ret_reason,
-                   warden__strdup_printf("tcp %s:%s: %s", p->host, p->port, strerror(-r)));
+                   warden__strdup_printf("%s %s:%s: %s", what, p->host, p->port, strerror(-r)));
+    }
+    return r;
+}
+
+static int tcp_run(const warden_probe *p, _unused_ const struct warden_probe_context *ctx,
+                   warden_usec_t deadline, char **ret_reason)
+{
+    int fd = -EBADF;
+    int r = tcp_open(p, "tcp", warden_now(), deadline, &fd, ret_reason);
+    if (r == 0) {
+        close(fd);
     }
     return r;
 }
@@ -230,10 +255,413 @@ static int exec_run(const warden_probe *p, _unused_ const struct warden_probe_co
     return -EIO;
 }
 
+/* ---- smtp, imap, pop3, http: a short dialogue ---------------------------- */
+
+/* The longest line read, its end ("\r\n") included: a longer one fails the
+ * probe ("line too long"). Plenty for greetings, status lines and IMAP
+ * CAPABILITY; a service that sends more is not one we can judge. */
+#define LINE_MAX_BYTES 1024
+
+/* How much of a wrong answer a reason shows: Pacemaker keeps 128 bytes of an
+ * exit reason, and the protocol and the step come first. */
+#define ANSWER_SHOWN 64
+
+/* One conversation over a non-blocking socket; every wait ends at the
+ * deadline. */
+struct conn {
+    int fd;
+    warden_usec_t deadline;
+    bool closed; /* the peer closed the connection (rather than reset it) */
+    size_t len;  /* bytes in buf */
+    size_t used; /* of which the line last returned, with its end */
+    char buf[LINE_MAX_BYTES];
+};
+
+/* Wait for @events on @fd: 0 (ready, or an error the next call will say),
+ * -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, warden_usec_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int n = poll(&pfd, 1, warden__poll_timeout_ms(deadline));
+        if (n > 0) {
+            return 0;
+        }
+        if (n == 0) {
+            return -ETIMEDOUT;
+        }
+        if (errno != EINTR) {
+            return negative_errno();
+        }
+    }
+}
+
+static int conn_send(struct conn *c, const char *text)
+{
+    size_t left = strlen(text);
+    while (left > 0) {
+        /* MSG_NOSIGNAL: a peer that has gone is an answer (EPIPE), not a
+         * SIGPIPE that kills the agent or the keeper. */
+        ssize_t n = send(c->fd, text, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0) {
+            text += n;
+            left -= (size_t)n;
+        } else if (errno == EAGAIN) {
+            int r = wait_fd(c->fd, POLLOUT, c->deadline);
+            if (r < 0) {
+                return r;
+            }
+        } else if (errno != EINTR) {
+            return negative_errno();
+        }
+    }
+    return 0;
+}
+
+/* Read the next line: 0 and the line, its end stripped, NUL-terminated (it
+ * may hold other NULs: hence ret_len), valid until the next call;
+ * -ETIMEDOUT; -ECONNRESET when the peer closed (c->closed) or reset;
+ * -EMSGSIZE for a line that does not fit in the buffer; another -errno. */
+static int conn_read_line(struct conn *c, char **ret_line, size_t *ret_len)
+{
+    memmove(c->buf, c->buf + c->used, c->len - c->used);
+    c->len -= c->used;
+    c->used = 0;
+    size_t scanned = 0;
+    for (;;) {
+        char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
+        if (nl) {
+            size_t len = (size_t)(nl - c->buf);
+            c->used = len + 1;
+            if (len > 0 && c->buf[len - 1] == '\r') {
+                len--;
+            }
+            c->buf[len] = '\0';
+            *ret_line = c->buf;
+            *ret_len = len;
+            return 0;
+        }
+        scanned = c->len;
+        if (c->len == sizeof(c->buf)) {
+            return -EMSGSIZE;
+        }
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->len += (size_t)n;
+        } else if (n == 0) {
+            c->closed = true;
+            return -ECONNRESET;
+        } else if (errno == EAGAIN) {
+            int r = wait_fd(c->fd, POLLIN, c->deadline);
+            if (r < 0) {
+                return r;
+            }
+        } else if (errno != EINTR) {
+            return negative_errno();
+        }
+    }
+}
+
+static bool has_prefix(const char *line, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(line, prefix, n) == 0;
+}
+
+/* An answer as a reason shows it: the first ANSWER_SHOWN bytes, with what is
+ * not printable ASCII made '?', so that the reason stays one clean line. */
+static const char *shown(const char *line, size_t len, char buf[static ANSWER_SHOWN + 4])
+{
+    if (len == 0) {
+        return "an empty line";
+    }
+    size_t n = len < ANSWER_SHOWN ? len : ANSWER_SHOWN;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        buf[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    strcpy(buf + n, len > n ? "..." : "");
+    return buf;
+}
+
+/* The status code of an HTTP/1.x status line ("HTTP/1.1 200 OK"), or -1. */
+static int http_status(const char *line, size_t len)
+{
+    if (len < 12 || !has_prefix(line, len, "HTTP/1.") || line[8] != ' ' ||
+        (len > 12 && line[12] != ' ')) {
+        return -1;
+    }
+    int code = 0;
+    for (size_t i = 9; i < 12; i++) {
+        if (!isdigit((unsigned char)line[i])) {
+            return -1;
+        }
+        code = code * 10 + (line[i] - '0');
+    }
+    return code;
+}
+
+/* One step of a dialogue: send a line (none for the greeting), then read
+ * the answer. Lines that start with `more` may come first (the continuation
+ * lines of SMTP's multi-line replies, IMAP's untagged responses); the next
+ * line must start with `ok`. */
+struct step {
+    const char *send; /* "{me}": our host name; "{host}": HOST:PORT; "{path}" */
+    const char *name; /* for reasons: "greeting", "EHLO" */
+    const char *more;
+    const char *ok;
+    bool dot;    /* then lines follow, up to a lone "." (POP3's multi-line answers) */
+    bool bye;    /* the goodbye: the connection may close instead of answering */
+    bool status; /* instead of `ok`: an HTTP status line, 2xx or 3xx */
+};
+
+struct dialogue {
+    const char *name;     /* "smtp"; every reason starts with it */
+    struct step steps[5]; /* up to the first without a name */
+};
+
+/* SMTP (RFC 5321): a reply "DDD text" may be preceded by lines "DDD-text". */
+static const struct dialogue smtp_dialogue = {
+    .name = "smtp",
+    .steps =
+        {
+            {NULL, "greeting", "220-", "220"},
+            {"EHLO {me}", "EHLO", "250-", "250"},
+            {"NOOP", "NOOP", "250-", "250"},
+            {"QUIT", "QUIT", "221-", "221", .bye = true},
+        },
+};
+
+/* IMAP (RFC 9051): untagged "* ..." lines, then the tagged status. LOGOUT's
+ * "* BYE" is one of the untagged lines. */
+static const struct dialogue imap_dialogue = {
+    .name = "imap",
+    .steps =
+        {
+            {NULL, "greeting", NULL, "* OK"},
+            {"a1 CAPABILITY", "CAPABILITY", "* ", "a1 OK"},
+            {"a2 NOOP", "NOOP", "* ", "a2 OK"},
+            {"a3 LOGOUT", "LOGOUT", "* ", "a3 OK", .bye = true},
+        },
+};
+
+/* POP3 (RFC 1939, CAPA from RFC 2449). */
+static const struct dialogue pop3_dialogue = {
+    .name = "pop3",
+    .steps =
+        {
+            {NULL, "greeting", NULL, "+OK"},
+            {"CAPA", "CAPA", NULL, "+OK", .dot = true},
+            {"QUIT", "QUIT", NULL, "+OK", .bye = true},
+        },
+};
+
+/* HTTP/1.0: one request, and its status line. The blank line that ends the
+ * request is the end every sent line gets. */
+static const struct dialogue http_dialogue = {
+    .name = "http",
+    .steps =
+        {
+            {"GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: warden\r\nConnection: close\r\n",
+             "GET", .status = true},
+        },
+};
+
+static int http_parse(warden_probe *p, const char *arg)
+{
+    /* No host name or address holds a '/': the first one starts the path.
+     * Without one, the path is "/". */
+    const char *slash = strchr(arg, '/');
+    _cleanup_free_ char *where = slash ? strndup(arg, (size_t)(slash - arg)) : strdup(arg);
+    if (!where) {
+        return -ENOMEM;
+    }
+    int r = tcp_parse(p, where);
+    if (r < 0) {
+        return r;
+    }
+    const char *path = slash ? slash : "/";
+    /* It goes into the request line as it is: no blanks, no control bytes. */
+    for (const char *c = path; *c; c++) {
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) {
+            return -EINVAL;
+        }
+    }
+    p->path = strdup(path);
+    return p->path ? 0 : -ENOMEM;
+}
+
+/* Our host name, for EHLO; "warden" when it is unset or not a plain name. */
+static void our_name(char *buf, size_t size)
+{
+    bool ok = gethostname(buf, size) == 0 && buf[0];
+    buf[size - 1] = '\0';
+    for (const char *c = buf; ok && *c; c++) {
+        ok = isalnum((unsigned char)*c) || *c == '-' || *c == '.';
+    }
+    if (!ok) {
+        snprintf(buf, size, "warden");
+    }
+}
+
+/* A step's line with its {names} filled in, and its end. */
+static char *expand(const char *text, const warden_probe *p, const char *me)
+{
+    char *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&out, &size);
+    if (!f) {
+        return NULL;
+    }
+    while (*text) {
+        if (startswith(text, "{me}")) {
+            fputs(me, f);
+            text += strlen("{me}");
+        } else if (startswith(text, "{host}")) {
+            /* An IPv6 address goes in brackets, as in a URL. */
+            bool v6 = strchr(p->host, ':');
+            fprintf(f, "%s%s%s:%s", v6 ? "[" : "", p->host, v6 ? "]" : "", p->port);
+            text += strlen("{host}");
+        } else if (startswith(text, "{path}")) {
+            fputs(p->path, f);
+            text += strlen("{path}");
+        } else {
+            fputc(*text++, f);
+        }
+    }
+    fputs("\r\n", f);
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static bool answer_ok(const struct step *s, const char *line, size_t len)
+{
+    if (s->status) {
+        /* A redirect (3xx), to a login page say, is an answer too. */
+        int code = http_status(line, len);
+        return code >= 200 && code < 400;
+    }
+    return has_prefix(line, len, s->ok);
+}
+
+/* Why reading the answer to step @s failed, as a reason; the result. */
+static int read_failed(const struct conn *c, const char *proto, const char *what, int r,
+                       warden_usec_t start, char **ret_reason)
+{
+    if (r == -ETIMEDOUT) {
+        set_reason(ret_reason,
+                   warden__strdup_printf("%s: no %s within %s", proto, what, waited(start)));
+    } else if (r == -EMSGSIZE) {
+        set_reason(ret_reason, warden__strdup_printf("%s: line too long in the %s", proto, what));
+        r = -EPROTO;
+    } else if (c->closed) {
+        set_reason(ret_reason,
+                   warden__strdup_printf("%s: connection closed before the %s", proto, what));
+    } else {
+        set_reason(ret_reason,
+                   warden__strdup_printf("%s: %s before the %s", proto, strerror(-r), what));
+    }
+    return r;
+}
+
+static int wrong_answer(const char *proto, const struct step *s, const char *line, size_t len,
+                        char **ret_reason)
+{
+    char buf[ANSWER_SHOWN + 4];
+    char *reason;
+    if (s->status && http_status(line, len) >= 0) {
+        reason = warden__strdup_printf("%s: status %s", proto, shown(line + 9, len - 9, buf));
+    } else if (s->send) {
+        reason = warden__strdup_printf("%s: %s answered %s", proto, s->name, shown(line, len, buf));
+    } else {
+        reason = warden__strdup_printf("%s: %s was %s", proto, s->name, shown(line, len, buf));
+    }
+    set_reason(ret_reason, reason);
+    return -EPROTO;
+}
+
+static int step_run(struct conn *c, const warden_probe *p, const struct step *s, const char *me,
+                    warden_usec_t start, char **ret_reason)
+{
+    const char *proto = p->kind->dialogue->name;
+    char what[64]; /* "greeting", "answer to EHLO" */
+    snprintf(what, sizeof(what), "%s%s", s->send ? "answer to " : "", s->name);
+    if (s->send) {
+        _cleanup_free_ char *line = expand(s->send, p, me);
+        int r = line ? conn_send(c, line) : -ENOMEM;
+        if (s->bye && (r == -EPIPE || r == -ECONNRESET)) {
+            return 0;
+        }
+        if (r == -ETIMEDOUT) {
+            set_reason(ret_reason, warden__strdup_printf("%s: cannot send %s within %s", proto,
+                                                         s->name, waited(start)));
+            return r;
+        }
+        if (r < 0) {
+            set_reason(ret_reason, warden__strdup_printf("%s: cannot send %s: %s", proto, s->name,
+                                                         strerror(-r)));
+            return r;
+        }
+    }
+    bool body = false;
+    for (;;) {
+        char *line;
+        size_t len;
+        int r = conn_read_line(c, &line, &len);
+        if (r == -ECONNRESET && s->bye) {
+            /* The service proved itself in the steps before; closing at
+             * once instead of answering the goodbye is its right. */
+            return 0;
+        }
+        if (r < 0) {
+            return read_failed(c, proto, what, r, start, ret_reason);
+        }
+        if (body) {
+            if (len == 1 && line[0] == '.') {
+                return 0;
+            }
+        } else if (!s->more || !has_prefix(line, len, s->more)) {
+            if (!answer_ok(s, line, len)) {
+                return wrong_answer(proto, s, line, len, ret_reason);
+            }
+            if (!s->dot) {
+                return 0;
+            }
+            body = true;
+        }
+    }
+}
+
+/* Connect, then go through the kind's dialogue, every step under the one
+ * deadline. The first step that fails says why. */
+static int dialogue_run(const warden_probe *p, _unused_ const struct warden_probe_context *ctx,
+                        warden_usec_t deadline, char **ret_reason)
+{
+    warden_usec_t start = warden_now();
+    struct conn c = {.fd = -EBADF, .deadline = deadline};
+    int r = tcp_open(p, p->kind->dialogue->name, start, deadline, &c.fd, ret_reason);
+    char me[HOST_NAME_MAX + 1];
+    our_name(me, sizeof(me));
+    for (const struct step *s = p->kind->dialogue->steps; r == 0 && s->name; s++) {
+        r = step_run(&c, p, s, me, start, ret_reason);
+    }
+    if (c.fd >= 0) {
+        close(c.fd);
+    }
+    return r;
+}
+
 static const struct probe_kind kinds[] = {
-    {"process", process_parse, process_run},
-    {"tcp:", tcp_parse, tcp_run},
-    {"exec:", exec_parse, exec_run},
+    {"process", process_parse, process_run, NULL},
+    {"tcp:", tcp_parse, tcp_run, NULL},
+    {"exec:", exec_parse, exec_run, NULL},
+    {"smtp:", tcp_parse, dialogue_run, &smtp_dialogue},
+    {"imap:", tcp_parse, dialogue_run, &imap_dialogue},
+    {"pop3:", tcp_parse, dialogue_run, &pop3_dialogue},
+    {"http:", http_parse, dialogue_run, &http_dialogue},
 };
 
 int warden_probe_new(const char *spec, warden_probe **ret)
@@ -270,6 +698,7 @@ warden_probe *warden_probe_free(warden_probe *p)
     free(p->spec);
     free(p->host);
     free(p->port);
+    free(p->path);
     warden__exec_done(&p->exec);
     free(p);
     return NULL;

@@ -54,6 +54,8 @@ struct warden_exec {
     gid_t gid;
     gid_t *groups;
     int n_groups;
+    int stdout_fd;        /* warden__run: > 0 sends stdout and stderr there */
+    uint64_t fsize_limit; /* warden__run: RLIMIT_FSIZE of the command; 0: none */
 };
 
 /* Resolve a user name into uid/gid/groups for warden_exec. -ENXIO when the
@@ -74,7 +76,9 @@ int warden__find_executable(const char *name, char **ret_path);
 /* The environment for children: ours, minus the agent's own OCF_RESKEY_*
  * and __OCF_* variables. */
 int warden__exec_environment(char ***ret_envp);
-int warden__exec_environment_all(const char *extra, char ***ret_envp);
+/* With keep_params, the agent's OCF_RESKEY_* stay (for the agent's own
+ * helpers); extra "NAME=value" entries replace or add variables. */
+int warden__exec_environment_with(bool keep_params, char *const extra[], char ***ret_envp);
 
 /* A service's process tree. The holder is a small process, forked from the
  * agent, that leads a new session, is a child subreaper, and is the parent of
@@ -117,6 +121,9 @@ int warden__tree_kill(const struct warden_tree *t, warden_usec_t deadline);
 int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_status);
 
 /* Start a detached process (own session, stdio on /dev/null, no inherited
- * fds): this environment, plus WARDEN_KEEPER_READY_FD=3 when ready_fd >= 0,
- * which it then finds as fd 3. Does not wait. Returns its pid. */
-pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd);
+ * fds). With ready_fd >= 0 it is one of the agent's own helpers: it gets
+ * ready_fd as fd 3 (WARDEN_REPORT_FD=3 says so) and the agent's parameters;
+ * extra_env entries replace or add variables. Does not wait. Returns its
+ * pid. */
+pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd,
+                             char *const extra_env[]);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -252,33 +253,49 @@ int warden__find_executable(const char *name, char **ret_path)
 
 int warden__exec_environment(char ***ret_envp)
 {
-    return warden__exec_environment_all(NULL, ret_envp);
+    return warden__exec_environment_with(false, NULL, ret_envp);
 }
 
-/* With extra != NULL the whole environment (a keeper needs the OCF_RESKEY_*
- * it was started with) plus extra; else without the agent's parameters. */
-int warden__exec_environment_all(const char *extra, char ***ret_envp)
+static bool overridden(const char *entry, char *const extra[])
 {
-    size_t n = 0;
+    size_t len = strcspn(entry, "=");
+    for (size_t i = 0; extra && extra[i]; i++) {
+        if (strncmp(extra[i], entry, len) == 0 && extra[i][len] == '=') {
+            return true;
+        }
+    }
+    return false;
+}
+
+int warden__exec_environment_with(bool keep_params, char *const extra[], char ***ret_envp)
+{
+    size_t n = 0, n_extra = 0;
     while (environ && environ[n]) {
         n++;
     }
-    char **envp = calloc(n + 2, sizeof(char *));
+    while (extra && extra[n_extra]) {
+        n_extra++;
+    }
+    char **envp = calloc(n + n_extra + 1, sizeof(char *));
     if (!envp) {
         return -ENOMEM;
     }
     size_t k = 0;
-    if (extra && !(envp[k++] = strdup(extra))) {
-        free(envp);
-        return -ENOMEM;
+    for (size_t i = 0; i < n_extra; i++) {
+        if (!(envp[k++] = strdup(extra[i]))) {
+            warden__strv_free(envp);
+            return -ENOMEM;
+        }
     }
     for (size_t i = 0; i < n; i++) {
-        /* The service has no business with the agent's parameters. */
-        if (!extra && (startswith(environ[i], "OCF_RESKEY_") || startswith(environ[i], "__OCF_"))) {
+        /* A service has no business with the agent's parameters; the
+         * agent's own helpers (keeper, dump) need them. */
+        if ((!keep_params &&
+             (startswith(environ[i], "OCF_RESKEY_") || startswith(environ[i], "__OCF_"))) ||
+            overridden(environ[i], extra)) {
             continue;
         }
-        envp[k] = strdup(environ[i]);
-        if (!envp[k++]) {
+        if (!(envp[k++] = strdup(environ[i]))) {
             warden__strv_free(envp);
             return -ENOMEM;
         }
@@ -848,6 +865,14 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
         close(err_pipe[0]);
         setsid();
         stdio_to_devnull();
+        if (e->stdout_fd > 0) {
+            dup2(e->stdout_fd, STDOUT_FILENO);
+            dup2(e->stdout_fd, STDERR_FILENO);
+        }
+        if (e->fsize_limit > 0) {
+            struct rlimit lim = {.rlim_cur = e->fsize_limit, .rlim_max = e->fsize_limit};
+            setrlimit(RLIMIT_FSIZE, &lim);
+        }
         child_exec(e, err_pipe[1]);
     }
     close(err_pipe[1]);
@@ -891,10 +916,11 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
     return 0;
 }
 
-pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd)
+pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd,
+                             char *const extra_env[])
 {
     char **envp = NULL;
-    int r = warden__exec_environment_all(ready_fd >= 0 ? "WARDEN_KEEPER_READY_FD=3" : NULL, &envp);
+    int r = warden__exec_environment_with(ready_fd >= 0, extra_env, &envp);
     if (r < 0) {
         return r;
     }

@@ -22,6 +22,11 @@ struct warden_service {
     pthread_mutex_t lock;
     bool abandoned;
 
+    /* Called by stop just before it escalates to SIGKILL, with the time it
+     * may take (a dump of what is about to be killed). */
+    void (*before_kill)(void *userdata, warden_usec_t deadline);
+    void *hook_userdata;
+
     /* From the state file, or the start that made them. */
     struct warden_pidref holder;
     struct warden_pidref main;

@@ -558,6 +558,11 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
     }
     int r = warden__tree_wait_empty(&t, false, escalate_at);
     if (r < 0) {
+        if (s->before_kill) {
+            /* Half of what is left; SIGKILL and its wait get the rest. */
+            warden_usec_t now2 = warden_now();
+            s->before_kill(s->hook_userdata, now2 + (deadline > now2 ? (deadline - now2) / 2 : 0));
+        }
         qb_log(LOG_WARNING, "service still running at the stop deadline: SIGKILL to all of it");
     }
     r = warden__tree_kill(&t, deadline);

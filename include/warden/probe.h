@@ -1,7 +1,14 @@
 /**
  * @file probe.h
  * Health probes: EXRES's IsAlive. A probe is given as text, the `check`
- * parameter: `process`, `tcp:HOST:PORT`, `exec:COMMAND`.
+ * parameter: `process`, `tcp:HOST:PORT`, `exec:COMMAND`, or a short
+ * protocol dialogue: `smtp:HOST:PORT` (greeting 220, EHLO 250, NOOP 250,
+ * QUIT 221), `imap:HOST:PORT` (greeting "* OK", CAPABILITY, NOOP, LOGOUT),
+ * `pop3:HOST:PORT` (greeting "+OK", CAPA, QUIT), `http:HOST:PORT/PATH`
+ * (GET /PATH answered 2xx or 3xx; without /PATH, "/"). HOST is a name, an
+ * IPv4 address or an [IPv6] address. A server may close the connection
+ * instead of answering the goodbye (QUIT, LOGOUT); a wrong answer to it still
+ * fails the probe.
  */
 #pragma once
 
@@ -17,7 +24,9 @@ struct warden_probe_context {
 };
 
 /** The forms a probe spec takes, for error messages. */
-#define WARDEN_PROBE_FORMS "process, tcp:HOST:PORT or exec:COMMAND"
+#define WARDEN_PROBE_FORMS                                                                         \
+    "process, tcp:HOST:PORT, exec:COMMAND, smtp:HOST:PORT, imap:HOST:PORT, pop3:HOST:PORT or "     \
+    "http:HOST:PORT/PATH"
 
 /**
  * Parse a probe spec.
@@ -37,7 +46,9 @@ int warden_probe_check_spec(const char *spec);
  * names, where DNS may hang. (The agent's wrapper still answers in time.)
  * @param ret_reason on failure, why, for people (free it); may be NULL.
  * @return 0 alive; -ETIMEDOUT no answer by the deadline (hung);
- *         -ESRCH the process is gone; another -errno: the probe failed.
+ *         -ESRCH the process is gone; another -errno: the probe failed
+ *         (e.g. -ECONNREFUSED; -EPROTO: a protocol probe got a wrong
+ *         answer, garbage, or a line longer than 1 KiB).
  */
 int warden_probe_run(const warden_probe *p, const struct warden_probe_context *ctx,
                      warden_usec_t deadline, char **ret_reason);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "warden/agent.h"
+#include "warden/dump.h"
 #include "warden/op.h"
 #include "warden/param.h"
 #include "warden/probe.h"

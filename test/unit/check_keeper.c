@@ -54,7 +54,7 @@ static int scripted_probe(void *userdata, warden_usec_t deadline, char **ret_rea
     }
 }
 
-static void count_push(void *userdata, const struct warden_verdict *v)
+static void count_push(void *userdata, const struct warden_verdict *v, enum warden_failure kind)
 {
     struct script *s = userdata;
     s->pushes++;

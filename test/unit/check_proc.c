@@ -907,13 +907,15 @@ static void spawn_detached_case(bool with_ready)
     char *script = NULL;
     ck_assert_int_ge(
         asprintf(&script,
-                 "echo \"${WARDEN_KEEPER_READY_FD:-none} ${OCF_RESKEY_check_x:-none}\" "
+                 "echo \"${WARDEN_REPORT_FD:-none} ${OCF_RESKEY_check_x:-none}\" "
                  "> %s; exec sleep 1000",
                  with_ready ? "/dev/fd/3" : fifo),
         0);
     char *argv[] = {(char *)"check-detached", (char *)"-c", script, NULL};
     setenv("OCF_RESKEY_check_x", "given", 1);
-    pid_t pid = warden__spawn_detached("/bin/sh", argv, with_ready ? ready[1] : -EBADF);
+    char *env[] = {(char *)"WARDEN_REPORT_FD=3", NULL};
+    pid_t pid = warden__spawn_detached("/bin/sh", argv, with_ready ? ready[1] : -EBADF,
+                                       with_ready ? env : NULL);
     unsetenv("OCF_RESKEY_check_x");
     close(ready[1]);
     ck_assert_int_gt(pid, 0);
@@ -964,7 +966,7 @@ START_TEST(test_spawn_detached)
      * fails (127; under valgrind, whose own checks run in a child that never
      * execs, possibly valgrind's error code instead). */
     char *argv[] = {(char *)"missing", NULL};
-    pid_t pid = warden__spawn_detached("/nonexistent/warden-push", argv, -EBADF);
+    pid_t pid = warden__spawn_detached("/nonexistent/warden-push", argv, -EBADF, NULL);
     ck_assert_int_gt(pid, 0);
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);

@@ -1,0 +1,42 @@
+/**
+ * @file dump.h
+ * Dumps of a stuck service for diagnosis, before it is recovered: EXRES's
+ * DumpProcessOnIsAliveFailure and ProcessDumpDirPath.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "warden/time.h"
+
+/** Where and what to dump. */
+struct warden_dump_options {
+    const char *dir;    /**< created 0700 if missing; never followed as a symlink */
+    bool core;          /**< also a core of each process (gcore), if time and size allow */
+    unsigned keep;      /**< keep the newest N dumps of the instance; 0 keeps all */
+    uint64_t max_bytes; /**< cores that would pass this (all of one dump) are not written */
+};
+
+/**
+ * Dump processes without stopping them for long: one text file with, per
+ * thread, the kernel stack, wchan and syscall, and the user-space backtrace
+ * from eu-stack (elfutils) when installed; then, with @p o->core, a core of
+ * each process by gcore (gdb) when installed, while time remains. Files are
+ * named `<instance>-<UTC time>-<reason>.stacks` and `....core.<PID>`, mode
+ * 0600, created with O_EXCL|O_NOFOLLOW. Never runs past @p deadline.
+ * @param reason a short tag for the file name, e.g. "hung".
+ * @param ret_path the stacks file's path (free it); set when it was written.
+ * @return 0, or -errno when not even the stacks file could be written (a
+ *         full disk, a read-only or unsafe directory).
+ */
+int warden_dump_processes(const struct warden_dump_options *o, const char *instance,
+                          const char *reason, const pid_t *pids, size_t n_pids,
+                          warden_usec_t deadline, char **ret_path);
+
+/**
+ * Parse a size: bytes, or a number with K, M, G (or KiB, MiB, GiB; powers of
+ * 1024). @return 0 or -EINVAL.
+ */
+int warden_size_parse(const char *text, uint64_t *ret);

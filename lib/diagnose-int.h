@@ -1,0 +1,36 @@
+/* The dump helper: a detached process (this binary, in an internal mode)
+ * that dumps an instance's processes within a budget and reports where the
+ * dump went. Run by the keeper before it pushes a failed or hung check, by a
+ * start that ran over before it kills, by a stop before its SIGKILL. Private. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "param-int.h"
+#include "service-int.h"
+
+#define WARDEN_DUMP_ACTION "__warden_dump"
+
+/* Whether dumps are on for these parameters. */
+bool warden__dump_enabled(const warden_params *p);
+
+/* The "NAME=value" environment that hands the dump_* parameters of p to the
+ * helper (the keeper's may have been reloaded since it started). NULL-
+ * terminated; free with warden__strv_free. */
+char **warden__dump_env(const warden_params *p);
+
+/* Start the helper; it stops at the deadline. ret_report_fd reads the path
+ * of the dump (one line) once it is written. */
+pid_t warden__dump_spawn(const warden_params *p, const char *instance, const char *reason,
+                         warden_usec_t deadline, int *ret_report_fd);
+
+/* Start the helper and wait for it until the deadline. ret_path: where the
+ * dump is, when one was written. */
+int warden__dump_run(const warden_params *p, const char *instance, const char *reason,
+                     warden_usec_t deadline, char **ret_path);
+
+/* Read the helper's report: the dump's path, or NULL. */
+char *warden__dump_read_report(int fd);
+
+/* The helper process. Exit status for main(). */
+int warden__dump_main(const warden_params *p, const char *instance, int argc, char **argv);
