@@ -59,6 +59,10 @@ static int open_dump_dir(const char *dir)
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         return negative_errno();
     }
+    struct stat lst;
+    if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        return -ELOOP; /* said clearly; O_NOFOLLOW below closes the race */
+    }
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         /* ELOOP: dump_dir is a symlink. */
@@ -181,17 +185,35 @@ static void apply_retention(int dirfd, const char *instance, unsigned keep)
 
 /* ---- stacks ---------------------------------------------------------------- */
 
+/* The stacks file, and the first write error on it: a full disk shows as a
+ * failed write (tmpfs never reports it at fsync). */
+struct out {
+    int fd;
+    int err;
+};
+
+static void say(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vdprintf(o->fd, fmt, ap) < 0 && o->err == 0) {
+        o->err = negative_errno();
+    }
+    va_end(ap);
+}
+
 /* Copy a small /proc file into the dump, indented; "?" when unreadable. */
-static void copy_proc_file(int out, const char *path, const char *indent)
+static void copy_proc_file(struct out *out, const char *path, const char *indent)
 {
     _cleanup_free_ char *text = NULL;
     if (warden__read_file(path, 64 * 1024, &text) <= 0) {
-        dprintf(out, "%s?\n", indent);
+        say(out, "%s?\n", indent);
         return;
     }
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        dprintf(out, "%s%s\n", indent, line);
+        say(out, "%s%s\n", indent, line);
     }
 }
 
@@ -206,14 +228,14 @@ static void first_line(const char *path, char *buf, size_t size)
 }
 
 /* Run a tool with its output into the dump, bounded by the deadline. */
-static void run_into(int out, char **argv, warden_usec_t deadline)
+static void run_into(struct out *out, char **argv, warden_usec_t deadline)
 {
     _cleanup_free_ char *path = NULL;
     if (warden__find_executable(argv[0], &path) < 0) {
-        dprintf(out, "   (%s is not installed)\n", argv[0]);
+        say(out, "   (%s is not installed)\n", argv[0]);
         return;
     }
-    struct warden_exec e = {.stdout_fd = out};
+    struct warden_exec e = {.stdout_fd = out->fd};
     if (warden__exec_environment(&e.envp) < 0) {
         return;
     }
@@ -225,13 +247,13 @@ static void run_into(int out, char **argv, warden_usec_t deadline)
     argv[0] = saved;
     warden__strv_free(e.envp);
     if (r == -ETIMEDOUT) {
-        dprintf(out, "   (%s: out of time)\n", saved);
+        say(out, "   (%s: out of time)\n", saved);
     } else if (r < 0) {
-        dprintf(out, "   (%s: %s)\n", saved, strerror(-r));
+        say(out, "   (%s: %s)\n", saved, strerror(-r));
     }
 }
 
-static void dump_process_stacks(int out, pid_t pid, warden_usec_t deadline)
+static void dump_process_stacks(struct out *out, pid_t pid, warden_usec_t deadline)
 {
     char path[128], comm[64], cmdline[512];
     snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
@@ -247,8 +269,8 @@ static void dump_process_stacks(int out, pid_t pid, warden_usec_t deadline)
     snprintf(cmdline, sizeof(cmdline), "%s", len > 0 ? raw : "?");
     struct warden_proc_stat st = {0};
     warden__proc_stat(pid, &st);
-    dprintf(out, "\n== process %d (%s), state %c, cmdline: %s\n", (int)pid, comm,
-            st.state ? st.state : '?', cmdline);
+    say(out, "\n== process %d (%s), state %c, cmdline: %s\n", (int)pid, comm,
+        st.state ? st.state : '?', cmdline);
 
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
@@ -264,15 +286,15 @@ static void dump_process_stacks(int out, pid_t pid, warden_usec_t deadline)
         first_line(tpath, wchan, sizeof(wchan));
         snprintf(tpath, sizeof(tpath), "/proc/%d/task/%s/syscall", (int)pid, de->d_name);
         first_line(tpath, sys, sizeof(sys));
-        dprintf(out, "-- thread %s (%s), wchan %s, syscall %s\n", de->d_name, tcomm,
-                wchan[0] ? wchan : "?", sys[0] ? sys : "?");
+        say(out, "-- thread %s (%s), wchan %s, syscall %s\n", de->d_name, tcomm,
+            wchan[0] ? wchan : "?", sys[0] ? sys : "?");
         snprintf(tpath, sizeof(tpath), "/proc/%d/task/%s/stack", (int)pid, de->d_name);
         copy_proc_file(out, tpath, "   ");
     }
     if (d) {
         closedir(d);
     }
-    dprintf(out, "-- user space (eu-stack):\n");
+    say(out, "-- user space (eu-stack):\n");
     char pidtext[16];
     snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
     char *argv[] = {"eu-stack", "-p", pidtext, NULL};
@@ -295,7 +317,7 @@ static uint64_t resident_bytes(pid_t pid)
 
 /* One core, through a fresh private directory, renamed into place. Returns
  * its size, or -errno. */
-static int64_t dump_core(int out, int dirfd, const char *dir, const char *base, pid_t pid,
+static int64_t dump_core(struct out *out, int dirfd, const char *dir, const char *base, pid_t pid,
                          uint64_t room, warden_usec_t deadline)
 {
     char tmpdir[4096];
@@ -309,7 +331,7 @@ static int64_t dump_core(int out, int dirfd, const char *dir, const char *base, 
     _cleanup_free_ char *gcore = NULL;
     int64_t result = warden__find_executable("gcore", &gcore);
     if (result == 0) {
-        struct warden_exec e = {.stdout_fd = out, .fsize_limit = room};
+        struct warden_exec e = {.stdout_fd = out->fd, .fsize_limit = room};
         char *argv[] = {gcore, "-o", prefix, pidtext, NULL};
         e.argv = argv;
         int status = 0;
@@ -359,19 +381,23 @@ int warden_dump_processes(const struct warden_dump_options *o, const char *insta
     utc_stamp(stamp, sizeof(stamp));
     snprintf(base, sizeof(base), "%s-%s-%s", instance, stamp, reason);
     snprintf(name, sizeof(name), "%s.stacks", base);
-    _cleanup_close_ int out =
-        openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0) {
+    struct out stacks = {
+        .fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    struct out *out = &stacks;
+    if (out->fd < 0) {
         return negative_errno();
     }
-    dprintf(out, "# warden dump of %s (%s) at %s: %zu process(es)\n", instance, reason, stamp,
-            n_pids);
+    say(out, "# warden dump of %s (%s) at %s: %zu process(es)\n", instance, reason, stamp, n_pids);
     for (size_t i = 0; i < n_pids && warden_now() < deadline; i++) {
         dump_process_stacks(out, pids[i], deadline);
     }
-    if (fsync(out) < 0) {
-        /* ENOSPC shows at the latest here: the dump is incomplete. */
-        int r = negative_errno();
+    if (out->err == 0 && fsync(out->fd) < 0) {
+        out->err = negative_errno();
+    }
+    if (out->err < 0) {
+        /* A full disk, say: no half dump is left to mislead anyone. */
+        int r = out->err;
+        close(out->fd);
         unlinkat(dirfd, name, 0);
         return r;
     }
@@ -381,22 +407,22 @@ int warden_dump_processes(const struct warden_dump_options *o, const char *insta
         uint64_t size = resident_bytes(pids[i]);
         warden_usec_t need = CORE_START_USEC + (size >> 20) * CORE_USEC_PER_MIB;
         if (used + size > o->max_bytes) {
-            dprintf(out, "\n# core of %d not written: it would pass dump_max_bytes\n",
-                    (int)pids[i]);
+            say(out, "\n# core of %d not written: it would pass dump_max_bytes\n", (int)pids[i]);
             continue;
         }
         if (warden_now() + need > deadline) {
-            dprintf(out, "\n# core of %d not written: not enough time left\n", (int)pids[i]);
+            say(out, "\n# core of %d not written: not enough time left\n", (int)pids[i]);
             continue;
         }
-        dprintf(out, "\n# core of %d (gcore):\n", (int)pids[i]);
+        say(out, "\n# core of %d (gcore):\n", (int)pids[i]);
         int64_t r = dump_core(out, dirfd, o->dir, base, pids[i], o->max_bytes - used, deadline);
         if (r < 0) {
-            dprintf(out, "# core of %d failed: %s\n", (int)pids[i], strerror((int)-r));
+            say(out, "# core of %d failed: %s\n", (int)pids[i], strerror((int)-r));
         } else {
             used += (uint64_t)r;
         }
     }
+    close(out->fd);
     apply_retention(dirfd, instance, o->keep);
     if (ret_path) {
         *ret_path = warden__strdup_printf("%s/%s", o->dir, name);

@@ -62,7 +62,7 @@ expect_rc 6 "a malformed boolean is a configuration error"
 expect_reason "shell.*true or false" "reason for a boolean names the accepted form"
 agent validate-all command="/bin/sleep $marker" check=ping:host
 expect_rc 6 "an unknown check is a configuration error"
-expect_reason "check.*process, tcp:HOST:PORT or exec:COMMAND" "reason lists the check forms"
+expect_reason "check.*process, tcp:HOST:PORT.*exec:COMMAND" "reason lists the check forms"
 agent validate-all command="'unterminated"
 expect_rc 6 "an unterminated quote in command is a configuration error"
 agent validate-all command="/nonexistent/warden-bin $marker"
@@ -274,6 +274,63 @@ for path in cgroup session; do
     check "[$path] nothing of the service is left" test -z "$(pids_with_cmdline /bin/sleep $marker)"
     unset WARDEN_CGROUP
 done
+
+
+# ---- dump on failure ------------------------------------------------------------------
+dumps=$tmp/dumps
+agent validate-all command="/bin/sleep $marker" dump_type=sometimes
+expect_rc 6 "a bad dump_type is a configuration error"
+expect_reason "dump_type.*stacks or core" "the reason names the accepted forms"
+agent validate-all command="/bin/sleep $marker" dump_max_bytes=lots
+expect_rc 6 "a bad dump_max_bytes is a configuration error"
+
+agent start command="/bin/sleep $marker" check=tcp:127.0.0.1:1 pending_timeout=2s \
+    dump_on_failure=true dump_dir="$dumps"
+expect_rc 1 "a start that runs over, with dump_on_failure"
+expect_reason "dump in $dumps/$OCF_RESOURCE_INSTANCE-.*-start-timeout.stacks" \
+    "the exit reason says where the dump is"
+f=$(ls "$dumps"/*-start-timeout.stacks 2>/dev/null | head -1)
+check "the start-timeout dump was written" test -f "$f"
+check "it holds the service's process" grep -q "cmdline: /bin/sleep $marker" "$f"
+check "the dump dir is 0700" test "$(stat -c %a "$dumps")" = 700
+check "the dump is 0600" test "$(stat -c %a "$f")" = 600
+check "and then what the start ran was killed" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+
+agent start command="$stubborn" shell=true pending_timeout=3s dump_on_failure=true dump_dir="$dumps"
+wait_until 5 test "$(pids_with_cmdline /bin/sleep $marker | wc -l)" -eq 2
+agent stop command="$stubborn" shell=true pending_timeout=3s dump_on_failure=true dump_dir="$dumps"
+expect_rc 0 "a stop that escalates, with dump_on_failure, succeeds"
+f=$(ls "$dumps"/*-stop-kill.stacks 2>/dev/null | head -1)
+check "it dumped before the SIGKILL" test -f "$f"
+check "the dump holds both processes of the service" test "$(grep -c "cmdline: /bin/sleep $marker" "$f")" -eq 2
+check "nothing of the service is left" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+
+export HA_logfile=$tmp/dump.log
+agent start command="/bin/sleep $marker" check_interval=1s dump_on_failure=true dump_dir="$dumps"
+m=$(main_pid)
+kill -9 "$m"
+sleep 1.5
+check "a crash is never dumped" test -z "$(ls "$dumps"/*-hung.stacks "$dumps"/*-check-failed.stacks 2>/dev/null)"
+agent stop command="/bin/sleep $marker"
+agent start command="/bin/sleep $marker" check_interval=1s
+m=$(main_pid)
+agent reload-agent command="/bin/sleep $marker" check_interval=1s check="exec:/bin/sleep 5" \
+    check_timeout=300ms dump_on_failure=true dump_dir="$dumps"
+expect_rc 0 "dump_on_failure turned on by reload-agent"
+kill -STOP "$m"
+wait_until 5 bash -c 'ls "$0"/*-hung.stacks >/dev/null 2>&1' "$dumps"
+f=$(ls "$dumps"/*-hung.stacks 2>/dev/null | head -1)
+check "a hung check is dumped, without a restart" test -f "$f" -a "$(main_pid)" = "$m"
+check "the dump shows the frozen process stopped" grep -q "== process $m (sleep), state T" "$f"
+check "with its threads" grep -q -- "-- thread $m" "$f"
+recurring command="/bin/sleep $marker"
+expect_rc 1 "the monitor fails"
+expect_reason "dump in $dumps/.*-hung.stacks" "and its reason says where the dump is"
+check "the keeper logged the dump before the (skipped) push" grep -q "dump written to $f" "$tmp/dump.log"
+kill -CONT "$m"
+agent stop command="/bin/sleep $marker"
+expect_rc 0 "stop"
+unset HA_logfile
 
 # ---- stop_command -----------------------------------------------------------------
 agent start command="/bin/sleep $marker" stop_command="touch $tmp/stopped; kill \$(cat /dev/null) 2>/dev/null; true"
