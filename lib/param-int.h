@@ -9,11 +9,6 @@ struct warden_param_value {
     const struct warden_param *decl;
     char *text; /* given or default; NULL when unset */
     bool given; /* from OCF_RESKEY_<name> */
-    union {
-        int64_t integer;
-        bool boolean;
-        warden_usec_t usec;
-    };
 };
 
 struct warden_params {

@@ -190,15 +190,19 @@ const char *warden__param_form(const struct warden_param *decl)
     }
 }
 
-static int parse_value(struct warden_param_value *v)
+/* Whether the text parses as its type. */
+static int parse_value(const struct warden_param_value *v)
 {
+    int64_t integer;
+    bool boolean;
+    warden_usec_t usec;
     switch (v->decl->type) {
     case WARDEN_PARAM_INTEGER:
-        return parse_integer(v->text, &v->integer);
+        return parse_integer(v->text, &integer);
     case WARDEN_PARAM_BOOLEAN:
-        return warden__parse_boolean(v->text, &v->boolean);
+        return warden__parse_boolean(v->text, &boolean);
     case WARDEN_PARAM_TIME:
-        return warden_time_parse(v->text, &v->usec);
+        return warden_time_parse(v->text, &usec);
     case WARDEN_PARAM_STRING:
     default:
         return 0;
@@ -248,22 +252,36 @@ const char *warden_params_string(const warden_params *p, const char *name)
     return v ? v->text : NULL;
 }
 
+/* The getters parse the text each time, so they are right before validation
+ * too (an agent's prepare() reads them); a malformed value reads as 0. */
 int64_t warden_params_integer(const warden_params *p, const char *name)
 {
     const struct warden_param_value *v = find(p, name);
-    return v && v->text && v->decl->type == WARDEN_PARAM_INTEGER ? v->integer : 0;
+    int64_t value = 0;
+    if (v && v->text && v->decl->type == WARDEN_PARAM_INTEGER) {
+        parse_integer(v->text, &value);
+    }
+    return value;
 }
 
 bool warden_params_boolean(const warden_params *p, const char *name)
 {
     const struct warden_param_value *v = find(p, name);
-    return v && v->text && v->decl->type == WARDEN_PARAM_BOOLEAN ? v->boolean : false;
+    bool value = false;
+    if (v && v->text && v->decl->type == WARDEN_PARAM_BOOLEAN) {
+        warden__parse_boolean(v->text, &value);
+    }
+    return value;
 }
 
 warden_usec_t warden_params_time(const warden_params *p, const char *name)
 {
     const struct warden_param_value *v = find(p, name);
-    return v && v->text && v->decl->type == WARDEN_PARAM_TIME ? v->usec : 0;
+    warden_usec_t value = 0;
+    if (v && v->text && v->decl->type == WARDEN_PARAM_TIME) {
+        warden_time_parse(v->text, &value);
+    }
+    return value;
 }
 
 bool warden_params_is_set(const warden_params *p, const char *name)

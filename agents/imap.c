@@ -1,0 +1,46 @@
+/* ocf:warden:imap - Dovecot (or another server), checked by speaking IMAP. */
+#include <warden/warden.h>
+
+#include "mail.h"
+
+static const struct warden_param params[] = {
+    {"config", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE, NULL, "Dovecot configuration file",
+     "Runs 'dovecot -F -c FILE': a Dovecot instance of its own (give each instance its own "
+     "base_dir in that file, and two run side by side on one node).",
+     "an absolute path without quotes", warden_mail_check_path},
+    WARDEN_MAIL_ADDRESS_PARAM,
+    {"port", WARDEN_PARAM_INTEGER, 0, "143", "Port the probe speaks IMAP to", NULL,
+     "a port number, 1-65535", warden_mail_check_port},
+    {"command", WARDEN_PARAM_STRING, 0, "dovecot -F", "Command to run the server",
+     "By default Dovecot in the foreground (with config, 'dovecot -F -c FILE'); set it to run "
+     "another server.",
+     NULL, NULL},
+    {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "imap:ADDRESS:PORT",
+     "Health probe (EXRES IsAlive)",
+     "By default a IMAP dialogue with the server on address and port; a server that accepts "
+     "but does not answer is hung.",
+     WARDEN_PROBE_FORMS, warden_probe_check_spec},
+    {NULL},
+};
+
+static int prepare(warden_params *p)
+{
+    return warden_mail_prepare(p, "dovecot", "-c", "-F", "config", "imap");
+}
+
+static const struct warden_agent agent = {
+    .name = "imap",
+    .version = "0.1",
+    .shortdesc = "An IMAP server (Dovecot), checked by speaking IMAP (warden)",
+    .longdesc = "Runs Dovecot in the foreground as a cluster service, like Exchange's IMAP "
+                "virtual server resource. Its health probe speaks IMAP: a server that accepts "
+                "connections but never answers fails it. Stop leaves nothing behind: no process "
+                "of the instance, its port free.",
+    .params = params,
+    .prepare = prepare,
+};
+
+int main(int argc, char **argv)
+{
+    return warden_agent_main(&agent, argc, argv);
+}

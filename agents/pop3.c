@@ -1,0 +1,46 @@
+/* ocf:warden:pop3 - Dovecot (or another server), checked by speaking POP3. */
+#include <warden/warden.h>
+
+#include "mail.h"
+
+static const struct warden_param params[] = {
+    {"config", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE, NULL, "Dovecot configuration file",
+     "Runs 'dovecot -F -c FILE': a Dovecot instance of its own (give each instance its own "
+     "base_dir in that file, and two run side by side on one node).",
+     "an absolute path without quotes", warden_mail_check_path},
+    WARDEN_MAIL_ADDRESS_PARAM,
+    {"port", WARDEN_PARAM_INTEGER, 0, "110", "Port the probe speaks POP3 to", NULL,
+     "a port number, 1-65535", warden_mail_check_port},
+    {"command", WARDEN_PARAM_STRING, 0, "dovecot -F", "Command to run the server",
+     "By default Dovecot in the foreground (with config, 'dovecot -F -c FILE'); set it to run "
+     "another server.",
+     NULL, NULL},
+    {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "pop3:ADDRESS:PORT",
+     "Health probe (EXRES IsAlive)",
+     "By default a POP3 dialogue with the server on address and port; a server that accepts "
+     "but does not answer is hung.",
+     WARDEN_PROBE_FORMS, warden_probe_check_spec},
+    {NULL},
+};
+
+static int prepare(warden_params *p)
+{
+    return warden_mail_prepare(p, "dovecot", "-c", "-F", "config", "pop3");
+}
+
+static const struct warden_agent agent = {
+    .name = "pop3",
+    .version = "0.1",
+    .shortdesc = "An POP3 server (Dovecot), checked by speaking POP3 (warden)",
+    .longdesc = "Runs Dovecot in the foreground as a cluster service, like Exchange's POP3 "
+                "virtual server resource. Its health probe speaks POP3: a server that accepts "
+                "connections but never answers fails it. Stop leaves nothing behind: no process "
+                "of the instance, its port free.",
+    .params = params,
+    .prepare = prepare,
+};
+
+int main(int argc, char **argv)
+{
+    return warden_agent_main(&agent, argc, argv);
+}
