@@ -570,15 +570,63 @@ static bool is_action(const char *a, const char *b)
     return streq(a, b);
 }
 
+static int action_validate(struct run *r)
+{
+    return 0; /* what is to validate was, before any action runs */
+}
+
+static int action_keeper(struct run *r)
+{
+    return warden__keeper_main(r->params, r->instance) == 0 ? 0 : -EIO;
+}
+
+static int action_dump(struct run *r)
+{
+    return warden__dump_main(r->params, r->instance, r->argc, r->argv) == 0 ? 0 : -EIO;
+}
+
+static const struct action {
+    const char *name;
+    bool needs_exec; /* the command must be runnable on this node */
+    int (*run)(struct run *r);
+} actions[] = {
+    {"start", true, action_start},
+    {"stop", false, action_stop},
+    {"monitor", false, action_monitor},
+    {"status", false, action_monitor},
+    {"validate-all", true, action_validate},
+    {"reload-agent", false, action_reload},
+    {WARDEN_KEEPER_ACTION, false, action_keeper},
+    {WARDEN_DUMP_ACTION, false, action_dump},
+};
+
+/* The configuration is bad (or the command missing here). A stop and a probe
+ * must still answer, from what runs: a stop reads its state file, not the
+ * parameters; on a node where nothing runs the answers are "stopped". */
+static int answer_despite_config(struct run *r, int invalid)
+{
+    if (!r->service || invalid == -ENOPKG || invalid == -ENXIO) {
+        warden__service_free(r->service);
+        r->service = NULL;
+        warden__service_new(NULL, r->instance, false, &r->service, NULL);
+    }
+    bool stopping = is_action(r->action, "stop");
+    if (r->service && warden__service_status(r->service, NULL) == 0) {
+        return stopping ? action_stop(r) : invalid;
+    }
+    free(r->reason);
+    r->reason = NULL;
+    return stopping ? 0 : -ESRCH;
+}
+
 static int dispatch(struct run *r)
 {
-    const char *a = r->action;
-    bool known = is_action(a, "start") || is_action(a, "stop") || is_action(a, "monitor") ||
-                 is_action(a, "validate-all") || is_action(a, "reload-agent") ||
-                 is_action(a, "status") || is_action(a, WARDEN_KEEPER_ACTION) ||
-                 is_action(a, WARDEN_DUMP_ACTION);
-    if (!known) {
-        return exit_with(r, -EOPNOTSUPP, "action '%s' is not implemented", a);
+    const struct action *act = NULL;
+    for (size_t i = 0; i < ELEMENTSOF(actions) && !act; i++) {
+        act = is_action(r->action, actions[i].name) ? &actions[i] : NULL;
+    }
+    if (!act) {
+        return exit_with(r, -EOPNOTSUPP, "action '%s' is not implemented", r->action);
     }
     if (r->agent->prepare) {
         int k = r->agent->prepare(r->params);
@@ -586,56 +634,17 @@ static int dispatch(struct run *r)
             return exit_with(r, k, "cannot derive defaults: %s", strerror(-k));
         }
     }
-    char *why = NULL;
-    int valid = warden__params_validate(r->params, &why);
-    bool stopping = is_action(a, "stop");
-    bool monitoring = is_action(a, "monitor") || is_action(a, "status");
-    bool need_exec = is_action(a, "start") || is_action(a, "validate-all");
-    (void)monitoring;
-
+    int valid = warden__params_validate(r->params, &r->reason);
     if (valid == 0) {
-        valid = warden__service_new(r->params, r->instance, need_exec, &r->service, &why);
+        valid =
+            warden__service_new(r->params, r->instance, act->needs_exec, &r->service, &r->reason);
     }
     if (valid < 0) {
-        r->reason = why;
-        /* Nothing can run with this configuration; only a stop or a probe
-         * must still answer, from what runs (nothing did, if it cannot have
-         * started). A stop reads its state file, not the parameters. */
-        if ((stopping || (monitoring && r->probe)) && valid != -ENOMEM) {
-            if (valid == -ENOPKG || valid == -ENXIO || !r->service) {
-                struct warden_service *bare = NULL;
-                if (warden__service_new(NULL, r->instance, false, &bare, NULL) == 0) {
-                    r->service = bare;
-                }
-            }
-            if (r->service && warden__service_status(r->service, NULL) == 0) {
-                return stopping ? action_stop(r) : valid;
-            }
-            free(r->reason);
-            r->reason = NULL;
-            return stopping ? 0 : -ESRCH;
-        }
-        return valid;
+        bool probing = act->run == action_monitor && r->probe;
+        bool stopping = act->run == action_stop;
+        return (stopping || probing) && valid != -ENOMEM ? answer_despite_config(r, valid) : valid;
     }
-    if (is_action(a, "validate-all")) {
-        return 0;
-    }
-    if (is_action(a, "reload-agent")) {
-        return action_reload(r);
-    }
-    if (is_action(a, WARDEN_KEEPER_ACTION)) {
-        return warden__keeper_main(r->params, r->instance) == 0 ? 0 : -EIO;
-    }
-    if (is_action(a, WARDEN_DUMP_ACTION)) {
-        return warden__dump_main(r->params, r->instance, r->argc, r->argv) == 0 ? 0 : -EIO;
-    }
-    if (is_action(a, "start")) {
-        return action_start(r);
-    }
-    if (stopping) {
-        return action_stop(r);
-    }
-    return action_monitor(r);
+    return act->run(r);
 }
 
 /* The whole agent; the front (front.c) loads this library and calls it for
