@@ -83,7 +83,11 @@ static const struct warden_param common_params[] = {
     {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "process",
      "Health probe (EXRES IsAlive)",
      "How to tell the service is healthy: 'process' (its main process runs), 'tcp:HOST:PORT' (a "
-     "connection is accepted), 'exec:COMMAND' (the command exits 0).",
+     "connection is accepted), 'exec:COMMAND' (the command exits 0), or a dialogue in the "
+     "service's protocol: 'smtp:HOST:PORT' (greeting, EHLO, NOOP, QUIT), 'imap:HOST:PORT' "
+     "(greeting, CAPABILITY, NOOP, LOGOUT), 'pop3:HOST:PORT' (greeting, CAPA, QUIT), "
+     "'http:HOST:PORT/PATH' (GET, a 2xx or 3xx status). A server that accepts a connection "
+     "but does not answer fails a protocol check: it is hung.",
      WARDEN_PROBE_FORMS, check_probe_spec},
     {"check_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "5s",
      "Timeout of one health probe",

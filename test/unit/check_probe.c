@@ -1,6 +1,7 @@
 /* Health probes (lib/probe.c): parsing the `check` parameter, and each kind
  * run against something real on this machine: a socket the test listens on,
- * a command, a process. */
+ * a command, a process, and for the protocol probes a scripted fake server
+ * (fake-server.h). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -12,10 +13,13 @@
 #include <sys/socket.h>
 
 #include "check_common.h"
+#include "fake-server.h"
 
 #include "warden/probe.h"
 
 #define MS WARDEN_USEC_PER_MSEC
+
+#define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* How late a probe may answer after its deadline (fork, exec and kill of a
  * command; room for a loaded machine or valgrind). */
@@ -33,6 +37,13 @@ START_TEST(test_parse_accepts)
         "exec:check 'a b'",
         "exec:/usr/bin/test -e /x",
         "tcp:[fe80::1%lo]:8080",
+        "smtp:127.0.0.1:25",
+        "imap:[::1]:143",
+        "pop3:mail.example.com:110",
+        "http:127.0.0.1:8080/health",
+        "http:[::1]:80/",
+        "http:localhost:80",
+        "http:h:8080/a/b?c=d&e=%20",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         warden_probe *p = NULL;
@@ -49,9 +60,11 @@ END_TEST
 START_TEST(test_parse_rejects)
 {
     static const char *const bad[] = {
-        "",          "bogus",     "tcp:host", "tcp:h:0",     "tcp:h:70000", "tcp:h:",
-        "tcp::80",   "tcp:h:80x", "tcp:h:-1", "tcp:[::1]25", "tcp:[::1:25", "tcp:[]:25",
-        "processes", "process:1", "exec:",    "exec:   ",    "exec:'x",     " process",
+        "",          "bogus",     "tcp:host",    "tcp:h:0",       "tcp:h:70000",    "tcp:h:",
+        "tcp::80",   "tcp:h:80x", "tcp:h:-1",    "tcp:[::1]25",   "tcp:[::1:25",    "tcp:[]:25",
+        "processes", "process:1", "exec:",       "exec:   ",      "exec:'x",        " process",
+        "smtp:",     "smtp:host", "imap:h:0",    "pop3:[::1]110", "smtps:h:465",    "ftp:h:21",
+        "http:h/x",  "http::80/", "http:h:80x/", "http:h:80/a b", "http:h:80/\x01", "http:[::1]/x",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         warden_probe *p = (warden_probe *)&bad; /* a sentinel: must stay untouched */
@@ -250,7 +263,7 @@ START_TEST(test_tcp_tries_every_address)
         if (!have_v6) {
             code = 78;
         } else if (unshare(CLONE_NEWNS) < 0 ||
-                   mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                   mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
                    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0) {
             code = 77;
         } else if (getaddrinfo("warden-check-dual", NULL, &hints, &ai) != 0 ||
@@ -293,6 +306,500 @@ START_TEST(test_tcp_tries_every_address)
     }
     ck_assert_msg(code == 0, "tcp probe of a name whose second address (127.0.0.1) listens "
                              "failed: only the first (::1) was tried");
+}
+END_TEST
+
+/* ---- the protocol probes, against a fake server ---------------------------- */
+
+/* What the generic tests need to know of a protocol. */
+struct proto {
+    const char *name;              /* "smtp" */
+    const char *path;              /* what follows HOST:PORT in the spec */
+    const char *first;             /* the first answer the probe waits for */
+    const struct fake_step *hello; /* what the server hears before it */
+    const struct fake_step *good;  /* a whole good dialogue */
+};
+
+static const struct fake_step no_hello[] = {END()};
+static const struct fake_step http_hello[] = {HEAR("GET /health HTTP/1.0"), HEADERS(), END()};
+
+/* Multi-line answers, a line that arrives in two pieces, several lines in
+ * one segment. */
+static const struct fake_step smtp_good[] = {
+    SAY("220-mail.example.com ESMTP\r\n220-"),
+    PAUSE(20),
+    SAY("second line\r\n220 ready\r\n"),
+    HEAR("EHLO *"),
+    SAY("250-mail.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n"),
+    HEAR("NOOP"),
+    SAY("250 2.0.0 OK\r\n"),
+    HEAR("QUIT"),
+    SAY("221 2.0.0 Bye\r\n"),
+    END(),
+};
+static const struct fake_step imap_good[] = {
+    SAY("* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"),
+    HEAR("a1 CAPABILITY"),
+    SAY("* CAPABILITY IMAP4rev1 IDLE\r\n* ID NIL\r\na1 OK Capability completed.\r\n"),
+    HEAR("a2 NOOP"),
+    SAY("* 3 EXISTS\r\na2 OK NOOP completed.\r\n"),
+    HEAR("a3 LOGOUT"),
+    SAY("* BYE Logging out\r\na3 OK Logout completed.\r\n"),
+    END(),
+};
+static const struct fake_step pop3_good[] = {
+    SAY("+OK POP3 ready\r\n"),
+    HEAR("CAPA"),
+    SAY("+OK Capability list follows\r\nTOP\r\nUIDL\r\n..not the end\r\nUSER\r\n.\r\n"),
+    HEAR("QUIT"),
+    SAY("+OK Bye\r\n"),
+    END(),
+};
+static const struct fake_step http_good[] = {
+    HEAR("GET /health HTTP/1.0"),
+    HEADERS(),
+    SAY("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"),
+    END(),
+};
+
+static const struct proto protos[] = {
+    {"smtp", "", "greeting", no_hello, smtp_good},
+    {"imap", "", "greeting", no_hello, imap_good},
+    {"pop3", "", "greeting", no_hello, pop3_good},
+    {"http", "/health", "answer to GET", http_hello, http_good},
+};
+
+/* A script made of a's steps (up to its END), then b's. */
+static const struct fake_step *compose(struct fake_step *out, size_t size,
+                                       const struct fake_step *a, const struct fake_step *b)
+{
+    size_t n = 0;
+    for (; a->op != FAKE_END; a++) {
+        ck_assert_uint_lt(n, size);
+        out[n++] = *a;
+    }
+    do {
+        ck_assert_uint_lt(n, size);
+        out[n++] = *b;
+    } while ((b++)->op != FAKE_END);
+    return out;
+}
+
+/* A script with a pause of ms before everything the server says; through
+ * ret_total, the sum of its pauses. */
+static const struct fake_step *with_pauses(struct fake_step *out, size_t size,
+                                           const struct fake_step *script, int ms, int *ret_total)
+{
+    size_t n = 0;
+    int total = 0;
+    do {
+        ck_assert_uint_lt(n + 1, size);
+        if (script->op == FAKE_SAY) {
+            out[n++] = (struct fake_step)PAUSE(ms);
+        }
+        total += script->op == FAKE_SAY ? ms : script->op == FAKE_PAUSE ? script->ms : 0;
+        out[n++] = *script;
+    } while ((script++)->op != FAKE_END);
+    *ret_total = total;
+    return out;
+}
+
+/* A reason ends up as Pacemaker's exit reason: one line of printable text,
+ * of which 128 bytes are kept. */
+static void assert_clean_reason(const char *reason)
+{
+    ck_assert_uint_le(strlen(reason), 128);
+    for (const char *c = reason; *c; c++) {
+        ck_assert_msg(*c >= 0x20 && *c < 0x7f, "reason '%s' has byte 0x%02x", reason,
+                      (unsigned char)*c);
+    }
+}
+
+/* Serve script on a fresh fake server (IPv6 when host is "[::1]"), run the
+ * probe "<kind>:<host>:<port><path>" at it under timeout, stop the server.
+ * The server is left for the caller to look at. */
+static int serve_and_probe(struct fake_server *srv, const char *kind, const char *host,
+                           const char *path, const struct fake_step *script, warden_usec_t timeout,
+                           char **ret_reason, long long *ret_ms)
+{
+    ck_assert_int_eq(fake_server_start(srv, host[0] == '[' ? AF_INET6 : AF_INET, script), 0);
+    char spec[128];
+    snprintf(spec, sizeof(spec), "%s:%s:%d%s", kind, host, srv->port, path);
+    int r = probe(spec, 0, timeout, ret_reason, ret_ms);
+    fake_server_stop(srv);
+    if (*ret_reason) {
+        assert_clean_reason(*ret_reason);
+    }
+    return r;
+}
+
+/* The common case, on 127.0.0.1: the probe must return want, with a reason
+ * that holds want_reason; or, for want 0, no reason, and the server went
+ * through its whole script. Returns how long the probe took. */
+static long long expect_probe(const struct proto *p, const struct fake_step *script,
+                              warden_usec_t timeout, int want, const char *want_reason)
+{
+    struct fake_server srv;
+    char *reason = NULL;
+    long long ms = 0;
+    int r = serve_and_probe(&srv, p->name, "127.0.0.1", p->path, script, timeout, &reason, &ms);
+    bool had_reason = reason;
+    char why[256];
+    snprintf(why, sizeof(why), "%s", reason ? reason : "(none)");
+    free(reason);
+    ck_assert_msg(r == want, "%s: %s (%d) instead of %s, reason '%s', server: %s", p->name,
+                  strerror(-r), r, strerror(-want), why, srv.error);
+    if (want == 0) {
+        ck_assert_msg(!had_reason, "%s: a reason on success: %s", p->name, why);
+        ck_assert_msg(srv.completed && !srv.error[0], "%s: the server's script: %s", p->name,
+                      srv.error);
+        ck_assert_int_eq(srv.served, 1);
+    } else {
+        ck_assert_msg(had_reason && strstr(why, want_reason), "%s: reason '%s', expected '%s'",
+                      p->name, why, want_reason);
+    }
+    return ms;
+}
+
+static const struct proto *proto_named(const char *name)
+{
+    for (size_t i = 0; i < ELEMENTS(protos); i++) {
+        if (strcmp(protos[i].name, name) == 0) {
+            return &protos[i];
+        }
+    }
+    ck_abort_msg("no protocol %s", name);
+    return NULL;
+}
+
+START_TEST(test_dialogue_good)
+{
+    for (size_t i = 0; i < ELEMENTS(protos); i++) {
+        expect_probe(&protos[i], protos[i].good, 5 * WARDEN_USEC_PER_SEC, 0, NULL);
+    }
+}
+END_TEST
+
+START_TEST(test_dialogue_sends)
+{
+    /* What the probes say, as the server heard it. */
+    struct fake_server srv;
+    char *reason = NULL;
+    ck_assert_int_eq(serve_and_probe(&srv, "smtp", "127.0.0.1", "", smtp_good,
+                                     5 * WARDEN_USEC_PER_SEC, &reason, NULL),
+                     0);
+    /* EHLO names this host, or "warden" when it has no plain name. */
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    char want[300];
+    snprintf(want, sizeof(want), "EHLO %s\nNOOP\nQUIT\n", host);
+    ck_assert_msg(strcmp(srv.heard, want) == 0 ||
+                      strcmp(srv.heard, "EHLO warden\nNOOP\nQUIT\n") == 0,
+                  "heard '%s'", srv.heard);
+
+    ck_assert_int_eq(serve_and_probe(&srv, "imap", "127.0.0.1", "", imap_good,
+                                     5 * WARDEN_USEC_PER_SEC, &reason, NULL),
+                     0);
+    ck_assert_str_eq(srv.heard, "a1 CAPABILITY\na2 NOOP\na3 LOGOUT\n");
+
+    ck_assert_int_eq(serve_and_probe(&srv, "pop3", "127.0.0.1", "", pop3_good,
+                                     5 * WARDEN_USEC_PER_SEC, &reason, NULL),
+                     0);
+    ck_assert_str_eq(srv.heard, "CAPA\nQUIT\n");
+
+    ck_assert_int_eq(serve_and_probe(&srv, "http", "127.0.0.1", "/health", http_good,
+                                     5 * WARDEN_USEC_PER_SEC, &reason, NULL),
+                     0);
+    snprintf(want, sizeof(want),
+             "GET /health HTTP/1.0\nHost: 127.0.0.1:%d\nUser-Agent: warden\nConnection: close\n\n",
+             srv.port);
+    ck_assert_str_eq(srv.heard, want);
+
+    /* Without a path, "/". */
+    static const struct fake_step root[] = {HEAR("GET / HTTP/1.0"), HEADERS(),
+                                            SAY("HTTP/1.0 200 OK\r\n\r\n"), END()};
+    ck_assert_int_eq(serve_and_probe(&srv, "http", "127.0.0.1", "", root, 5 * WARDEN_USEC_PER_SEC,
+                                     &reason, NULL),
+                     0);
+    ck_assert_msg(srv.completed, "server: %s", srv.error);
+}
+END_TEST
+
+START_TEST(test_dialogue_ipv6_and_names)
+{
+    /* HOST as [IPv6]: the Host header has the brackets too. */
+    struct fake_server srv;
+    char *reason = NULL;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool have_v6 = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (have_v6) {
+        ck_assert_int_eq(serve_and_probe(&srv, "http", "[::1]", "/health", http_good,
+                                         5 * WARDEN_USEC_PER_SEC, &reason, NULL),
+                         0);
+        char want[64];
+        snprintf(want, sizeof(want), "Host: [::1]:%d\n", srv.port);
+        ck_assert_msg(strstr(srv.heard, want), "heard '%s'", srv.heard);
+        ck_assert_int_eq(serve_and_probe(&srv, "imap", "[::1]", "", imap_good,
+                                         5 * WARDEN_USEC_PER_SEC, &reason, NULL),
+                         0);
+    }
+    /* A name, tried address by address as tcp does (on Debian, localhost
+     * is ::1 first, where nothing listens on this port). */
+    ck_assert_int_eq(serve_and_probe(&srv, "pop3", "localhost", "", pop3_good,
+                                     5 * WARDEN_USEC_PER_SEC, &reason, NULL),
+                     0);
+    ck_assert_msg(srv.completed, "server: %s", srv.error);
+    if (!have_v6) {
+        check_skip(__func__, "no IPv6 loopback here (the [::1] half was not run)");
+    }
+}
+END_TEST
+
+START_TEST(test_dialogue_wrong_answers)
+{
+    /* Each wrong answer fails the probe with -EPROTO, and the reason names
+     * the protocol, the step, and what came back. */
+    static const struct {
+        const char *proto;
+        struct fake_step script[8];
+        const char *reason;
+    } cases[] = {
+        {"smtp",
+         {SAY("554 5.3.2 No service here\r\n"), END()},
+         "smtp: greeting was 554 5.3.2 No service here"},
+        {"smtp",
+         {SAY("220 hi\r\n"), HEAR("EHLO *"), SAY("421 4.3.2 Service not available\r\n"), END()},
+         "smtp: EHLO answered 421 4.3.2 Service not available"},
+        {"smtp",
+         {SAY("220 hi\r\n"), HEAR("EHLO *"), SAY("250-hi\r\n250 SIZE\r\n"), HEAR("NOOP"),
+          SAY("451 4.3.0 Try later\r\n"), END()},
+         "smtp: NOOP answered 451 4.3.0 Try later"},
+        /* A goodbye may go unanswered, not answered wrongly. */
+        {"smtp",
+         {SAY("220 hi\r\n"), HEAR("EHLO *"), SAY("250 hi\r\n"), HEAR("NOOP"), SAY("250 ok\r\n"),
+          HEAR("QUIT"), SAY("500 what?\r\n"), END()},
+         "smtp: QUIT answered 500 what?"},
+        {"imap",
+         {SAY("* BYE Too many connections\r\n"), END()},
+         "imap: greeting was * BYE Too many connections"},
+        {"imap",
+         {SAY("* OK hi\r\n"), HEAR("a1 CAPABILITY"), SAY("a1 BAD unknown\r\n"), END()},
+         "imap: CAPABILITY answered a1 BAD unknown"},
+        {"imap",
+         {SAY("* OK hi\r\n"), HEAR("a1 CAPABILITY"), SAY("* CAPABILITY IMAP4rev1\r\na1 OK\r\n"),
+          HEAR("a2 NOOP"), SAY("* 1 EXISTS\r\na2 NO mailbox gone\r\n"), END()},
+         "imap: NOOP answered a2 NO mailbox gone"},
+        {"pop3", {SAY("-ERR maintenance\r\n"), END()}, "pop3: greeting was -ERR maintenance"},
+        {"pop3",
+         {SAY("+OK hi\r\n"), HEAR("CAPA"), SAY("-ERR unknown command\r\n"), END()},
+         "pop3: CAPA answered -ERR unknown command"},
+        {"http",
+         {HEAR("GET /health HTTP/1.0"), HEADERS(),
+          SAY("HTTP/1.1 500 Internal Server Error\r\n\r\n"), END()},
+         "http: status 500 Internal Server Error"},
+        {"http",
+         {HEAR("GET /health HTTP/1.0"), HEADERS(), SAY("HTTP/1.0 404 Not Found\r\n\r\n"), END()},
+         "http: status 404 Not Found"},
+        {"http",
+         {HEAR("GET /health HTTP/1.0"), HEADERS(), SAY("SSH-2.0-OpenSSH_9.2\r\n"), END()},
+         "http: GET answered SSH-2.0-OpenSSH_9.2"},
+        {"http",
+         {HEAR("GET /health HTTP/1.0"), HEADERS(), SAY("\r\n"), END()},
+         "http: GET answered an empty line"},
+    };
+    for (size_t i = 0; i < ELEMENTS(cases); i++) {
+        long long ms = expect_probe(proto_named(cases[i].proto), cases[i].script,
+                                    5 * WARDEN_USEC_PER_SEC, -EPROTO, cases[i].reason);
+        ck_assert_int_lt(ms, 1000);
+    }
+}
+END_TEST
+
+START_TEST(test_dialogue_other_good_answers)
+{
+    static const struct {
+        const char *proto;
+        struct fake_step script[10];
+    } cases[] = {
+        /* The goodbye unanswered: the server closes at once. */
+        {"smtp",
+         {SAY("220 hi\r\n"), HEAR("EHLO *"), SAY("250 hi\r\n"), HEAR("NOOP"), SAY("250 ok\r\n"),
+          HEAR("QUIT"), END()}},
+        {"imap",
+         {SAY("* OK hi\r\n"), HEAR("a1 CAPABILITY"), SAY("a1 OK\r\n"), HEAR("a2 NOOP"),
+          SAY("a2 OK\r\n"), HEAR("a3 LOGOUT"), SAY("* BYE\r\n"), END()}},
+        {"pop3", {SAY("+OK\r\n"), HEAR("CAPA"), SAY("+OK\r\n.\r\n"), HEAR("QUIT"), RESET()}},
+        /* SMTP replies without text; "\n" alone as a line end. */
+        {"smtp",
+         {SAY("220\n"), HEAR("EHLO *"), SAY("250\n"), HEAR("NOOP"), SAY("250\n"), HEAR("QUIT"),
+          SAY("221\n"), END()}},
+        /* A redirect is an answer; so is a status without a reason phrase. */
+        {"http",
+         {HEAR("GET /health HTTP/1.0"), HEADERS(), SAY("HTTP/1.1 301 Moved\r\n\r\n"), END()}},
+        {"http", {HEAR("GET /health HTTP/1.0"), HEADERS(), SAY("HTTP/1.0 204\r\n\r\n"), END()}},
+    };
+    for (size_t i = 0; i < ELEMENTS(cases); i++) {
+        expect_probe(proto_named(cases[i].proto), cases[i].script, 5 * WARDEN_USEC_PER_SEC, 0,
+                     NULL);
+    }
+}
+END_TEST
+
+START_TEST(test_dialogue_silent)
+{
+    /* A frozen service: the kernel completes the handshake, the process
+     * never answers. The probe fails at its deadline, not before, not much
+     * after. */
+    static const struct fake_step hold[] = {HOLD(), END()};
+    for (size_t i = 0; i < ELEMENTS(protos); i++) {
+        struct fake_step script[16];
+        char want[64];
+        snprintf(want, sizeof(want), "%s: no %s within", protos[i].name, protos[i].first);
+        long long ms = expect_probe(&protos[i], compose(script, 16, protos[i].hello, hold),
+                                    300 * MS, -ETIMEDOUT, want);
+        ck_assert_int_ge(ms, 300);
+        ck_assert_int_lt(ms, 300 + SLACK_MS);
+    }
+}
+END_TEST
+
+START_TEST(test_dialogue_closed_early)
+{
+    static const struct fake_step close_now[] = {END()};
+    for (size_t i = 0; i < ELEMENTS(protos); i++) {
+        struct fake_step script[16];
+        char want[64];
+        snprintf(want, sizeof(want), "%s: connection closed before the %s", protos[i].name,
+                 protos[i].first);
+        long long ms = expect_probe(&protos[i], compose(script, 16, protos[i].hello, close_now),
+                                    5 * WARDEN_USEC_PER_SEC, -ECONNRESET, want);
+        ck_assert_int_lt(ms, 1000);
+    }
+    /* Closed midway through a multi-line answer. */
+    static const struct fake_step pop3_cut[] = {SAY("+OK\r\n"), HEAR("CAPA"), SAY("+OK\r\nTOP\r\n"),
+                                                END()};
+    expect_probe(proto_named("pop3"), pop3_cut, 5 * WARDEN_USEC_PER_SEC, -ECONNRESET,
+                 "pop3: connection closed before the answer to CAPA");
+    /* Reset rather than closed. */
+    static const struct fake_step smtp_reset[] = {SAY("220 hi\r\n"), HEAR("EHLO *"), RESET()};
+    char want[128];
+    snprintf(want, sizeof(want), "smtp: %s before the answer to EHLO", strerror(ECONNRESET));
+    expect_probe(proto_named("smtp"), smtp_reset, 5 * WARDEN_USEC_PER_SEC, -ECONNRESET, want);
+}
+END_TEST
+
+START_TEST(test_dialogue_slow)
+{
+    /* A slow server, every answer 60ms late. All the steps share the one
+     * deadline: just inside the sum of the delays the probe passes, just
+     * outside it fails, though each delay alone is well within. */
+    for (size_t i = 0; i < ELEMENTS(protos); i++) {
+        struct fake_step script[32];
+        int total = 0;
+        with_pauses(script, 32, protos[i].good, 60, &total);
+        expect_probe(&protos[i], script, (warden_usec_t)(total + 300) * MS, 0, NULL);
+
+        warden_usec_t timeout = (warden_usec_t)(total - 40) * MS;
+        char want[64];
+        snprintf(want, sizeof(want), "%s: no ", protos[i].name);
+        long long ms = expect_probe(&protos[i], script, timeout, -ETIMEDOUT, want);
+        ck_assert_int_ge(ms, total - 40);
+        ck_assert_int_lt(ms, total - 40 + SLACK_MS);
+    }
+}
+END_TEST
+
+START_TEST(test_dialogue_garbage)
+{
+    /* Binary garbage: a wrong answer, shown in the reason with its
+     * unprintable bytes made '?' (expect_probe checks the reason is clean). */
+    static const struct fake_step garbage[] = {SAY("\x01\x02\xff\xfe garbage \x1b[31m\t\r\n"),
+                                               END()};
+    for (size_t i = 0; i < ELEMENTS(protos); i++) {
+        struct fake_step script[16];
+        char want[64];
+        snprintf(want, sizeof(want), "%s: ", protos[i].name);
+        expect_probe(&protos[i], compose(script, 16, protos[i].hello, garbage),
+                     5 * WARDEN_USEC_PER_SEC, -EPROTO, want);
+    }
+    expect_probe(proto_named("smtp"), garbage, 5 * WARDEN_USEC_PER_SEC, -EPROTO,
+                 "smtp: greeting was ???? garbage ?[31m?");
+
+    /* A long wrong answer is cut short in the reason. */
+    static char long_answer[600];
+    memset(long_answer, 'x', sizeof(long_answer) - 3);
+    memcpy(long_answer, "554 ", 4);
+    strcpy(long_answer + sizeof(long_answer) - 3, "\r\n");
+    const struct fake_step long_wrong[] = {SAY(long_answer), END()};
+    expect_probe(proto_named("smtp"), long_wrong, 5 * WARDEN_USEC_PER_SEC, -EPROTO,
+                 "smtp: greeting was 554 xxx");
+}
+END_TEST
+
+START_TEST(test_dialogue_line_too_long)
+{
+    /* A line longer than the probe's buffer fails it at once ("line too
+     * long"), whether its end ever comes or not: bounded memory, no wait for
+     * the deadline. */
+    static char endless[3000], ended[3000];
+    memset(endless, 'A', sizeof(endless) - 1);
+    memset(ended, 'A', sizeof(ended) - 3);
+    strcpy(ended + sizeof(ended) - 3, "\r\n");
+    const struct fake_step too_long_then_hold[] = {SAY(endless), HOLD(), END()};
+    const struct fake_step too_long_then_end[] = {SAY(ended), END()};
+    for (size_t i = 0; i < ELEMENTS(protos); i++) {
+        struct fake_step script[16];
+        char want[64];
+        snprintf(want, sizeof(want), "%s: line too long in the %s", protos[i].name,
+                 protos[i].first);
+        long long ms =
+            expect_probe(&protos[i], compose(script, 16, protos[i].hello, too_long_then_hold),
+                         5 * WARDEN_USEC_PER_SEC, -EPROTO, want);
+        ck_assert_int_lt(ms, 1000);
+        expect_probe(&protos[i], compose(script, 16, protos[i].hello, too_long_then_end),
+                     5 * WARDEN_USEC_PER_SEC, -EPROTO, want);
+    }
+
+    /* The limit: a line of 1 KiB with its "\r\n" passes, one byte more does
+     * not. An IMAP server's CAPABILITY line is the longest a real one says. */
+    static char fits[1025], over[1026];
+    snprintf(fits, sizeof(fits), "* CAPABILITY %-1009s\r\n", "IMAP4rev1");
+    snprintf(over, sizeof(over), "* CAPABILITY %-1010s\r\n", "IMAP4rev1");
+    ck_assert_uint_eq(strlen(fits), 1024);
+    ck_assert_uint_eq(strlen(over), 1025);
+    const struct fake_step imap_fits[] = {
+        SAY("* OK hi\r\n"), HEAR("a1 CAPABILITY"), SAY(fits),
+        SAY("a1 OK\r\n"),   HEAR("a2 NOOP"),       SAY("a2 OK\r\n"),
+        HEAR("a3 LOGOUT"),  SAY("a3 OK\r\n"),      END(),
+    };
+    expect_probe(proto_named("imap"), imap_fits, 5 * WARDEN_USEC_PER_SEC, 0, NULL);
+    const struct fake_step imap_over[] = {SAY("* OK hi\r\n"), HEAR("a1 CAPABILITY"), SAY(over),
+                                          SAY("a1 OK\r\n"), END()};
+    expect_probe(proto_named("imap"), imap_over, 5 * WARDEN_USEC_PER_SEC, -EPROTO,
+                 "imap: line too long in the answer to CAPABILITY");
+}
+END_TEST
+
+START_TEST(test_dialogue_refused)
+{
+    /* Nothing listens: the probe fails at once, naming the protocol and the
+     * address, as tcp does. */
+    int port;
+    int fd = tcp_socket(-1, &port);
+    char spec[64], where[64];
+    snprintf(spec, sizeof(spec), "imap:127.0.0.1:%d", port);
+    snprintf(where, sizeof(where), "imap 127.0.0.1:%d: ", port);
+    char *reason = NULL;
+    long long ms = 0;
+    ck_assert_int_eq(probe(spec, 0, 5 * WARDEN_USEC_PER_SEC, &reason, &ms), -ECONNREFUSED);
+    ck_assert_int_lt(ms, 1000);
+    ck_assert_msg(reason && strstr(reason, where), "reason '%s'", reason);
+    free(reason);
+    close(fd);
 }
 END_TEST
 
@@ -444,6 +951,17 @@ int main(void)
     add_tcase(s, test_tcp_unresolvable, 10);
     add_tcase(s, test_tcp_no_answer, 10);
     add_tcase(s, test_tcp_tries_every_address, 10);
+    add_tcase(s, test_dialogue_good, 10);
+    add_tcase(s, test_dialogue_sends, 10);
+    add_tcase(s, test_dialogue_ipv6_and_names, 10);
+    add_tcase(s, test_dialogue_wrong_answers, 10);
+    add_tcase(s, test_dialogue_other_good_answers, 10);
+    add_tcase(s, test_dialogue_silent, 10);
+    add_tcase(s, test_dialogue_closed_early, 10);
+    add_tcase(s, test_dialogue_slow, 20);
+    add_tcase(s, test_dialogue_garbage, 10);
+    add_tcase(s, test_dialogue_line_too_long, 10);
+    add_tcase(s, test_dialogue_refused, 10);
     add_tcase(s, test_exec, 10);
     add_tcase(s, test_exec_environment, 10);
     add_tcase(s, test_exec_hung, 10);
