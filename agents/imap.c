@@ -17,7 +17,7 @@ static const struct warden_param params[] = {
      NULL, NULL},
     {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "imap:ADDRESS:PORT",
      "Health probe (EXRES IsAlive)",
-     "By default a IMAP dialogue with the server on address and port; a server that accepts "
+     "By default an IMAP dialogue with the server on address and port; a server that accepts "
      "but does not answer is hung.",
      WARDEN_PROBE_FORMS, warden_probe_check_spec},
     {NULL},

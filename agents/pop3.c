@@ -31,7 +31,7 @@ static int prepare(warden_params *p)
 static const struct warden_agent agent = {
     .name = "pop3",
     .version = "0.1",
-    .shortdesc = "An POP3 server (Dovecot), checked by speaking POP3 (warden)",
+    .shortdesc = "A POP3 server (Dovecot), checked by speaking POP3 (warden)",
     .longdesc = "Runs Dovecot in the foreground as a cluster service, like Exchange's POP3 "
                 "virtual server resource. Its health probe speaks POP3: a server that accepts "
                 "connections but never answers fails it. Stop leaves nothing behind: no process "

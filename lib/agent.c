@@ -581,7 +581,7 @@ static int action_validate(struct run *r)
 
 static int action_keeper(struct run *r)
 {
-    return warden__keeper_main(r->params, r->instance) == 0 ? 0 : -EIO;
+    return warden__keeper_main(r->params, r->instance, r->agent->prepare) == 0 ? 0 : -EIO;
 }
 
 static int action_dump(struct run *r)

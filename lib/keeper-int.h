@@ -33,9 +33,10 @@ enum warden_failure {
     WARDEN_FAILURE_DEPENDENCY, /* depends_on restarted */
 };
 
-/* Called on the loop thread when a failure episode begins. */
+/* Called on the loop thread when a failure episode begins, whether or not
+ * the cluster is to be told (notify: notify_cluster). */
 typedef void (*warden_keeper_push_fn)(void *userdata, const struct warden_verdict *v,
-                                      enum warden_failure kind);
+                                      enum warden_failure kind, bool notify);
 /* Called on the loop thread when the watched main process exits: return 0
  * and a new pidfd when the service lives on under a new main process (a
  * daemon that replaced itself), -ESRCH when it is gone. */
@@ -82,8 +83,14 @@ int warden__keeper_reconfigure(warden_keeper *k, const struct warden_keeper_conf
 
 void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret);
 
-/* Add to the current verdict's reason (e.g. where a dump went). */
+/* Say with every verdict of this failure episode, first (e.g. where a dump
+ * went: Pacemaker keeps 128 characters of a reason). */
 void warden__keeper_annotate(warden_keeper *k, const char *text);
+
+/* Hold the published verdict (file and IPC) as it is, while the failure is
+ * being dumped: nobody may act on it before the dump is done. Releasing
+ * publishes the current one. */
+void warden__keeper_hold(warden_keeper *k, bool hold);
 
 /* Publish every verdict in state_dir/verdict (see verdict-int.h). */
 int warden__keeper_publish(warden_keeper *k, const char *state_dir);

@@ -62,6 +62,8 @@ struct warden_keeper {
 
     qb_ipcs_service_t *ipcs;
     char *publish_dir;
+    struct warden_verdict published; /* what monitors see (file and IPC) */
+    bool held;
     uint64_t self_start; /* our start time, for the verdict's keeper identity */
 };
 
@@ -69,6 +71,10 @@ struct warden_keeper {
  * file, not the IPC, so that they load nothing but libc. */
 static void publish(warden_keeper *k)
 {
+    if (k->held) {
+        return;
+    }
+    k->published = k->verdict;
     if (k->publish_dir) {
         int r = warden__verdict_write(k->publish_dir, &k->verdict);
         if (r < 0) {
@@ -100,24 +106,22 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     v->check_timeout_usec = k->cfg.check_timeout;
     v->keeper_pid = (int32_t)getpid();
     v->keeper_start = k->self_start;
-    snprintf(v->reason, sizeof(v->reason), "%s", reason ? reason : "");
     if (health == WARDEN_HEALTH_RUNNING) {
         k->in_episode = false;
         k->note[0] = '\0';
-        return;
     }
-    if (k->note[0]) {
-        size_t len = strlen(v->reason);
-        snprintf(v->reason + len, sizeof(v->reason) - len, "; %s", k->note);
-    }
-    if (!k->in_episode) {
+    snprintf(v->reason, sizeof(v->reason), "%s%s%s", k->note, k->note[0] && reason ? "; " : "",
+             reason ? reason : "");
+    if (health != WARDEN_HEALTH_RUNNING && !k->in_episode) {
         /* Once per episode: a failing service is reported once, then left
          * to Pacemaker's recovery. */
         k->in_episode = true;
         qb_log(LOG_WARNING, "failure: %s", v->reason);
-        if (k->cfg.notify_cluster && k->ops.push) {
+        if (k->cfg.notify_cluster) {
             v->pushes++;
-            k->ops.push(k->ops.userdata, v, k->kind);
+        }
+        if (k->ops.push) {
+            k->ops.push(k->ops.userdata, v, k->kind, k->cfg.notify_cluster);
         }
     }
 }
@@ -167,10 +171,19 @@ void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret)
 void warden__keeper_annotate(warden_keeper *k, const char *text)
 {
     struct warden_verdict *v = &k->verdict;
+    char joined[sizeof(k->note) + sizeof(v->reason) + 2];
     snprintf(k->note, sizeof(k->note), "%s", text);
-    size_t len = strlen(v->reason);
-    snprintf(v->reason + len, sizeof(v->reason) - len, "%s%s", len ? "; " : "", text);
+    snprintf(joined, sizeof(joined), "%s%s%s", k->note, v->reason[0] ? "; " : "", v->reason);
+    snprintf(v->reason, sizeof(v->reason), "%.*s", (int)sizeof(v->reason) - 1, joined);
     publish(k);
+}
+
+void warden__keeper_hold(warden_keeper *k, bool hold)
+{
+    k->held = hold;
+    if (!hold) {
+        publish(k);
+    }
 }
 
 /* ---- the check thread ---------------------------------------------------- */
@@ -252,7 +265,8 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
         if (r == 0) {
             check_passed(k);
         } else {
-            k->kind = WARDEN_FAILURE_CHECK;
+            /* A probe that ran out of time is a hung service, said by it. */
+            k->kind = r == -ETIMEDOUT ? WARDEN_FAILURE_HUNG : WARDEN_FAILURE_CHECK;
             check_failed(k, reason ? reason : strerror(-r));
         }
         publish(k);
@@ -303,8 +317,15 @@ static void on_tick(void *data)
     pthread_mutex_unlock(&k->lock);
     k->in_flight = true;
     k->hung = false;
-    qb_loop_timer_add(k->loop, QB_LOOP_HIGH, k->cfg.check_timeout * 1000, k, on_hang_timer,
-                      &k->hang_timer);
+    /* The probe ends itself at check_timeout, naming what it waited for
+     * ("smtp: no greeting within 5s"); the hang timer is for a probe that
+     * does not, so it fires a little later, not in a race with it. */
+    warden_usec_t grace = k->cfg.check_timeout / 10;
+    grace = grace < 100 * WARDEN_USEC_PER_MSEC   ? 100 * WARDEN_USEC_PER_MSEC
+            : grace > 500 * WARDEN_USEC_PER_MSEC ? 500 * WARDEN_USEC_PER_MSEC
+                                                 : grace;
+    qb_loop_timer_add(k->loop, QB_LOOP_HIGH, (k->cfg.check_timeout + grace) * 1000, k,
+                      on_hang_timer, &k->hang_timer);
 }
 
 static void schedule_tick(warden_keeper *k)
@@ -528,7 +549,7 @@ static int32_t ipc_dispatch(qb_ipcs_connection_t *c, void *data, size_t size)
     } else if (req->id != WARDEN_IPC_VERDICT) {
         resp.hdr.error = -EOPNOTSUPP;
     }
-    resp.verdict = k->verdict;
+    resp.verdict = k->published;
     qb_ipcs_response_send(c, &resp, sizeof(resp));
     return 0;
 }

@@ -27,8 +27,10 @@ int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline);
  * without reporting anything), SIGKILL if it does not go by the deadline. */
 int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
 
-/* The keeper process: runs until stood down. Exit status for main(). */
-int warden__keeper_main(const warden_params *p, const char *instance);
+/* The keeper process: runs until stood down. prepare is the agent's (it
+ * derives defaults from reloaded values too). Exit status for main(). */
+int warden__keeper_main(const warden_params *p, const char *instance,
+                        int (*prepare)(warden_params *p));
 
 /* The "name=value" lines of the reloadable parameters, for a reload. */
 char *warden__reload_text(const warden_params *p);

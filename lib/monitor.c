@@ -186,14 +186,16 @@ struct keeper_process {
     warden_probe *retired[16];  /* probes replaced by reloads, freed at exit */
     size_t n_retired;
     pid_t watched_main;
-    const warden_params *params; /* the current values */
-    warden_params *reloaded;     /* owned: the values of the last reload */
+    int (*prepare)(warden_params *p); /* the agent's */
+    const warden_params *params;      /* the current values */
+    warden_params *reloaded;          /* owned: the values of the last reload */
     char *node, *resource, *provider, *type;
     /* a dump before the push */
     pid_t dump_pid;
     int dump_pidfd, dump_report_fd;
     qb_loop_timer_handle dump_timer;
     char *push_reason;
+    bool push_after_dump;
 };
 
 static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
@@ -252,10 +254,12 @@ static void push_now(struct keeper_process *kp)
     qb_loop_poll_add(kp->loop, QB_LOOP_HIGH, fd, POLLIN, kp, on_push_exit);
 }
 
-/* The dump is done, or its budget is: say where it is, then push. */
+/* The dump is done, or its budget is: say where it is, publish the failure,
+ * then push it. */
 static void dump_finished(struct keeper_process *kp, bool in_time)
 {
     char *path = in_time ? warden__dump_read_report(kp->dump_report_fd) : NULL;
+    warden__keeper_hold(kp->keeper, false);
     if (path) {
         char note[300];
         snprintf(note, sizeof(note), "dump in %s", path);
@@ -276,7 +280,9 @@ static void dump_finished(struct keeper_process *kp, bool in_time)
     close(kp->dump_pidfd);
     close(kp->dump_report_fd);
     kp->dump_pid = 0;
-    push_now(kp);
+    if (kp->push_after_dump) {
+        push_now(kp);
+    }
 }
 
 static int32_t on_dump_exit(int32_t fd, int32_t revents, void *data)
@@ -294,16 +300,21 @@ static void on_dump_timeout(void *data)
 
 /* A failed or hung check is dumped first when dump_on_failure is set, within
  * a budget of one check_interval (the keeper would not check again before
- * then anyway); the push follows when the dump is done or the budget is. A
+ * then anyway). Until the dump is done or its budget is, the failure is
+ * neither published nor pushed: nothing may stop the service mid-dump. A
  * crash leaves nothing to dump, a restarted dependency nothing stuck. */
-static void kp_push(void *userdata, const struct warden_verdict *v, enum warden_failure kind)
+static void kp_push(void *userdata, const struct warden_verdict *v, enum warden_failure kind,
+                    bool notify)
 {
     struct keeper_process *kp = userdata;
     free(kp->push_reason);
     kp->push_reason = strdup(v->reason);
+    kp->push_after_dump = notify;
     bool stuck = kind == WARDEN_FAILURE_CHECK || kind == WARDEN_FAILURE_HUNG;
     if (!stuck || !warden__dump_enabled(kp->params) || kp->dump_pid > 0) {
-        push_now(kp);
+        if (notify) {
+            push_now(kp);
+        }
         return;
     }
     warden_usec_t budget = warden_params_time(kp->params, "check_interval");
@@ -317,9 +328,12 @@ static void kp_push(void *userdata, const struct warden_verdict *v, enum warden_
         if (report >= 0) {
             close(report);
         }
-        push_now(kp);
+        if (notify) {
+            push_now(kp);
+        }
         return;
     }
+    warden__keeper_hold(kp->keeper, true);
     kp->dump_pid = pid;
     kp->dump_pidfd = pidfd;
     kp->dump_report_fd = report;
@@ -367,6 +381,15 @@ static int kp_reload(void *userdata, const char *text)
     int r = warden__params_copy_with(kp->params, text, &p);
     if (r < 0) {
         return r;
+    }
+    /* Defaults that derive from other values (smtp's check from address
+     * and port) are derived again, as the agent does on every action. */
+    if (kp->prepare) {
+        r = kp->prepare(p);
+        if (r < 0) {
+            warden__params_free(p);
+            return r;
+        }
     }
     _cleanup_free_ char *why = NULL;
     struct warden_keeper_config cfg;
@@ -457,10 +480,11 @@ static char *dup_env(const char *name)
     return v ? strdup(v) : NULL;
 }
 
-int warden__keeper_main(const warden_params *p, const char *instance)
+int warden__keeper_main(const warden_params *p, const char *instance,
+                        int (*prepare)(warden_params *p))
 {
     prctl(PR_SET_NAME, "warden-keeper");
-    struct keeper_process kp = {.params = p};
+    struct keeper_process kp = {.params = p, .prepare = prepare};
     pthread_mutex_init(&kp.probe_lock, NULL);
     bool owner = false;
     _cleanup_free_ char *why = NULL;

@@ -45,10 +45,15 @@ static void set_reason(char **ret_reason, char *reason)
     }
 }
 
-static char *waited(warden_usec_t start)
+/* The time the probe had, for "no answer within ..." (check_timeout, not the
+ * microseconds short of it that were left when the probe began). */
+static char *waited(warden_usec_t start, warden_usec_t deadline)
 {
     static __thread char buf[32];
-    return warden_time_format(warden_now() - start, buf, sizeof(buf));
+    warden_usec_t had = deadline > start ? deadline - start : 0;
+    had =
+        (had + 5 * WARDEN_USEC_PER_MSEC) / (10 * WARDEN_USEC_PER_MSEC) * 10 * WARDEN_USEC_PER_MSEC;
+    return warden_time_format(had, buf, sizeof(buf));
 }
 
 /* ---- process: the main process is alive -------------------------------- */
@@ -165,7 +170,7 @@ static int tcp_open(const warden_probe *p, const char *what, warden_usec_t start
     freeaddrinfo(list);
     if (r == -ETIMEDOUT) {
         set_reason(ret_reason, warden__strdup_printf("%s %s:%s: no connection within %s", what,
-                                                     p->host, p->port, waited(start)));
+                                                     p->host, p->port, waited(start, deadline)));
     } else if (r < 0) {
         set_reason(ret_reason,
                    warden__strdup_printf("%s %s:%s: %s", what, p->host, p->port, strerror(-r)));
@@ -235,7 +240,7 @@ static int exec_run(const warden_probe *p, _unused_ const struct warden_probe_co
     warden__strv_free(e.envp);
     if (r == -ETIMEDOUT) {
         set_reason(ret_reason, warden__strdup_printf("exec %s: no answer within %s",
-                                                     p->exec.argv[0], waited(start)));
+                                                     p->exec.argv[0], waited(start, deadline)));
         return r;
     }
     if (r < 0) {
@@ -552,8 +557,8 @@ static int read_failed(const struct conn *c, const char *proto, const char *what
                        warden_usec_t start, char **ret_reason)
 {
     if (r == -ETIMEDOUT) {
-        set_reason(ret_reason,
-                   warden__strdup_printf("%s: no %s within %s", proto, what, waited(start)));
+        set_reason(ret_reason, warden__strdup_printf("%s: no %s within %s", proto, what,
+                                                     waited(start, c->deadline)));
     } else if (r == -EMSGSIZE) {
         set_reason(ret_reason, warden__strdup_printf("%s: line too long in the %s", proto, what));
         r = -EPROTO;
@@ -597,7 +602,7 @@ static int step_run(struct conn *c, const warden_probe *p, const struct step *s,
         }
         if (r == -ETIMEDOUT) {
             set_reason(ret_reason, warden__strdup_printf("%s: cannot send %s within %s", proto,
-                                                         s->name, waited(start)));
+                                                         s->name, waited(start, c->deadline)));
             return r;
         }
         if (r < 0) {

@@ -550,8 +550,12 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
         warden__tree_signal(&t, SIGTERM);
     }
     /* A stopped (frozen) process only acts on SIGTERM once it runs again;
-     * a hung service is often one that someone, or something, froze. */
+     * a hung service is often one that someone, or something, froze. The
+     * holder too: it must reap what SIGTERM ends. */
     warden__tree_signal(&t, SIGCONT);
+    if (t.holder > 1) {
+        kill(t.holder, SIGCONT);
+    }
     warden__pidref_wait_exit(&s->main, escalate_at);
     if (s->stop_command && warden__tree_signal(&t, SIGTERM) > 0) {
         qb_log(LOG_INFO, "main process gone; SIGTERM to the rest of the service");

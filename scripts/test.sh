@@ -19,7 +19,7 @@ asan=build-asan
 step() { printf '\n==== %s\n' "$*"; }
 
 step "format (clang-format, .clang-format)"
-clang-format --dry-run --Werror lib/*.c lib/*.h include/warden/*.h agents/*.c \
+clang-format --dry-run --Werror lib/*.c lib/*.h include/warden/*.h agents/*.c agents/*.h \
     test/unit/*.c test/unit/*.h test/bench/*.c
 
 step "build"

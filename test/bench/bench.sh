@@ -6,17 +6,34 @@
 #   2. crash to running again, in a single-node cluster, monitor interval 10s,
 #      5 runs each
 #   3. the keeper's RSS and CPU over 60 s at the default check interval
+#   4. protocol agents: monitor wall time at depth 0 and 10, 200 runs, of
+#      warden:smtp, imap and pop3 beside heartbeat:postfix and
+#      heartbeat:dovecot watching the same throwaway servers (a Postfix and
+#      two Dovecots on 127.0.0.1, see test/agent/mail/mail-lib.sh)
 # Needs root and the installed agents (meson install); brings up its own lab.
-#   test/bench/bench.sh [--quick]     (--quick: 10 s of keeper sampling)
+#   test/bench/bench.sh [--quick] [--only protocol]
+#     --quick: 10 s of keeper sampling; --only protocol: section 4 alone
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=test/bench
 . test/cluster/lab.sh
+. test/agent/mail/mail-lib.sh
 
 runs=200
 crash_runs=5
 keeper_seconds=60
-[ "${1:-}" = --quick ] && keeper_seconds=10
+only=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) keeper_seconds=10 ;;
+    --only)
+        only=${2:-}
+        [ "$only" = protocol ] || { echo "--only: the only section is 'protocol'" >&2; exit 2; }
+        shift ;;
+    *) echo "usage: $0 [--quick] [--only protocol]" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 agents=/usr/lib/ocf/resource.d
 [ -x $agents/warden/daemon ] || { echo "install warden first: meson install -C build" >&2; exit 1; }
@@ -26,7 +43,14 @@ cc -O2 -o "$tmp/empty" $here/empty.c
 export OCF_ROOT=/usr/lib/ocf
 
 svc_pids=()
+mail_dir=
 cleanup() {
+    if [ -n "$mail_dir" ]; then
+        OCF_RESOURCE_INSTANCE=bench-smtp "$agents/warden/smtp" stop >/dev/null 2>&1 || true
+        OCF_RESOURCE_INSTANCE=bench-imap "$agents/warden/imap" stop >/dev/null 2>&1 || true
+        OCF_RESOURCE_INSTANCE=bench-pop3 "$agents/warden/pop3" stop >/dev/null 2>&1 || true
+        mail_postfix_disallow "$mail_dir/postfix/etc"
+    fi
     OCF_RESOURCE_INSTANCE=bench-w OCF_RESKEY_command=/bin/true "$agents/warden/daemon" stop >/dev/null 2>&1 || true
     OCF_RESOURCE_INSTANCE=bench-a OCF_RESKEY_binfile=/bin/sleep OCF_RESKEY_pidfile="$tmp/a.pid" \
         "$agents/heartbeat/anything" stop >/dev/null 2>&1 || true
@@ -38,13 +62,15 @@ trap cleanup EXIT
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 
+read -r e_med e_p99 _ < <("$tmp/exec-time" $runs "$tmp/empty")
+
+if [ -z "$only" ]; then
 # ---- 1. monitor wall time -------------------------------------------------------
 echo "== monitor wall time, $runs runs each (direct invocation)"
 OCF_RESOURCE_INSTANCE=bench-w OCF_RESKEY_command="/bin/sleep 1000001" \
     "$agents/warden/daemon" start 2>/dev/null
 OCF_RESOURCE_INSTANCE=bench-a OCF_RESKEY_binfile=/bin/sleep OCF_RESKEY_cmdline_options=1000002 \
     OCF_RESKEY_pidfile="$tmp/a.pid" "$agents/heartbeat/anything" start 2>/dev/null
-read -r e_med e_p99 _ < <("$tmp/exec-time" $runs "$tmp/empty")
 read -r w_med w_p99 w_fail < <(OCF_RESOURCE_INSTANCE=bench-w OCF_RESKEY_command="/bin/sleep 1000001" \
     OCF_RESKEY_CRM_meta_interval=10000 "$tmp/exec-time" $runs "$agents/warden/daemon" monitor)
 read -r d_med d_p99 d_fail < <(OCF_RESOURCE_INSTANCE=bench-w OCF_RESKEY_command="/bin/sleep 1000001" \
@@ -119,3 +145,89 @@ for rsc in bw ba; do
     printf '%-30s median %6s s   runs: %s   fail count now %s\n' "$name" \
         "$(printf '%s\n' "${times[@]}" | grep -v timeout | median)" "${times[*]}" "$(lab_failcount $rsc)"
 done
+fi # sections 1-3
+
+# ---- 4. protocol agents ---------------------------------------------------------------
+# The same servers watched two ways: warden's agents speak the protocol at
+# depth 10 (and answer from the keeper's verdict at depth 0); the heartbeat
+# agents run "postfix status" / look at Dovecot's pidfile (at any depth).
+protocol_bench() {
+    local a
+    for a in smtp imap pop3; do
+        [ -x "$agents/warden/$a" ] || { echo "skipped: $agents/warden/$a missing (meson install)"; return 0; }
+    done
+    mail_have_servers || { echo "skipped: Postfix/Dovecot not installed (scripts/deps.sh)"; return 0; }
+    mail_dir=$tmp/mail
+    mkdir -p "$mail_dir"
+    # ports of its own (the tests take 2525/2526, 10143/10144, 10110/10111)
+    chmod 0755 "$tmp" "$mail_dir"
+    local p_smtp p_imap p_pop3
+    p_smtp=$(mail_port 2527)
+    p_imap=$(mail_port 10145)
+    p_pop3=$(mail_port 10112)
+    mail_postfix_config "$mail_dir/postfix" "$p_smtp"
+    mail_dovecot_config "$mail_dir/imap" imap "$p_imap"
+    mail_dovecot_config "$mail_dir/pop3" pop3 "$p_pop3"
+    mail_postfix_allow "$mail_dir/postfix/etc"
+    local -a w_smtp=(OCF_RESOURCE_INSTANCE=bench-smtp OCF_RESKEY_config_dir="$mail_dir/postfix/etc"
+        OCF_RESKEY_port="$p_smtp")
+    local -a w_imap=(OCF_RESOURCE_INSTANCE=bench-imap OCF_RESKEY_config="$mail_dir/imap/dovecot.conf"
+        OCF_RESKEY_port="$p_imap")
+    local -a w_pop3=(OCF_RESOURCE_INSTANCE=bench-pop3 OCF_RESKEY_config="$mail_dir/pop3/dovecot.conf"
+        OCF_RESKEY_port="$p_pop3")
+    local -a h_postfix=(OCF_RESOURCE_INSTANCE=bench-hb-postfix OCF_RESKEY_config_dir="$mail_dir/postfix/etc")
+    local -a h_imap=(OCF_RESOURCE_INSTANCE=bench-hb-imap OCF_RESKEY_config_file="$mail_dir/imap/dovecot.conf"
+        OCF_RESKEY_pid_file="$mail_dir/imap/run/master.pid")
+    local -a h_pop3=(OCF_RESOURCE_INSTANCE=bench-hb-pop3 OCF_RESKEY_config_file="$mail_dir/pop3/dovecot.conf"
+        OCF_RESKEY_pid_file="$mail_dir/pop3/run/master.pid")
+    # notify_cluster=false: no cluster here, and a lab of another test may run
+    env "${w_smtp[@]}" OCF_RESKEY_notify_cluster=false "$agents/warden/smtp" start 2>/dev/null
+    env "${w_imap[@]}" OCF_RESKEY_notify_cluster=false "$agents/warden/imap" start 2>/dev/null
+    env "${w_pop3[@]}" OCF_RESKEY_notify_cluster=false "$agents/warden/pop3" start 2>/dev/null
+
+    echo
+    echo "== protocol agents: monitor wall time, $runs runs each (direct invocation, interval 10s)"
+    echo "   servers: Postfix smtpd 127.0.0.1:$p_smtp, Dovecot imap :$p_imap, Dovecot pop3 :$p_pop3"
+    printf '%-36s %9s %9s   %9s %9s\n' "" "depth 0" "" "depth 10" ""
+    printf '%-36s %9s %9s   %9s %9s\n' "" "median" "p99" "median" "p99"
+    printf '%-36s %6s ms %6s ms\n' "empty C program (the floor)" "$(ms "$e_med")" "$(ms "$e_p99")"
+    # row LABEL AGENT ENV...: depth 0 and depth 10 of one agent
+    row() {
+        local label=$1 agent=$2 m0 p0 f0 m1 p1 f1
+        shift 2
+        read -r m0 p0 f0 < <(env "$@" OCF_RESKEY_CRM_meta_interval=10000 \
+            "$tmp/exec-time" $runs "$agent" monitor)
+        read -r m1 p1 f1 < <(env "$@" OCF_RESKEY_CRM_meta_interval=10000 OCF_CHECK_LEVEL=10 \
+            "$tmp/exec-time" $runs "$agent" monitor)
+        printf '%-36s %6s ms %6s ms   %6s ms %6s ms%s%s\n' "$label" "$(ms "$m0")" "$(ms "$p0")" \
+            "$(ms "$m1")" "$(ms "$p1")" "$([ "$f0" = 0 ] || echo " (depth 0: $f0 FAILED)")" \
+            "$([ "$f1" = 0 ] || echo " (depth 10: $f1 FAILED)")"
+        eval "r_${label//[^a-z0-9]/_}=\"$m0 $m1\""
+    }
+    row "warden:smtp" "$agents/warden/smtp" "${w_smtp[@]}"
+    row "heartbeat:postfix" "$agents/heartbeat/postfix" "${h_postfix[@]}"
+    row "warden:imap" "$agents/warden/imap" "${w_imap[@]}"
+    row "heartbeat:dovecot (imap instance)" "$agents/heartbeat/dovecot" "${h_imap[@]}"
+    row "warden:pop3" "$agents/warden/pop3" "${w_pop3[@]}"
+    row "heartbeat:dovecot (pop3 instance)" "$agents/heartbeat/dovecot" "${h_pop3[@]}"
+    # compare WARDEN HEARTBEAT PROTOCOL: how many times faster warden is
+    compare() {
+        local w0 w10 h0 h10
+        read -r w0 w10 <<<"$1"
+        read -r h0 h10 <<<"$2"
+        echo "   $3: warden is $(ratio "$h0" "$w0")x faster at depth 0 (the keeper's verdict)," \
+            "$(ratio "$h10" "$w10")x at depth 10 (a whole $4 dialogue, against a status or pidfile check)"
+    }
+    compare "$r_warden_smtp" "$r_heartbeat_postfix" "smtp vs heartbeat:postfix" SMTP
+    compare "$r_warden_imap" "$r_heartbeat_dovecot__imap_instance_" "imap vs heartbeat:dovecot" IMAP
+    compare "$r_warden_pop3" "$r_heartbeat_dovecot__pop3_instance_" "pop3 vs heartbeat:dovecot" POP3
+
+    env "${w_smtp[@]}" "$agents/warden/smtp" stop 2>/dev/null
+    env "${w_imap[@]}" "$agents/warden/imap" stop 2>/dev/null
+    env "${w_pop3[@]}" "$agents/warden/pop3" stop 2>/dev/null
+    mail_postfix_disallow "$mail_dir/postfix/etc"
+    mail_dir=
+}
+if [ -z "$only" ] || [ "$only" = protocol ]; then
+    protocol_bench
+fi

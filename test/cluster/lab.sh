@@ -12,8 +12,10 @@
 #
 # Helpers for tests: lab_wait_for, lab_rsc_state, lab_rsc_is, lab_failcount,
 # lab_failed_actions, lab_rsc_cleanup, lab_crm, lab_mon_xml, lab_diag,
-# lab_proc_find / lab_proc_alive / lab_proc_cmdline / lab_ticks_now (pure
-# /proc process lookups), lab_now / lab_elapsed (timings), lab_log.
+# lab_proc_find / lab_proc_find_prefix / lab_proc_alive / lab_proc_cmdline /
+# lab_ticks_now (pure /proc process lookups), lab_now / lab_elapsed
+# (timings), lab_log, lab_log_mark / lab_log_since / lab_log_has /
+# lab_log_first (Pacemaker's log after a mark), lab_file_mode, lab_free_port.
 #
 # What it does (see /work/shared/CLUSTER-LAB.md for the measured background):
 #  * refuses to start if any corosync/pacemaker daemon runs, or if its own state
@@ -180,6 +182,27 @@ lab_proc_find() {
         (( ${#argv[@]} )) || continue          # kernel threads, zombies
         argv[0]=${argv[0]##*/}
         [[ "${argv[*]}" == "$want" ]] || continue
+        lab_proc_alive "$pid" || continue
+        (( _lab_st_start >= since )) && echo "$pid"
+    done
+    return 0
+}
+
+# lab_proc_find_prefix [--since TICKS] ARGV...: like lab_proc_find, but the
+# process's argv need only begin with ARGV (whole words), e.g. a helper whose
+# later arguments are not known in advance.
+lab_proc_find_prefix() {
+    local since=0 d pid want n
+    local -a argv
+    if [[ ${1:-} == --since ]]; then since=$2; shift 2; fi
+    want=$(_lab_argv_key "$@")
+    n=$#
+    for d in /proc/[0-9]*; do
+        pid=${d#/proc/}
+        { mapfile -d '' argv < "$d/cmdline"; } 2>/dev/null || continue
+        (( ${#argv[@]} >= n )) || continue
+        argv[0]=${argv[0]##*/}
+        [[ "${argv[*]:0:n}" == "$want" ]] || continue
         lab_proc_alive "$pid" || continue
         (( _lab_st_start >= since )) && echo "$pid"
     done
@@ -440,10 +463,13 @@ _lab_spawn() {
     env -i PATH="$LAB_DAEMON_PATH" LANG=C.UTF-8 \
         PCMK_logfile="$LAB_LOG/pacemaker.log" \
         setsid -f /bin/bash -c '
+            # No redirection on the loop itself: bash would save fd 2 on a
+            # high fd for it, the loop would close that copy, and stderr
+            # would stay on /dev/null for good.
             for f in /proc/$$/fd/*; do
                 f=${f##*/}
-                (( f > 2 )) && eval "exec $f>&-"
-            done 2>/dev/null
+                (( f > 2 )) && eval "exec $f>&-" 2>/dev/null
+            done
             echo $$ > "$0"
             umask 022
             exec "$@"' "$pidf" "$@" \
@@ -612,6 +638,51 @@ lab_wait_for() {
         fi
         sleep "$interval"
     done
+}
+
+# ------------------------------------------------------- Pacemaker's log --
+# Pacemaker, its agents and whatever they start (warden's keepers, helpers)
+# log to $LAB_LOG/pacemaker.log (PCMK_logfile). A test takes a mark before an
+# action and then looks only at what came after it.
+
+# lab_log_mark: the current end of Pacemaker's log (a byte offset).
+lab_log_mark() {
+    stat -c %s "$LAB_LOG/pacemaker.log" 2>/dev/null || echo 0
+}
+
+# lab_log_since MARK: the lines of Pacemaker's log written after MARK.
+lab_log_since() {
+    tail -c +"$(( $1 + 1 ))" "$LAB_LOG/pacemaker.log" 2>/dev/null || true
+}
+
+# lab_log_has MARK ERE: a line written after MARK matches ERE.
+lab_log_has() {
+    lab_log_since "$1" | grep -Eq -- "$2"
+}
+
+# lab_log_first MARK FIXED...: the line number (counted from MARK) of the
+# first line after MARK that contains every FIXED string; fails if none does.
+# Fixed strings, not patterns: paths and resource names need no escaping.
+lab_log_first() {
+    local mark=$1
+    shift
+    lab_log_since "$mark" | awk '
+        BEGIN { for (i = 1; i < ARGC; i++) want[i] = ARGV[i]; n = ARGC - 1; ARGC = 1 }
+        { for (i = 1; i <= n; i++) if (index($0, want[i]) == 0) next; print NR; found = 1; exit }
+        END { exit !found }' "$@"
+}
+
+# ------------------------------------------------------------ small tools --
+# lab_file_mode PATH: the permission bits of PATH in octal, e.g. "600"
+# (never follows a symlink: a symlink reports "777").
+lab_file_mode() {
+    stat -c %a -- "$1"
+}
+
+# lab_free_port: a TCP port on 127.0.0.1 that is free now (the kernel's
+# choice for an ephemeral bind).
+lab_free_port() {
+    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # _lab_secs_to_ms SECS: "30" -> 30000, "0.5" -> 500, "2.25" -> 2250.

@@ -905,12 +905,11 @@ static void spawn_detached_case(bool with_ready)
     readlink_proc(getpid(), marker_name, ready_link, sizeof(ready_link));
 
     char *script = NULL;
-    ck_assert_int_ge(
-        asprintf(&script,
-                 "echo \"${WARDEN_REPORT_FD:-none} ${OCF_RESKEY_check_x:-none}\" "
-                 "> %s; exec sleep 1000",
-                 with_ready ? "/dev/fd/3" : fifo),
-        0);
+    ck_assert_int_ge(asprintf(&script,
+                              "echo \"${WARDEN_REPORT_FD:-none} ${OCF_RESKEY_check_x:-none}\" "
+                              "> %s; exec sleep 1000",
+                              with_ready ? "/dev/fd/3" : fifo),
+                     0);
     char *argv[] = {(char *)"check-detached", (char *)"-c", script, NULL};
     setenv("OCF_RESKEY_check_x", "given", 1);
     char *env[] = {(char *)"WARDEN_REPORT_FD=3", NULL};
