@@ -230,7 +230,7 @@ static void on_hang_timer(void *data)
     k->kind = WARDEN_FAILURE_HUNG;
     k->verdict.checks++;
     char buf[128], t[32];
-    snprintf(buf, sizeof(buf), "check did not answer within %s: the service is hung",
+    snprintf(buf, sizeof(buf), "hung: check did not answer within %s",
              warden_time_format(k->cfg.check_timeout, t, sizeof(t)));
     check_failed(k, buf);
     publish(k);
@@ -264,9 +264,15 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
         k->verdict.checks++;
         if (r == 0) {
             check_passed(k);
+        } else if (r == -ETIMEDOUT) {
+            /* A probe that ran out of time is a hung service; it says
+             * which step got no answer ("smtp: no greeting within 5s"). */
+            char buf[sizeof(k->verdict.reason)];
+            snprintf(buf, sizeof(buf), "hung: %s", reason ? reason : "no answer");
+            k->kind = WARDEN_FAILURE_HUNG;
+            check_failed(k, buf);
         } else {
-            /* A probe that ran out of time is a hung service, said by it. */
-            k->kind = r == -ETIMEDOUT ? WARDEN_FAILURE_HUNG : WARDEN_FAILURE_CHECK;
+            k->kind = WARDEN_FAILURE_CHECK;
             check_failed(k, reason ? reason : strerror(-r));
         }
         publish(k);

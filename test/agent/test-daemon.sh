@@ -318,7 +318,8 @@ agent reload-agent command="/bin/sleep $marker" check_interval=1s check="exec:/b
     check_timeout=300ms dump_on_failure=true dump_dir="$dumps"
 expect_rc 0 "dump_on_failure turned on by reload-agent"
 kill -STOP "$m"
-wait_until 5 bash -c 'ls "$0"/*-hung.stacks >/dev/null 2>&1' "$dumps"
+# The failure is published once the dump is done: wait for the monitor.
+wait_until 6 bash -c '! OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_command=x "$0" monitor 2>/dev/null' "$AGENT"
 f=$(ls "$dumps"/*-hung.stacks 2>/dev/null | head -1)
 check "a hung check is dumped, without a restart" test -f "$f" -a "$(main_pid)" = "$m"
 check "the dump shows the frozen process stopped" grep -q "== process $m (sleep), state T" "$f"

@@ -743,7 +743,7 @@ scenario_nopush() {
     note "dump: $dumpf"
     check_dump_file "$dumpf" "$rsc" hung
     check_process_dumped "$dumpf" "$frozen" T python3
-    grep -q "reason=.*hung; dump in " <<< "$failed" ||
+    grep -q "reason=dump in .*; hung: " <<< "$failed" ||
         fail "the failed monitor's exit reason does not say where the dump is: $failed"
     if grep -qF "dump in $dumpf" <<< "$failed"; then
         note "the exit reason names the dump: $dumpf"
