@@ -202,7 +202,7 @@ frozen_check() { # frozen_check NAME: freeze it, expect the keeper to notice
     expect_rc 1 "[$n] the keeper's verdict: failed"
     check "[$n] found within check_interval + check_timeout + 1 s ($((t1 - t0)) ms, limit $limit_ms)" \
         test $((t1 - t0)) -le $limit_ms
-    expect_reason "^$n: ${step[$n]} within" "[$n] the keeper's reason names the protocol step"
+    expect_reason "^hung: $n: ${step[$n]} within" "[$n] the keeper's reason names the protocol step"
     deep "${fast[@]}"
     expect_rc 1 "[$n] a depth-10 monitor fails too"
     expect_reason "^$n: ${step[$n]} within [0-9]" "[$n] its reason names the protocol step"
