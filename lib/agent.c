@@ -17,7 +17,7 @@
 #include "warden/op.h"
 
 #define DEFAULT_PENDING_TIMEOUT (16 * WARDEN_USEC_PER_SEC)
-#define PROBE_GRACE             (300 * WARDEN_USEC_PER_MSEC)
+#define OP_GRACE                (300 * WARDEN_USEC_PER_MSEC)
 
 static int check_probe_spec(const char *value)
 {
@@ -267,10 +267,10 @@ static warden_usec_t pending_timeout(struct run *r)
     }
     warden_usec_t v = warden_params_time(r->params, "pending_timeout");
     if (r->op_timeout && v >= r->op_timeout) {
-        char a[32], b[32];
+        char a[32], b[32], c[32];
         qb_log(LOG_WARNING, "pending_timeout %s is not below the operation timeout %s: using %s",
                warden_time_format(v, a, sizeof(a)), warden_time_format(r->op_timeout, b, sizeof(b)),
-               warden_time_format(fallback, a, sizeof(a)));
+               warden_time_format(fallback, c, sizeof(c)));
         return fallback;
     }
     return v;
@@ -290,21 +290,21 @@ static warden_usec_t cleanup_deadline(struct run *r)
 
 struct op_args {
     struct run *run;
-    warden_usec_t probe_deadline; /* op_probe's own, before the wrapper's */
-    char *reason;                 /* written by the worker; read only if it finished */
+    warden_usec_t deadline; /* the operation's own, a little before the wrapper's */
+    char *reason;           /* written by the worker; read only if it finished */
 };
 
 static int op_start(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
     struct warden_service *s = o->run->service;
-    int r = warden__service_start(s, deadline, &o->reason);
+    int r = warden__service_start(s, o->deadline, &o->reason);
     if (r < 0) {
         return r;
     }
     /* Without a keeper the service still runs; the next monitor will start
      * one. So a keeper that cannot start is a warning, not a failed start. */
-    int k = warden__keeper_launch(s, deadline);
+    int k = warden__keeper_launch(s, o->deadline);
     if (k < 0) {
         qb_log(LOG_WARNING, "keeper did not start (%s): the next monitor retries", strerror(-k));
     }
@@ -322,15 +322,15 @@ static void stand_down_keeper(struct warden_service *s, warden_usec_t deadline)
 static int op_stop(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
-    stand_down_keeper(o->run->service, deadline);
-    return warden__service_stop(o->run->service, deadline, &o->reason);
+    stand_down_keeper(o->run->service, o->deadline);
+    return warden__service_stop(o->run->service, o->deadline, &o->reason);
 }
 
 /* Depth 10, and probes: a fresh IsAlive, now. */
 static int op_probe(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
-    return warden__service_probe(o->run->service, o->probe_deadline, &o->reason);
+    return warden__service_probe(o->run->service, o->deadline, &o->reason);
 }
 
 /* An abandoned worker may still use its arguments and the service until the
@@ -345,12 +345,11 @@ static int wrapped(struct run *r, warden_op_fn fn, warden_usec_t timeout, int *r
         return -ENOMEM;
     }
     o->run = r;
-    o->probe_deadline = warden_deadline_in(timeout);
-    if (fn == op_probe) {
-        /* A probe kills what it ran at its own deadline; the wrapper waits
-         * a little longer so that it can, and nothing is orphaned. */
-        timeout += PROBE_GRACE;
-    }
+    /* The operation ends itself at its deadline, with its own reason, and
+     * kills what it ran (a probe's command); the wrapper waits a little
+     * longer, for the operation that cannot. */
+    o->deadline = warden_deadline_in(timeout);
+    timeout += OP_GRACE;
     int result = 0;
     int w = warden_op_run(fn, o, warden_deadline_in(timeout), &result);
     if (w == -ETIMEDOUT) {
@@ -514,7 +513,7 @@ static int action_monitor(struct run *r)
         return answer_from_keeper(r);
     }
     warden_usec_t timeout = warden_params_time(r->params, "check_timeout");
-    if (r->op_timeout && timeout + PROBE_GRACE >= r->op_timeout) {
+    if (r->op_timeout && timeout + OP_GRACE >= r->op_timeout) {
         timeout = r->op_timeout / 5 * 4;
     }
     int result = 0;
@@ -655,7 +654,10 @@ static int dispatch(struct run *r)
  * everything but a depth-0 monitor it can answer by itself. */
 int warden__agent_main_full(const struct warden_agent *agent, int argc, char **argv)
 {
-    struct run r = {.agent = agent, .argc = argc, .argv = argv};
+    /* Static: a worker abandoned at its deadline may still use it until the
+     * process exits (one invocation per process). */
+    static struct run r;
+    r = (struct run){.agent = agent, .argc = argc, .argv = argv};
     r.action = argc > 1 ? argv[1] : NULL;
     r.instance = getenv("OCF_RESOURCE_INSTANCE");
     const char *timeout_ms = getenv("OCF_RESKEY_CRM_meta_timeout");
