@@ -70,23 +70,6 @@ START_TIMEOUT=30
 PY=/usr/bin/python3              # not a pyenv shim: the service runs with a clean PATH
 CHECK_INTERVAL=2 CHECK_TIMEOUT=1 # the frozen-service scenarios
 
-skip() { lab_skip "$@"; }
-# Inside a scenario (a subshell), fail ends that scenario only.
-fail() {
-    echo "FAIL: ${SCEN:+[$SCEN] }$*" >&2
-    exit 1
-}
-step() { echo "--- ${SCEN:+[$SCEN] }$*" >&2; }
-note() { echo "    $*" >&2; }
-
-# timing LINE: print now, and keep it for the summary at the end.
-timing() {
-    echo "timing: [$SCEN] $*" >&2
-    echo "[$SCEN] $*" >> "$WORK/timings"
-}
-ms_since() { echo $(( $(lab_now) - $1 )); }
-fmt_ms() { printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
-
 # tool_missing TOOL...: a tool a check needs is not installed: skip that
 # check with a note, or (WARDEN_NO_SKIP=1, CI) fail.
 tool_missing() {
@@ -102,104 +85,11 @@ tool_missing() {
 
 # The agent's state: read_state, remember, main_pid, keeper_pid, new_main_runs.
 . "$here/warden-state.sh"
-
-# ---------------------------------------------------------------- pacemaker
-# failed_of RSC: RSC's failed actions (lines of lab_failed_actions).
-failed_of() { lab_failed_actions --list | grep "^${1}_" || true; }
+# The scenario frame: create, remove, nothing_left, run_scenario, ...
+. "$here/scenarios.sh"
 
 # wlines MARK RSC: warden's log lines about RSC after MARK.
 wlines() { lab_log_since "$1" | grep -F "warden-daemon($2)" || true; }
-
-# failcount_settles RSC N: RSC's fail count is N, and still N a moment later
-# (warden-push on Pacemaker 2.1.5 corrects its double count of a push).
-failcount_settles() {
-    local fc t0 seen='' deadline
-    t0=$(lab_now)
-    deadline=$(( t0 + 8000 ))
-    while :; do
-        fc=$(lab_failcount "$1") || fc='?'
-        [[ " $seen " == *" $fc "* ]] || seen+="${seen:+ }$fc"
-        [[ $fc == "$2" ]] && break
-        (( $(lab_now) < deadline )) || fail "fail count of $1 is $fc, expected $2 (seen: $seen)"
-        sleep 0.1
-    done
-    sleep 1.5
-    fc=$(lab_failcount "$1")
-    [[ $fc == "$2" ]] || fail "fail count of $1 was $2, then became $fc"
-    note "fail count $2 (values seen: $seen)"
-}
-
-# our_argv ARGV...: a command line this test runs as a service; finish kills
-# any such process still alive at the end.
-our_argv() { echo "$*" >> "$WORK/argvs"; }
-
-# create RSC ARG...: crm configure primitive RSC ocf:warden:daemon ARG...,
-# wait until Started with a main process and a keeper.
-create() {
-    local rsc=$1 t0
-    shift
-    step "create $rsc: $*"
-    t0=$(lab_now)
-    lab_crm configure primitive "$rsc" "$AGENT" "$@" || fail "could not create $rsc"
-    lab_wait_for -t "$START_TIMEOUT" lab_rsc_is "$rsc" Started "$LAB_NODE" ||
-        fail "$rsc not Started (state: $(lab_rsc_state "$rsc"))"
-    lab_wait_for -q -t 5 -i 0.1 main_pid "$rsc" >/dev/null ||
-        fail "$rsc Started but no live main process in $STATE_ROOT/$rsc/service"
-    lab_wait_for -q -t 5 -i 0.1 keeper_pid "$rsc" >/dev/null ||
-        fail "$rsc Started but no live keeper in $STATE_ROOT/$rsc/keeper"
-    note "$rsc Started in $(lab_elapsed "$t0") s: main pid $(main_pid "$rsc"), keeper pid $(keeper_pid "$rsc")"
-    [[ $(lab_failcount "$rsc") == 0 ]] || fail "fail count of $rsc is not 0 after its start"
-}
-
-# nothing_left RSC [ARGV...]: no process remembered for RSC is alive, its
-# cgroup holds nothing, no process with ARGV started since the scenario began
-# runs, and no dump helper of RSC does.
-nothing_left() {
-    local rsc=$1 p cg left=()
-    shift
-    for p in "${seen_procs[@]}"; do
-        lab_proc_alive "${p%%:*}" "${p#*:}" && left+=("${p%%:*}($(lab_proc_cmdline "${p%%:*}" || echo '?'))")
-    done
-    for cg in "${seen_cgroups[@]}"; do
-        if [[ -r $cg/cgroup.procs ]]; then
-            while read -r p; do
-                [[ -n $p ]] && lab_proc_alive "$p" && left+=("$p(in $cg)")
-            done < "$cg/cgroup.procs"
-        fi
-    done
-    if (( $# )); then
-        for p in $(lab_proc_find --since "$SCEN_SINCE" "$@"); do
-            [[ " ${left[*]} " == *" $p("* ]] || left+=("$p($*)")
-        done
-    fi
-    # the dump helper (argv: warden-dump __warden_dump RSC REASON DEADLINE)
-    for p in $(lab_proc_find_prefix --since "$SCEN_SINCE" warden-dump __warden_dump "$rsc"); do
-        left+=("$p(dump helper: $(lab_proc_cmdline "$p" || echo '?'))")
-    done
-    (( ${#left[@]} == 0 )) || { echo "${left[*]}"; return 1; }
-}
-
-# remove RSC [ARGV...]: stop RSC, wait for Stopped, clean up its history,
-# delete it; then check that nothing of it is left (see nothing_left).
-remove() {
-    local rsc=$1 t0 left
-    shift
-    step "stop and delete $rsc"
-    t0=$(lab_now)
-    lab_crm resource stop "$rsc" || fail "crm resource stop $rsc failed"
-    lab_wait_for -t "$START_TIMEOUT" lab_rsc_is "$rsc" Stopped ||
-        fail "$rsc not Stopped (state: $(lab_rsc_state "$rsc"))"
-    note "$rsc Stopped in $(lab_elapsed "$t0") s"
-    lab_rsc_cleanup "$rsc" || true
-    lab_crm configure delete "$rsc" || fail "crm configure delete $rsc failed"
-    lab_wait_for -t 15 lab_rsc_is "$rsc" Absent || fail "$rsc still configured after delete"
-    if ! lab_wait_for -q -t 3 -i 0.1 nothing_left "$rsc" "$@" >/dev/null; then
-        left=$(nothing_left "$rsc" "$@") || true
-        fail "$rsc is stopped and deleted but processes of it are left: $left"
-    fi
-    note "nothing of $rsc left (checked: ${#seen_procs[@]} processes, ${#seen_cgroups[@]} cgroup(s)${1:+, argv '$*'})"
-    [[ ! -e $STATE_ROOT/$rsc/service ]] || fail "$STATE_ROOT/$rsc/service still exists after the stop"
-}
 
 # ---------------------------------------------------------------- the dumps
 # stacks_of DIR RSC [REASON]: the .stacks dumps of RSC in DIR (full paths,
@@ -757,39 +647,6 @@ SCENARIOS=(stacks core stopkill reload keep start checkfail nopush monitor)
 declare -A RESOURCE=([stacks]=d-stacks [core]=d-core [stopkill]=d-stopkill
                      [reload]=d-reload [keep]=d-keep [start]=d-start [nopush]=d-nopush
                      [monitor]=d-monitor [checkfail]=d-checkfail)
-
-# run_scenario N NAME: run scenario_NAME in a subshell (so that fail ends
-# only it); on failure, show diagnostics and remove its resource best-effort.
-run_scenario() {
-    local n=$1 name=$2 rc=0 t0 rsc=${RESOURCE[$2]}
-    t0=$(lab_now)
-    echo "=== scenario $n: $name" >&2
-    set +e
-    (
-        set -e
-        SCEN=$n-$name
-        SCEN_SINCE=$(lab_ticks_now)
-        "scenario_$name"
-    )
-    rc=$?
-    set -e
-    if (( rc == 0 )); then
-        echo "=== scenario $n: $name: PASS ($(lab_elapsed "$t0") s)" >&2
-        RESULTS+=("PASS $n-$name ($(lab_elapsed "$t0") s)")
-        return 0
-    fi
-    echo "=== scenario $n: $name: FAIL ($(lab_elapsed "$t0") s)" >&2
-    RESULTS+=("FAIL $n-$name")
-    FAILED=1
-    lab_diag
-    # Best effort: leave the cluster clean for the next scenario.
-    if ! lab_rsc_is "$rsc" Absent; then
-        env -u CIB_file crm resource stop "$rsc" >/dev/null 2>&1 || true
-        lab_wait_for -q -t 30 lab_rsc_is "$rsc" Stopped || true
-        lab_rsc_cleanup "$rsc" 2>/dev/null || true
-        env -u CIB_file crm configure delete --force "$rsc" >/dev/null 2>&1 || true
-    fi
-}
 
 finish() {
     local rc=$? pid
