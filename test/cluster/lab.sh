@@ -805,14 +805,16 @@ _lab_all_gone() {
     return 0
 }
 
-# _lab_all_reaped: no recorded process is left in /proc, not even as a zombie.
+# _lab_all_reaped [RECORDS]: no process the function RECORDS lists ("role pid
+# starttime" lines; default _lab_recorded) is left in /proc, not even as a
+# zombie. lab3.sh passes its own records.
 _lab_all_reaped() {
     local role pid st cur
     while read -r role pid st; do
         [[ -n $pid ]] || continue
         cur=$(lab_proc_starttime "$pid") || continue
         [[ $cur == "$st" ]] && return 1
-    done < <(_lab_recorded)
+    done < <("${1:-_lab_recorded}")
     return 0
 }
 

@@ -972,26 +972,7 @@ _lab3_stop_pids() {
     for t in "$@"; do
         lab_proc_alive "${t%%:*}" "${t#*:}" && kill "-$sig" "${t%%:*}" 2>/dev/null
     done
-    lab_wait_for -q -t "$timeout" -i 0.1 _lab3_all_gone "$@"
-}
-
-_lab3_all_gone() {
-    local t
-    for t in "$@"; do
-        lab_proc_alive "${t%%:*}" "${t#*:}" && return 1
-    done
-    return 0
-}
-
-# _lab3_all_reaped: no recorded process is left in /proc, not even as a zombie.
-_lab3_all_reaped() {
-    local role pid st cur
-    while read -r role pid st; do
-        [[ -n $pid ]] || continue
-        cur=$(lab_proc_starttime "$pid") || continue
-        [[ $cur == "$st" ]] && return 1
-    done < <(_lab3_recorded)
-    return 0
+    lab_wait_for -q -t "$timeout" -i 0.1 _lab_all_gone "$@"
 }
 
 # _lab3_targets ROLE_ERE: "pid:st" of live recorded processes whose role matches.
@@ -1038,7 +1019,7 @@ lab3_down() {
         # The unshare processes were orphans (setsid -f): this machine's PID 1
         # reaps them late, and until then they are zombies in ps. Wait a
         # little (bounded) so that the machine looks clean right after us.
-        if ! lab_wait_for -q -t "$LAB3_REAP_TIMEOUT" -i 0.1 _lab3_all_reaped; then
+        if ! lab_wait_for -q -t "$LAB3_REAP_TIMEOUT" -i 0.1 _lab_all_reaped _lab3_recorded; then
             lab3_log "note: zombies of lab3 processes not reaped by PID 1 yet (harmless)"
         fi
     fi
