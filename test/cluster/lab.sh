@@ -539,10 +539,17 @@ lab_rsc_is() {
 # lab_failcount RSC [NODE]: RSC's fail count (summed over its operations, as
 # crm_mon reports it), 0 if none, INFINITY if any is INFINITY.
 lab_failcount() {
-    local xml sel="//node_history/node" vals v sum=0
+    local xml
+    xml=$(lab_mon_xml) || return 1
+    lab_failcount_in "$xml" "$@"
+}
+
+# lab_failcount_in XML RSC [NODE]: the same, from crm_mon XML (lab3 uses it).
+lab_failcount_in() {
+    local xml=$1 sel="//node_history/node" vals v sum=0
+    shift
     [[ -n ${2:-} ]] && sel+="[@name='$2']"
     sel+="/resource_history[@id='$1']/@fail-count"
-    xml=$(lab_mon_xml) || return 1
     vals=$(_lab_xpath "$sel" "$xml" | sed -E 's/ ?fail-count="([^"]*)"/\1\n/g')
     for v in $vals; do
         case $v in
@@ -558,9 +565,16 @@ lab_failcount() {
 # each ("<op_key> node=<node> rc=<exitcode> (<exitstatus>) reason=<reason>"),
 # or with --count just how many there are.
 lab_failed_actions() {
-    local xml n i a
-    local -A f
+    local xml
     xml=$(lab_mon_xml) || return 1
+    lab_failed_actions_in "$xml" "$@"
+}
+
+# lab_failed_actions_in XML [--list|--count]: the same, from crm_mon XML.
+lab_failed_actions_in() {
+    local xml=$1 n i a
+    local -A f
+    shift
     n=$(_lab_xpath "count(//failures/failure)" "$xml")
     if [[ ${1:-} == --count ]]; then echo "${n:-0}"; return 0; fi
     for (( i = 1; i <= ${n:-0}; i++ )); do

@@ -7,7 +7,7 @@
 #                 test/cluster/lab3.sh down
 #                 test/cluster/lab3.sh status
 #                 test/cluster/lab3.sh exec NODE CMD...  (run CMD inside NODE)
-#                 test/cluster/lab3.sh crash NODE        (kill the node's PID 1)
+#                 test/cluster/lab3.sh crash NODE        (link down, kill the node's PID 1)
 #                 test/cluster/lab3.sh reboot NODE       (boot a crashed node)
 # As a library:   . test/cluster/lab3.sh
 #                 trap 'lab3_test_exit $?' EXIT   # tears down even on failure
@@ -22,6 +22,7 @@
 #
 # Helpers: lab3_exec NODE CMD..., lab3_crm NODE ARG..., lab3_mon_xml [NODE],
 # lab3_wait_online N [SECS], lab3_rsc_node RSC, lab3_rsc_state RSC,
+# lab3_failcount RSC [NODE], lab3_failed_actions [--list|--count],
 # lab3_crash NODE, lab3_reboot NODE, lab3_nodes, lab3_live_nodes,
 # lab3_node_addr NODE, lab3_node_alive NODE, lab3_dc, lab3_diag,
 # lab3_test_exit RC; and from lab.sh (sourced): lab_now, lab_elapsed,
@@ -40,7 +41,7 @@
 #    and, in that node's private mount namespace, tmpfs on /run and /dev/shm,
 #    and per-node directories (under $LAB3_DIR/nodes/NODE) bind-mounted over
 #    /var/lib/pacemaker, /var/lib/corosync, /var/log/pacemaker,
-#    /var/log/corosync, /etc/corosync and /etc/hosts (every node resolvable by
+#    /var/log/corosync, /var/lib/warden, /etc/corosync and /etc/hosts (every node resolvable by
 #    name). /sys is remounted so that /sys/class/net shows the node's own
 #    interfaces (the cgroup mounts under /sys/fs/cgroup are kept). Everything
 #    else (/usr, /tmp, /var/lib/heartbeat, the OCF agents) is the machine's;
@@ -98,6 +99,7 @@ LAB3_UP_TIMEOUT=${LAB3_UP_TIMEOUT:-90}           # s until all nodes online + DC
 LAB3_STOP_TIMEOUT=${LAB3_STOP_TIMEOUT:-20}       # s for the graceful pacemakerd stop in down
 LAB3_KILL_TIMEOUT=${LAB3_KILL_TIMEOUT:-15}       # s for a node to die after SIGKILL of its PID 1
 LAB3_REAP_TIMEOUT=${LAB3_REAP_TIMEOUT:-5}        # s to let PID 1 reap dead unshare processes
+LAB3_CGROUP_TIMEOUT=${LAB3_CGROUP_TIMEOUT:-10}   # s for a dead node's cgroup to empty
 LAB3_DAEMON_PATH=${LAB3_DAEMON_PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
 LAB3_MAX_NODES=3
 
@@ -356,6 +358,22 @@ lab3_rsc_node() {
     _lab3_xpath "$sel" "$xml" | _lab3_attr_values | sort -u
 }
 
+# lab3_failcount RSC [NODE]: RSC's fail count on NODE (all nodes if none),
+# as the first live node sees it; see lab_failcount.
+lab3_failcount() {
+    local xml
+    xml=$(lab3_mon_xml) || return 1
+    lab_failcount_in "$xml" "$@"
+}
+
+# lab3_failed_actions [--list|--count]: the cluster's failed actions, as the
+# first live node sees them; see lab_failed_actions.
+lab3_failed_actions() {
+    local xml
+    xml=$(lab3_mon_xml) || return 1
+    lab_failed_actions_in "$xml" "$@"
+}
+
 # lab3_crm NODE ARG...: crmsh inside NODE; its output is shown only if it
 # fails (crmsh 4.4 says "Blind faith: not fencing unseen nodes" every time).
 lab3_crm() {
@@ -523,6 +541,9 @@ mount --bind "$nd/var-lib-pacemaker" /var/lib/pacemaker
 mount --bind "$nd/var-lib-corosync" /var/lib/corosync
 mount --bind "$nd/var-log-pacemaker" /var/log/pacemaker
 mount --bind "$nd/var-log-corosync" /var/log/corosync
+# a disk of its own for warden, like a local disk (dumps are looked for per node)
+mkdir -p -m 0755 /var/lib/warden
+mount --bind "$nd/var-lib-warden" /var/lib/warden
 # the copies of the /run/netns/* mounts of the root namespace would pin every
 # network namespace of the machine for as long as the node lives
 if mountpoint -q /run/netns; then umount -R -l /run/netns || true; fi
@@ -646,7 +667,9 @@ _lab3_cgroup_populated() {
     local k v
     [[ -r $1/cgroup.events ]] || return 1
     while read -r k v; do
-        [[ $k == populated ]] && { [[ $v == 1 ]]; return; }
+        # (a bare "return" would not do: in an EXIT trap, where lab3_down
+        # often runs, it returns the status from before the trap)
+        [[ $k == populated ]] && { [[ $v == 1 ]] && return 0; return 1; }
     done < "$1/cgroup.events"
     return 1
 }
@@ -660,7 +683,7 @@ _lab3_cgroup_clean() {
     [[ -d $1 ]] || return 0
     # "populated" drops a moment after the last process of a killed node is
     # gone: wait for it (bounded)
-    if ! lab_wait_for -q -t 5 -i 0.05 _lab3_cgroup_empty "$1"; then
+    if ! lab_wait_for -q -t "$LAB3_CGROUP_TIMEOUT" -i 0.05 _lab3_cgroup_empty "$1"; then
         lab3_log "cgroup $1 still holds processes: $(find "$1" -name cgroup.procs -exec cat {} + | tr '\n' ' ')"
         return 1
     fi
@@ -726,6 +749,7 @@ _lab3_write_node_files() {
     _lab3_mkdir_like "$nd/var-lib-corosync" /var/lib/corosync
     _lab3_mkdir_like "$nd/var-log-pacemaker" /var/log/pacemaker
     _lab3_mkdir_like "$nd/var-log-corosync" /var/log/corosync
+    mkdir -m 0755 "$nd/var-lib-warden"
     _lab3_mkdir_like "$nd/etc-corosync" /etc/corosync
     [[ -d /etc/corosync/uidgid.d ]] && cp -a /etc/corosync/uidgid.d "$nd/etc-corosync/"
     {
@@ -920,9 +944,9 @@ lab3_up() {
     lab3_log "$n node(s) online with DC $(lab3_dc) in $LAB3_UP_SECONDS s (namespaces booted after $t_net s, corosync up after $t_coro s); files and logs in $LAB3_NODES_DIR"
 }
 
-# lab3_crash NODE: kill NODE's PID 1 (SIGKILL from the root namespace): the
-# kernel kills every process of the node at once, like a power cut. Waits
-# (bounded) until they are all gone.
+# lab3_crash NODE: take NODE's link down and kill its PID 1 (SIGKILL from the
+# root namespace): the kernel kills every process of the node at once, like
+# a power cut. Waits (bounded) until they are all gone.
 lab3_crash() {
     local node=${1:-} a init st t0
     _lab3_check_node "$node" || return 1
@@ -932,12 +956,27 @@ lab3_crash() {
     fi
     read -r init st <<< "$a"
     t0=$(lab_now)
+    # A power cut takes the node off the network too. Its network namespace
+    # outlives it (named, for the reboot): without this its eth0 would keep
+    # answering for the addresses it held, a virtual one included.
+    ip -n "$LAB3_NETNS_PREFIX$node" link set eth0 down ||
+        lab3_log "note: could not take $node's eth0 down"
     lab_proc_alive "$init" "$st" && kill -KILL "$init"
     if ! lab_wait_for -q -t "$LAB3_KILL_TIMEOUT" -i 0.05 _lab3_node_dead "$node"; then
         lab3_log "node $node: processes still alive ${LAB3_KILL_TIMEOUT}s after SIGKILL of its PID 1"
         return 1
     fi
     lab3_log "node $node crashed (its PID 1, $init, killed; all gone after $(lab_elapsed "$t0") s)"
+}
+
+# _lab3_node_link_up NODE: the node's eth0 as at boot: its own address
+# only (what a crash left on it, e.g. a virtual address, is gone), up.
+_lab3_node_link_up() {
+    local ns=$LAB3_NETNS_PREFIX$1
+    ip -n "$ns" addr flush dev eth0 &&
+        ip -n "$ns" addr add "$(lab3_node_addr "$1")/24" dev eth0 &&
+        ip -n "$ns" link set eth0 up ||
+        { lab3_log "could not bring $1's eth0 up again"; return 1; }
 }
 
 # _lab3_node_dead NODE: no recorded process of NODE is alive.
@@ -959,6 +998,7 @@ lab3_reboot() {
         lab3_log "node $node is still running: crash it first (lab3_crash $node)"
         return 1
     fi
+    _lab3_node_link_up "$node" || return 1
     _lab3_boot "$node" || return 1
     _lab3_start_stack "$node" || return 1
     lab3_log "node $node rebooted (corosync and pacemakerd started)"

@@ -54,14 +54,14 @@ for want in (int(sys.argv[1]), 0):
 PY
 }
 
-# mail_postfix_config DIR PORT: a Postfix instance with its configuration
-# directory DIR/etc (main.cf, master.cf), queue in DIR/queue, data in
-# DIR/data, its log in DIR/maillog; smtpd on 127.0.0.1:PORT and no other
-# listening service; it delivers nowhere (no local domain, no relay). The
-# queue is not inside the configuration directory: "postfix check" wants all
-# of that owned by root.
+# mail_postfix_config DIR PORT [ADDRESS]: a Postfix instance with its
+# configuration directory DIR/etc (main.cf, master.cf), queue in DIR/queue,
+# data in DIR/data, its log in DIR/maillog; smtpd on ADDRESS:PORT (default
+# 127.0.0.1) and no other listening service; it delivers nowhere (no local
+# domain, no relay). The queue is not inside the configuration directory:
+# "postfix check" wants all of that owned by root.
 mail_postfix_config() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 addr=${3:-127.0.0.1}
     mkdir -p "$dir/etc" "$dir/queue"
     chmod 0755 "$dir" "$dir/etc" "$dir/queue"
     cat >"$dir/etc/main.cf" <<CF
@@ -71,7 +71,7 @@ queue_directory = $dir/queue
 data_directory = $dir/data
 mail_owner = postfix
 setgid_group = postdrop
-inet_interfaces = 127.0.0.1
+inet_interfaces = $addr
 inet_protocols = ipv4
 myhostname = warden-test.invalid
 mydomain = invalid
@@ -93,7 +93,7 @@ CF
     # Every service chroot=n (no chroot to populate), only smtpd on a port.
     cat >"$dir/etc/master.cf" <<CF
 # service type  private unpriv  chroot  wakeup  maxproc command
-127.0.0.1:$port inet n  -       n       -       -       smtpd
+$addr:$port inet n  -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -114,25 +114,26 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 CF
 }
 
-# mail_dovecot_config DIR PROTO PORT: a Dovecot instance (PROTO imap or
-# pop3) with its configuration in DIR/dovecot.conf, base_dir DIR/run,
-# state_dir DIR/state, its log in DIR/dovecot.log, listening on
-# 127.0.0.1:PORT only, no SSL. One throwaway user (a static passdb and
+# mail_dovecot_config DIR PROTO PORT [ADDRESS [BASE_DIR]]: a Dovecot
+# instance (PROTO imap or pop3) with its configuration in DIR/dovecot.conf,
+# base_dir BASE_DIR (default DIR/run; its pidfile is BASE_DIR/master.pid),
+# state_dir DIR/state, its log in DIR/dovecot.log, listening on ADDRESS:PORT
+# only (default 127.0.0.1), no SSL. One throwaway user (a static passdb and
 # userdb) so that Dovecot starts; the probes do not log in.
 mail_dovecot_config() {
-    local dir=$1 proto=$2 port=$3 name
+    local dir=$1 proto=$2 port=$3 addr=${4:-127.0.0.1} base=${5:-$1/run} name
     name=$(mail_dovecot_name "$dir" "$proto")
     mkdir -p "$dir/home"
     chmod 0755 "$dir"
     cat >"$dir/dovecot.conf" <<CF
-# A throwaway Dovecot instance of warden's tests: $proto on 127.0.0.1:$port.
+# A throwaway Dovecot instance of warden's tests: $proto on $addr:$port.
 instance_name = $name
-base_dir = $dir/run
+base_dir = $base
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 info_log_path = $dir/dovecot.log
 protocols = $proto
-listen = 127.0.0.1
+listen = $addr
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
@@ -147,7 +148,7 @@ userdb {
 mail_location = maildir:~/Maildir
 service imap-login {
   inet_listener imap {
-    address = 127.0.0.1
+    address = $addr
     port = $([ "$proto" = imap ] && echo "$port" || echo 0)
   }
   inet_listener imaps {
@@ -156,7 +157,7 @@ service imap-login {
 }
 service pop3-login {
   inet_listener pop3 {
-    address = 127.0.0.1
+    address = $addr
     port = $([ "$proto" = pop3 ] && echo "$port" || echo 0)
   }
   inet_listener pop3s {
