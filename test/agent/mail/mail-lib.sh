@@ -186,6 +186,7 @@ _mail_pf_users() {
     while read -r d p; do
         [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$d $p"
     done <"$MAIL_PF_BACKUP/users"
+    return 0   # (not the status of the last test: callers run under set -e)
 }
 
 # _mail_pf_set DIR...: alternate_config_directories = the original value
