@@ -8,6 +8,9 @@
 #   procs RSC             the live processes of RSC's cgroup, one a line
 #   signal SIG RSC [COMM] send SIG to the processes of RSC's cgroup (only
 #                         those named COMM); prints them; exit 1 if none
+#   mail-signal SIG COMM MARK...  send SIG to the Postfix or Dovecot processes
+#                         named COMM that carry a MARK (any agent's: no
+#                         warden state needed); prints them; exit 1 if none
 #   leftovers RSC [MARK...]  what of RSC runs on this node though it should
 #                         not: its cgroup's processes, the main process and
 #                         keeper of its state, its dump helper, and Postfix
@@ -45,7 +48,7 @@ procs() {
     return 0
 }
 
-cmd=${1:?usage: in-node.sh main|keeper|procs|signal|leftovers|dumps|find|frozen ...}
+cmd=${1:?usage: in-node.sh main|keeper|procs|signal|mail-signal|leftovers|dumps|find|frozen ...}
 shift
 case $cmd in
     main)   main_pid "${1:?RSC}" ;;
@@ -59,6 +62,15 @@ case $cmd in
                 [[ $c == "$comm" ]] || continue
             fi
             kill "-$sig" "$p" 2>/dev/null && hit+=("$p")
+        done
+        (( ${#hit[@]} )) || exit 1
+        echo "${hit[*]}" ;;
+    mail-signal)
+        sig=${1:?SIG} comm=${2:?COMM} hit=()
+        shift 2
+        for p in $(mail_instance_pids "$@"); do
+            c=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+            [[ $c == "$comm" ]] && kill "-$sig" "$p" 2>/dev/null && hit+=("$p")
         done
         (( ${#hit[@]} )) || exit 1
         echo "${hit[*]}" ;;

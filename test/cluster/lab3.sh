@@ -41,8 +41,8 @@
 #    and, in that node's private mount namespace, tmpfs on /run and /dev/shm,
 #    and per-node directories (under $LAB3_DIR/nodes/NODE) bind-mounted over
 #    /var/lib/pacemaker, /var/lib/corosync, /var/log/pacemaker,
-#    /var/log/corosync, /var/lib/warden, /etc/corosync and /etc/hosts (every node resolvable by
-#    name). /sys is remounted so that /sys/class/net shows the node's own
+#    /var/log/corosync, /var/lib/warden, /srv, /etc/corosync and /etc/hosts
+#    (every node resolvable by name). /sys is remounted so that /sys/class/net shows the node's own
 #    interfaces (the cgroup mounts under /sys/fs/cgroup are kept). Everything
 #    else (/usr, /tmp, /var/lib/heartbeat, the OCF agents) is the machine's;
 #  * per node, a cgroup v2 subtree <cgroup2>/warden-lab3/NODE that holds all
@@ -541,9 +541,11 @@ mount --bind "$nd/var-lib-pacemaker" /var/lib/pacemaker
 mount --bind "$nd/var-lib-corosync" /var/lib/corosync
 mount --bind "$nd/var-log-pacemaker" /var/log/pacemaker
 mount --bind "$nd/var-log-corosync" /var/log/corosync
-# a disk of its own for warden, like a local disk (dumps are looked for per node)
-mkdir -p -m 0755 /var/lib/warden
+# local disks: for warden (dumps are looked for per node) and in /srv for
+# the services data (what must not be shared between nodes, e.g. a queue)
+mkdir -p -m 0755 /var/lib/warden /srv
 mount --bind "$nd/var-lib-warden" /var/lib/warden
+mount --bind "$nd/srv" /srv
 # the copies of the /run/netns/* mounts of the root namespace would pin every
 # network namespace of the machine for as long as the node lives
 if mountpoint -q /run/netns; then umount -R -l /run/netns || true; fi
@@ -749,7 +751,7 @@ _lab3_write_node_files() {
     _lab3_mkdir_like "$nd/var-lib-corosync" /var/lib/corosync
     _lab3_mkdir_like "$nd/var-log-pacemaker" /var/log/pacemaker
     _lab3_mkdir_like "$nd/var-log-corosync" /var/log/corosync
-    mkdir -m 0755 "$nd/var-lib-warden"
+    mkdir -m 0755 "$nd/var-lib-warden" "$nd/srv"
     _lab3_mkdir_like "$nd/etc-corosync" /etc/corosync
     [[ -d /etc/corosync/uidgid.d ]] && cp -a /etc/corosync/uidgid.d "$nd/etc-corosync/"
     {

@@ -201,6 +201,12 @@ for i in 1 2 3; do
         timing "crash 3: fail count 3 after $t_fail s, group failed over $home -> $VS_NODE and answering after $(lab_elapsed "$t0") s"
     fi
 done
+for r in "$VS_SMTP" "$VS_IMAP"; do
+    # a monitor at depth 10 runs the agent's protocol probe now, on the node
+    lab3_exec "$VS_NODE" env -u CIB_file crm_resource --resource "$r" --force-check=10 >/dev/null 2>&1 ||
+        fail "the probe of $r does not pass on $VS_NODE (crm_resource --force-check=10)"
+done
+note "the probes of $VS_SMTP and $VS_IMAP pass on $VS_NODE, on $LAB3_VIP"
 check_after "$VS_SMTP@$home=3"
 
 # -------------------------------------------------------- 2. node crash --

@@ -6,9 +6,10 @@
 # Used by test-lab3-vserver.sh, scripts/demo.sh --nodes 3 and the benchmark.
 # Sourced after lab3.sh and test/agent/mail/mail-lib.sh.
 #
-#   vs_prepare DIR            Postfix and Dovecot files in DIR, which every
-#                             node sees (a shared disk); Postfix's main.cf
-#                             is told about them (mail_postfix_allow)
+#   vs_prepare DIR            Postfix and Dovecot configurations in DIR,
+#                             which every node sees (a shared disk), Postfix's
+#                             queue on each node's /srv; Postfix's main.cf is
+#                             told about them (mail_postfix_allow)
 #   vs_configure KIND [META=VALUE...]   KIND warden or heartbeat; the group's
 #                             meta attributes, e.g. migration-threshold=3
 #   vs_load TEXT              more configuration, in crm's syntax
@@ -25,9 +26,12 @@
 VS_GROUP=vs VS_IP=vs-ip VS_SMTP=vs-smtp VS_IMAP=vs-imap
 VS_MEMBERS=("$VS_IP" "$VS_SMTP" "$VS_IMAP")
 VS_SMTP_PORT=25 VS_IMAP_PORT=143      # each node has its own network namespace
-# Dovecot's base_dir (sockets, pidfile) is on the node's own /run: a crashed
-# node's pidfile must not stop the next node's Dovecot.
+# Dovecot's base_dir (sockets, pidfile) is on the node's own /run, Postfix's
+# queue on the node's own disk (/srv): what a node leaves there must not
+# stop or confuse the next node (heartbeat:postfix's probe asks "postfix
+# status", which takes a lock held on another node for a running Postfix).
 VS_IMAP_BASE=/run/warden-vs-imap
+VS_SMTP_SPOOL=/srv/warden-vs-postfix
 VS_MONITOR=${VS_MONITOR:-10s}         # Pacemaker's monitor interval, both kinds
 VS_CHECK_INTERVAL=${VS_CHECK_INTERVAL:-2s}   # warden's keeper
 VS_CHECK_TIMEOUT=${VS_CHECK_TIMEOUT:-1s}
@@ -35,10 +39,16 @@ VS_DIR=
 _vs_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 vs_prepare() {
+    local node
     VS_DIR=$1
     mkdir -p "$VS_DIR"
     chmod 0755 "$VS_DIR"
-    mail_postfix_config "$VS_DIR/postfix" "$VS_SMTP_PORT" "$LAB3_VIP"
+    mail_postfix_config "$VS_DIR/postfix" "$VS_SMTP_PORT" "$LAB3_VIP" "$VS_SMTP_SPOOL"
+    for node in $(lab3_live_nodes); do
+        # the data directory belongs to Postfix (heartbeat:postfix wants it there before the start)
+        lab3_exec "$node" mkdir -p -m 0755 "$VS_SMTP_SPOOL/queue" &&
+            lab3_exec "$node" install -d -o postfix -g postfix -m 0700 "$VS_SMTP_SPOOL/data" || return 1
+    done
     mail_dovecot_config "$VS_DIR/imap" imap "$VS_IMAP_PORT" "$LAB3_VIP" "$VS_IMAP_BASE"
     mail_postfix_allow "$VS_DIR/postfix/etc"
 }
@@ -68,8 +78,11 @@ _vs_crm_text() {
                  "address=$LAB3_VIP port=$VS_IMAP_PORT $keeper $op" ;;
         heartbeat)
             echo "primitive $VS_SMTP ocf:heartbeat:postfix params config_dir=$VS_DIR/postfix/etc $op"
+            # heartbeat:dovecot (resource-agents 4.12) passes config_file to
+            # Dovecot only when an unset $config_dir is non-empty: the file
+            # goes in "parameters" instead
             echo "primitive $VS_IMAP ocf:heartbeat:dovecot params config_file=$VS_DIR/imap/dovecot.conf" \
-                 "pid_file=$VS_IMAP_BASE/master.pid $op" ;;
+                 "parameters=\"-c $VS_DIR/imap/dovecot.conf\" pid_file=$VS_IMAP_BASE/master.pid $op" ;;
         *) lab3_log "vs_configure: KIND is warden or heartbeat, not '$kind'"; return 1 ;;
     esac
     echo "group $VS_GROUP ${VS_MEMBERS[*]}${1:+ meta $*}"

@@ -54,21 +54,26 @@ for want in (int(sys.argv[1]), 0):
 PY
 }
 
-# mail_postfix_config DIR PORT [ADDRESS]: a Postfix instance with its
-# configuration directory DIR/etc (main.cf, master.cf), queue in DIR/queue,
-# data in DIR/data, its log in DIR/maillog; smtpd on ADDRESS:PORT (default
-# 127.0.0.1) and no other listening service; it delivers nowhere (no local
-# domain, no relay). The queue is not inside the configuration directory:
-# "postfix check" wants all of that owned by root.
+# mail_postfix_config DIR PORT [ADDRESS [SPOOL]]: a Postfix instance with
+# its configuration directory DIR/etc (main.cf, master.cf), queue in
+# SPOOL/queue and data in SPOOL/data (SPOOL is DIR unless given; SPOOL/queue
+# must exist when Postfix starts), its log in DIR/maillog; smtpd on
+# ADDRESS:PORT (default 127.0.0.1) and no other listening service; it
+# delivers nowhere (no local domain, no relay). The queue is not inside the
+# configuration directory: "postfix check" wants all of that owned by root.
 mail_postfix_config() {
-    local dir=$1 port=$2 addr=${3:-127.0.0.1}
-    mkdir -p "$dir/etc" "$dir/queue"
-    chmod 0755 "$dir" "$dir/etc" "$dir/queue"
+    local dir=$1 port=$2 addr=${3:-127.0.0.1} spool=${4:-$1}
+    mkdir -p "$dir/etc"
+    chmod 0755 "$dir" "$dir/etc"
+    if [ -z "${4:-}" ]; then
+        mkdir -p "$dir/queue"
+        chmod 0755 "$dir/queue"
+    fi
     cat >"$dir/etc/main.cf" <<CF
 # A throwaway Postfix instance of warden's tests.
 compatibility_level = 3.6
-queue_directory = $dir/queue
-data_directory = $dir/data
+queue_directory = $spool/queue
+data_directory = $spool/data
 mail_owner = postfix
 setgid_group = postdrop
 inet_interfaces = $addr
