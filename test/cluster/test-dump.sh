@@ -634,8 +634,14 @@ scenario_monitor() {
     (( n_written < n_stop )) ||
         fail "Pacemaker stopped $rsc (log line $n_stop) before the dump was written (line $n_written)"
     if [[ -n $n_error ]]; then
-        grep -q "^${rsc}_monitor_1000 .*; dump in " <<< "$failed" ||
-            fail "the failed monitor's exit reason does not say where the dump is: $failed"
+        # The monitor's result as the controller logged it: crm_mon keeps one
+        # last failure per resource, and the keeper's push (asyncmon) may
+        # land just after the monitor and take its place there.
+        local result
+        result=$(lab_log_since "$mark" | grep -F "Result of monitor operation for $rsc on " |
+                 grep -F ': error' | head -n 1)
+        [[ $result == *"(dump in "* ]] ||
+            fail "the failed monitor's exit reason does not say where the dump is: $result (failed actions: $failed)"
     fi
     remove "$rsc" "${svc[@]}"
     left=$(lab_proc_find --since "$SCEN_SINCE" sleep 100801)
