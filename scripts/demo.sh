@@ -115,7 +115,7 @@ kill -9 "$old"
 t0=$(lab_now)
 lab_wait_for -t 60 '[ -n "$(main_pid)" ] && [ "$(main_pid)" != "'"$old"'" ] && lab_rsc_is '$rsc' Started'
 echo "Pacemaker recovered it: new pid $(main_pid), $(lab_elapsed "$t0") s after the kill" \
-     "(found by the next monitor, interval 5s)."
+     "(its keeper told Pacemaker at once; the monitor interval is 5s)."
 echo
 echo "\$ crm_mon -1 --include=failcounts"
 crm_mon -1 --include=failcounts 2>/dev/null || crm_mon -1f
