@@ -48,32 +48,34 @@ procs() {
     return 0
 }
 
+# signal_named SIG COMM PID...: send SIG to those of PID... named COMM (all
+# of them if COMM is empty); print them; fail if there is none.
+signal_named() {
+    local sig=$1 comm=$2 p c hit=()
+    shift 2
+    for p; do
+        if [[ -n $comm ]]; then
+            c=$(cat "/proc/$p/comm" 2>/dev/null) || continue   # gone meanwhile
+            [[ $c == "$comm" ]] || continue
+        fi
+        kill "-$sig" "$p" 2>/dev/null && hit+=("$p")
+    done
+    (( ${#hit[@]} )) || return 1
+    echo "${hit[*]}"
+}
+
 cmd=${1:?usage: in-node.sh main|keeper|procs|signal|mail-signal|leftovers|dumps|find|frozen ...}
 shift
 case $cmd in
     main)   main_pid "${1:?RSC}" ;;
     keeper) keeper_pid "${1:?RSC}" ;;
     procs)  procs "${1:?RSC}" ;;
-    signal)
-        sig=${1:?SIG} rsc=${2:?RSC} comm=${3:-} hit=()
-        for p in $(procs "$rsc"); do
-            if [[ -n $comm ]]; then
-                c=$(cat "/proc/$p/comm" 2>/dev/null) || continue   # gone meanwhile
-                [[ $c == "$comm" ]] || continue
-            fi
-            kill "-$sig" "$p" 2>/dev/null && hit+=("$p")
-        done
-        (( ${#hit[@]} )) || exit 1
-        echo "${hit[*]}" ;;
-    mail-signal)
-        sig=${1:?SIG} comm=${2:?COMM} hit=()
-        shift 2
-        for p in $(mail_instance_pids "$@"); do
-            c=$(cat "/proc/$p/comm" 2>/dev/null) || continue
-            [[ $c == "$comm" ]] && kill "-$sig" "$p" 2>/dev/null && hit+=("$p")
-        done
-        (( ${#hit[@]} )) || exit 1
-        echo "${hit[*]}" ;;
+    signal)      # shellcheck disable=SC2046 # a list of pids
+                 signal_named "${1:?SIG}" "${3:-}" $(procs "${2:?RSC}") ;;
+    mail-signal) sig=${1:?SIG} comm=${2:?COMM}
+                 shift 2
+                 # shellcheck disable=SC2046 # a list of pids
+                 signal_named "$sig" "$comm" $(mail_instance_pids "$@") ;;
     leftovers)
         rsc=${1:?RSC}
         shift

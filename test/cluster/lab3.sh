@@ -983,11 +983,7 @@ _lab3_node_link_up() {
 
 # _lab3_node_dead NODE: no recorded process of NODE is alive.
 _lab3_node_dead() {
-    local role pid st
-    while read -r role pid st; do
-        [[ -n $pid ]] && lab_proc_alive "$pid" "$st" && return 1
-    done < <(_lab3_recorded "$1-[a-z]+")
-    return 0
+    [[ -z $(_lab3_targets "$1-[a-z]+") ]]
 }
 
 # lab3_reboot NODE: boot a crashed NODE again (fresh /run and /dev/shm, the

@@ -26,6 +26,34 @@ note() { echo "    $*" >&2; }
 # dependency); finish kills any such process still alive at the end.
 our_argv() { echo "$*" >> "$WORK/argvs"; }
 
+# write_responder: $WORK/responder.py, a tiny TCP service that answers
+# "ready" to every connection (python3 responder.py PORT), and
+# $WORK/probe.sh PORT, healthy when it does. A SIGSTOPped responder still has
+# its connections accepted by the kernel, but never answers: the probe hangs.
+write_responder() {
+    cat > "$WORK/responder.py" <<'EOF'
+# A tiny service that must answer: "ready\n" to every connection.
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    try:
+        c.sendall(b"ready\n")
+    except OSError:
+        pass
+    c.close()
+EOF
+    cat > "$WORK/probe.sh" <<'EOF'
+#!/bin/bash
+# Healthy when the responder on 127.0.0.1:$1 says "ready".
+exec 3<>"/dev/tcp/127.0.0.1/$1" && read -r -t 5 line <&3 && [ "$line" = ready ]
+EOF
+    chmod 0755 "$WORK/probe.sh"
+}
+
 # run_scenario N NAME: run scenario_NAME in a subshell (so that fail ends
 # only it); on failure, show diagnostics and remove its resource best-effort.
 run_scenario() {

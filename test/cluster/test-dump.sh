@@ -198,37 +198,16 @@ log_order() {
 }
 
 # ------------------------------------------------------- the frozen service
-# The responder must answer "ready" to every connection; the probe connects
-# and reads that with bash's /dev/tcp (a SIGSTOPped responder still has its
-# connections accepted by the kernel, but never answers).
+# The responder and its probe (scenarios.sh), and a service that only
+# SIGKILL ends.
 write_service_files() {
-    cat > "$WORK/responder.py" <<'EOF'
-# A tiny service that must answer: "ready\n" to every connection.
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(64)
-while True:
-    c, _ = s.accept()
-    try:
-        c.sendall(b"ready\n")
-    except OSError:
-        pass
-    c.close()
-EOF
-    cat > "$WORK/probe.sh" <<'EOF'
-#!/bin/bash
-# Healthy when the responder on 127.0.0.1:$1 says "ready".
-exec 3<>"/dev/tcp/127.0.0.1/$1" && read -r -t 5 line <&3 && [ "$line" = ready ]
-EOF
+    write_responder
     # A service that ignores SIGTERM (and so does its sleep: an ignored
     # signal stays ignored across exec): only SIGKILL ends it.
     cat > "$WORK/stubborn.sh" <<'EOF'
 trap '' TERM
 while :; do sleep 100301; done
 EOF
-    chmod 0755 "$WORK/probe.sh"
 }
 
 # responder_params PORT: sets svc (the argv) and rparams (crm params for a

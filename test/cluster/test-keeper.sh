@@ -112,30 +112,8 @@ scenario_crash() {
 HANG_INTERVAL=2 HANG_TIMEOUT=1
 scenario_hang() {
     local rsc=k-hang port old new t0 t_failed t_gone t_rec limit_ms left
-    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
-        fail "could not find a free port"
-    cat > "$WORK/responder.py" <<'EOF'
-# A tiny service that must answer: "ready\n" to every connection.
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(64)
-while True:
-    c, _ = s.accept()
-    try:
-        c.sendall(b"ready\n")
-    except OSError:
-        pass
-    c.close()
-EOF
-    cat > "$WORK/probe.sh" <<'EOF'
-#!/bin/bash
-# Healthy when the responder on 127.0.0.1:$1 says "ready" (a SIGSTOPped one
-# still accepts connections - the kernel does that - but never answers).
-exec 3<>"/dev/tcp/127.0.0.1/$1" && read -r -t 5 line <&3 && [ "$line" = ready ]
-EOF
-    chmod 0755 "$WORK/probe.sh"
+    port=$(lab_free_port) || fail "could not find a free port"
+    write_responder
     local -a svc=("$PY" "$WORK/responder.py" "$port")
     our_argv "${svc[@]}"
     our_argv bash "$WORK/probe.sh" "$port"
