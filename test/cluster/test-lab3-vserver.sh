@@ -120,7 +120,7 @@ wait_failcount() {
 # left on a node where it is not running. Then clean the failures up.
 check_after() {
     local -A want=()
-    local e n r fc line where leftovers
+    local e n r fc line where leftovers addrs
     for e in "$@"; do want[${e%=*}]=${e#*=}; done
     for r in "${MEMBERS[@]}"; do
         for n in $(lab3_live_nodes); do
@@ -151,8 +151,8 @@ check_after() {
         if [[ -n $(vs_in "$n" find "${STUBBORN_ARGV[@]}") ]]; then
             fail "the stubborn service's '${STUBBORN_ARGV[*]}' is left on $n"
         fi
-        ! lab3_exec "$n" ip -o -4 addr show dev eth0 | grep -qF " $LAB3_VIP/" ||
-            fail "$LAB3_VIP is on $n too"
+        addrs=$(lab3_exec "$n" ip -o -4 addr show dev eth0) || fail "no eth0 on $n"
+        [[ $addrs != *" $LAB3_VIP/"* ]] || fail "$LAB3_VIP is on $n too"
     done
     note "checked: fail counts, failed actions, nothing left on $(others "$where" | paste -sd' ')"
     lab3_exec "$where" env -u CIB_file crm_resource --cleanup --resource "$VS_GROUP" >/dev/null 2>&1 ||
@@ -271,14 +271,17 @@ for n in $(lab3_live_nodes); do
     logmark[$n]=$(wc -l < "$LAB3_NODES_DIR/$n/var-log-pacemaker/pacemaker.log")
 done
 log_since() { tail -n "+$(( ${logmark[$1]} + 1 ))" "$LAB3_NODES_DIR/$1/var-log-pacemaker/pacemaker.log"; }
-by=$(others "$home" | head -n 1)
+# (not "others | head -n 1": under pipefail, head quitting early can kill
+# the producer with SIGPIPE, and set -e end the test without a word)
+by=$(others "$home")
+by=${by%%$'\n'*}
 step "crm node standby $home (from $by)"
 t0=$(lab_now)
 lab3_crm "$by" node standby "$home" || fail "crm node standby $home failed"
 lab_wait_for -q -t 60 -i 0.1 "_vs_running $home && [[ \$(lab3_rsc_node $STUBBORN) == \$VS_NODE ]]" ||
     fail "the group did not move off $home (state: $(lab3_rsc_state "$STUBBORN"))"
 timing "group of 4 moved $home -> $VS_NODE, answering, $(lab_elapsed "$t0") s after crm node standby"
-line=$(log_since "$home" | grep -F "warden-daemon($STUBBORN)" | grep -F 'SIGKILL' | head -n 1) ||
+line=$(log_since "$home" | grep -F "warden-daemon($STUBBORN)" | grep -m 1 -F 'SIGKILL') ||
     fail "no escalation to SIGKILL in $home's log for $STUBBORN"
 note "$home: ${line#*]}"
 (( $(lab3_failed_actions --count) == 0 )) || fail "failed actions: $(lab3_failed_actions --list)"
