@@ -294,6 +294,22 @@ struct op_args {
     char *reason;           /* written by the worker; read only if it finished */
 };
 
+/* Without a keeper the service still runs; the next monitor checks it
+ * itself and tries again. So a keeper that cannot start is a warning. */
+static void launch_keeper(struct warden_service *s, warden_usec_t deadline)
+{
+    int k = warden__keeper_launch(s, deadline);
+    if (k == -EADDRINUSE) {
+        qb_log(LOG_WARNING, "the keeper runs, but another process holds its IPC name: "
+                            "monitors work, reload-agent does not");
+    } else if (k < 0) {
+        qb_log(LOG_WARNING,
+               "keeper did not start (%s): the next monitor checks the service "
+               "itself and retries",
+               strerror(-k));
+    }
+}
+
 static int op_start(void *userdata, warden_usec_t deadline)
 {
     struct op_args *o = userdata;
@@ -302,12 +318,7 @@ static int op_start(void *userdata, warden_usec_t deadline)
     if (r < 0) {
         return r;
     }
-    /* Without a keeper the service still runs; the next monitor will start
-     * one. So a keeper that cannot start is a warning, not a failed start. */
-    int k = warden__keeper_launch(s, o->deadline);
-    if (k < 0) {
-        qb_log(LOG_WARNING, "keeper did not start (%s): the next monitor retries", strerror(-k));
-    }
+    launch_keeper(s, o->deadline);
     return 0;
 }
 
@@ -456,62 +467,69 @@ static int check_level(void)
     return isempty(level) ? 0 : atoi(level);
 }
 
-struct ask_args {
+/* A request to the keeper, run under the wrapper: a frozen keeper never
+ * completes libqb's connection set-up, and the action must still answer.
+ * Static: an abandoned worker may still write to it until the process
+ * exits, and then nothing of the run may be freed (see keeper_abandoned). */
+static struct keeper_request {
+    char *state_dir;
     const char *instance;
+    const char *reload_text; /* NULL: ask for the verdict */
+    warden_usec_t deadline;
     struct warden_verdict verdict;
-};
+} keeper_req;
+static bool keeper_abandoned;
 
-static int op_ask(void *userdata, warden_usec_t deadline)
+static int op_keeper_request(void *userdata, warden_usec_t deadline)
 {
-    struct ask_args *a = userdata;
-    return warden__monitor_ask(a->instance, &a->verdict);
+    struct keeper_request *q = userdata;
+    if (q->reload_text) {
+        return warden__monitor_reload(q->state_dir, q->instance, q->reload_text, q->deadline);
+    }
+    return warden__monitor_ask(q->state_dir, q->instance, q->deadline, &q->verdict);
+}
+
+/* Ask the keeper (verdict, or reload with text), by timeout. -ETIMEDOUT
+ * when it does not answer in time. */
+static int keeper_request(struct run *r, const char *reload_text, warden_usec_t timeout,
+                          struct warden_verdict *ret)
+{
+    free(keeper_req.state_dir);
+    keeper_req = (struct keeper_request){
+        .state_dir = strdup(r->service->state_dir),
+        .instance = r->instance,
+        .reload_text = reload_text,
+        .deadline = warden_deadline_in(timeout),
+    };
+    if (!keeper_req.state_dir) {
+        return -ENOMEM;
+    }
+    int k = 0;
+    int w =
+        warden_op_run(op_keeper_request, &keeper_req, warden_deadline_in(timeout + OP_GRACE), &k);
+    if (w == -ETIMEDOUT) {
+        keeper_abandoned = true;
+        return -ETIMEDOUT;
+    }
+    if (w < 0) {
+        return w;
+    }
+    if (k == -EAGAIN) {
+        k = -ETIMEDOUT; /* libqb's word for a reply that did not come */
+    }
+    if (k == 0 && ret) {
+        *ret = keeper_req.verdict;
+    }
+    return k;
 }
 
 /* How long a keeper may take to answer before it counts as stuck. */
 #define KEEPER_ANSWER_TIMEOUT (2 * WARDEN_USEC_PER_SEC)
 
-/* Depth 0: the keeper's cached verdict, at once. */
-static int answer_from_keeper(struct run *r)
+/* A fresh IsAlive, now, under check_timeout (depth 10, probes, and a
+ * depth-0 monitor whose keeper cannot answer). */
+static int probe_now(struct run *r)
 {
-    /* Asked under the wrapper: a frozen keeper never completes libqb's
-     * connection handshake, and the monitor must still answer. The
-     * arguments are static: an abandoned worker may still write to them. */
-    static struct ask_args a;
-    a.instance = r->instance;
-    int k = 0;
-    int w = warden_op_run(op_ask, &a, warden_deadline_in(KEEPER_ANSWER_TIMEOUT), &k);
-    if (w == -ETIMEDOUT || k == -ETIMEDOUT || k == -EAGAIN) {
-        return exit_with(r, -ETIMEDOUT, "health monitor stalled: the keeper does not answer");
-    }
-    if (w < 0) {
-        return exit_with(r, w, "cannot ask the keeper: %s", strerror(-w));
-    }
-    struct warden_verdict v = a.verdict;
-    if (k == 0) {
-        return warden__verdict_answer(&v, warden_now(), &r->reason);
-    }
-    if (k == -EACCES) {
-        return exit_with(r, -EACCES, "the keeper refused this monitor (not root or haclient)");
-    }
-    /* No keeper: the watcher is watched. If the service still runs, a new
-     * keeper adopts it. */
-    if (warden__service_status(r->service, &r->reason) < 0) {
-        return -ESRCH;
-    }
-    qb_log(LOG_WARNING, "keeper for pid %d was gone (%s): starting a new one",
-           (int)r->service->main.pid, strerror(-k));
-    k = warden__keeper_launch(r->service, warden_deadline_in(pending_timeout(r)));
-    if (k < 0) {
-        qb_log(LOG_ERR, "cannot start a keeper: %s", strerror(-k));
-    }
-    return 0;
-}
-
-static int action_monitor(struct run *r)
-{
-    if (!r->probe && check_level() < 10) {
-        return answer_from_keeper(r);
-    }
     warden_usec_t timeout = warden_params_time(r->params, "check_timeout");
     if (r->op_timeout && timeout + OP_GRACE >= r->op_timeout) {
         timeout = r->op_timeout / 5 * 4;
@@ -537,6 +555,56 @@ static int action_monitor(struct run *r)
     return result;
 }
 
+/* Depth 0: the keeper's cached verdict, at once. The keeper's own trouble
+ * (gone, stuck, its verdict stale) is not the service's: it is replaced,
+ * and the answer comes from a probe of our own, now. */
+static int answer_from_keeper(struct run *r)
+{
+    struct warden_verdict v;
+    int k = keeper_request(r, NULL, KEEPER_ANSWER_TIMEOUT, &v);
+    if (k == 0) {
+        char *reason = NULL;
+        int answer = warden__verdict_answer(&v, warden_now(), &reason);
+        if (answer != -ETIMEDOUT) {
+            free(r->reason);
+            r->reason = reason;
+            return answer;
+        }
+        qb_log(LOG_WARNING, "%s", reason);
+        free(reason);
+        k = -ETIMEDOUT; /* the keeper answers, but its checks are stuck */
+    }
+    if (k == -EACCES) {
+        return exit_with(r, -EACCES, "the keeper refused this monitor (not root or haclient)");
+    }
+    /* The watcher is watched. */
+    int status = warden__service_status(r->service, &r->reason);
+    if (status < 0) {
+        return status;
+    }
+    if (k == -ETIMEDOUT) {
+        qb_log(LOG_WARNING, "the keeper of pid %d is stalled: replacing it, and checking now",
+               (int)r->service->main.pid);
+        warden__keeper_stand_down(r->service, warden_deadline_in(KEEPER_ANSWER_TIMEOUT / 4));
+    } else {
+        qb_log(LOG_WARNING, "the keeper of pid %d is gone (%s): checking now, then a new one",
+               (int)r->service->main.pid, strerror(-k));
+    }
+    int result = probe_now(r);
+    if (result == 0) {
+        launch_keeper(r->service, warden_deadline_in(pending_timeout(r)));
+    }
+    return result;
+}
+
+static int action_monitor(struct run *r)
+{
+    if (!r->probe && check_level() < 10) {
+        return answer_from_keeper(r);
+    }
+    return probe_now(r);
+}
+
 /* reload-agent: the keeper takes the new reloadable values without a
  * restart of the service; the other actions read them anew each time. */
 static int action_reload(struct run *r)
@@ -545,7 +613,7 @@ static int action_reload(struct run *r)
     if (!text) {
         return -ENOMEM;
     }
-    int k = warden__monitor_reload(r->instance, text);
+    int k = keeper_request(r, text, pending_timeout(r), NULL);
     if (k == -ENOTCONN) {
         qb_log(LOG_INFO, "no keeper runs: nothing to reload");
         return 0;
@@ -695,10 +763,11 @@ int warden__agent_main_full(const struct warden_agent *agent, int argc, char **a
         fprintf(stderr, "ocf-exit-reason:%s\n", r.reason);
     }
     free(r.reason);
-    if (abandoned_op) {
+    if (abandoned_op || keeper_abandoned) {
         /* The worker may still hold it; the process ends in a moment. */
         return rc;
     }
+    free(keeper_req.state_dir);
     warden__service_free(r.service);
     warden__params_free(r.params);
     free(r.table);

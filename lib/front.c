@@ -51,6 +51,12 @@ static bool fast_monitor(int argc, char **argv, int *ret_rc)
     }
     char *reason = NULL;
     int r = warden__verdict_answer(&v, warden_now(), &reason);
+    if (r == -ETIMEDOUT) {
+        /* A stale verdict: the keeper is stuck, which says nothing about
+         * the service. The full agent replaces it and checks now. */
+        free(reason);
+        return false;
+    }
     *ret_rc = r == 0        ? WARDEN_OCF_SUCCESS
               : r == -ESRCH ? WARDEN_OCF_NOT_RUNNING
                             : WARDEN_OCF_ERR_GENERIC;

@@ -45,6 +45,7 @@ struct warden_keeper {
     int result;
     char *result_reason;
     bool quit;
+    bool probing; /* the thread is inside the probe (not merely unreported) */
     int efd;
     /* loop-thread view */
     bool in_flight;
@@ -200,6 +201,7 @@ static void *check_thread(void *arg)
             break;
         }
         k->job_posted = false;
+        k->probing = true;
         warden_usec_t deadline = k->job_deadline;
         pthread_mutex_unlock(&k->lock);
 
@@ -207,6 +209,7 @@ static void *check_thread(void *arg)
         int r = k->ops.probe(k->ops.userdata, deadline, &reason);
 
         pthread_mutex_lock(&k->lock);
+        k->probing = false;
         free(k->result_reason);
         k->result = r;
         k->result_reason = reason;
@@ -531,12 +534,18 @@ bool warden__ipc_client_allowed(uid_t uid, gid_t gid)
 
 static warden_keeper *ipc_keeper; /* the one keeper a process serves */
 
+/* Per connection: whether the client is root. Verdicts are for root and
+ * haclient; a reload installs checks that run as root, so it is root's. */
+#define CLIENT_ROOT  ((void *)2)
+#define CLIENT_GROUP ((void *)1)
+
 static int32_t ipc_accept(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
 {
     if (!warden__ipc_client_allowed(uid, gid)) {
         qb_log(LOG_NOTICE, "refused IPC client uid %d gid %d", (int)uid, (int)gid);
         return -EACCES;
     }
+    qb_ipcs_context_set(c, uid == 0 ? CLIENT_ROOT : CLIENT_GROUP);
     return 0;
 }
 
@@ -547,7 +556,12 @@ static int32_t ipc_dispatch(qb_ipcs_connection_t *c, void *data, size_t size)
     resp.hdr.id = req->id;
     resp.hdr.size = sizeof(resp);
     warden_keeper *k = ipc_keeper;
-    if (req->id == WARDEN_IPC_RELOAD && k->ops.reload) {
+    if (size < sizeof(*req)) {
+        resp.hdr.error = -EBADMSG;
+    } else if (req->id == WARDEN_IPC_RELOAD && qb_ipcs_context_get(c) != CLIENT_ROOT) {
+        qb_log(LOG_WARNING, "refused a reload from a client that is not root");
+        resp.hdr.error = -EPERM;
+    } else if (req->id == WARDEN_IPC_RELOAD && k->ops.reload) {
         size_t len = size > sizeof(*req) ? size - sizeof(*req) : 0;
         char *text = strndup((const char *)data + sizeof(*req), len);
         resp.hdr.error = text ? k->ops.reload(k->ops.userdata, text) : -ENOMEM;
@@ -602,7 +616,15 @@ int warden__keeper_serve(warden_keeper *k, const char *name)
         return -ENOMEM;
     }
     qb_ipcs_poll_handlers_set(k->ipcs, &poll_handlers);
-    return qb_ipcs_run(k->ipcs);
+    int r = qb_ipcs_run(k->ipcs);
+    if (r < 0) {
+        /* The name is taken (or the socket cannot be made): the keeper
+         * goes on without IPC, so leave nothing half set up. */
+        qb_ipcs_destroy(k->ipcs);
+        k->ipcs = NULL;
+        ipc_keeper = NULL;
+    }
+    return r;
 }
 
 /* ---- teardown ------------------------------------------------------------ */
@@ -635,8 +657,11 @@ warden_keeper *warden__keeper_free(warden_keeper *k)
         k->quit = true;
         pthread_cond_signal(&k->cond);
         /* A probe still out past its deadline may never return: leave the
-         * thread (and this keeper's memory) behind rather than hang here. */
-        abandoned = k->in_flight && k->hung;
+         * thread (and this keeper's memory) behind rather than hang here.
+         * Only while the thread is inside the probe: a hung probe that has
+         * since returned, its answer not yet read by the loop, is joined
+         * (abandoning it left a thread and the keeper behind for nothing). */
+        abandoned = k->probing && k->hung;
         pthread_mutex_unlock(&k->lock);
         if (abandoned) {
             pthread_detach(k->thread);

@@ -10,21 +10,31 @@
 /* The keeper's IPC name for an instance (at most 100 bytes). */
 int warden__keeper_ipc_name(const char *instance, char **ret);
 
-/* Ask the instance's keeper for its verdict. -ENOTCONN when none answers,
- * -EACCES when it refused us. */
-int warden__monitor_ask(const char *instance, struct warden_verdict *ret);
+/* Ask the instance's keeper for its verdict, by the deadline. Only the
+ * keeper recorded in state_dir/keeper (pid and start time, re-verified, and
+ * root) is believed: -ENOTCONN when there is none or another process serves
+ * the name, -EACCES when it refused us, -ETIMEDOUT at the deadline. */
+int warden__monitor_ask(const char *state_dir, const char *instance, warden_usec_t deadline,
+                        struct warden_verdict *ret);
 
-/* Send a reload request ("name=value" lines). -ENOTCONN without a keeper. */
-int warden__monitor_reload(const char *instance, const char *text);
+/* Send the recorded keeper a reload request (root only), by the deadline.
+ * -ENOTCONN without a keeper. */
+int warden__monitor_reload(const char *state_dir, const char *instance, const char *text,
+                           warden_usec_t deadline);
 
 /* Start a keeper for a running service: this binary again, in keeper mode,
  * detached (own session, stdio on /dev/null), so that Pacemaker's kill of
- * the agent's process group on an op timeout does not reach it. Returns
- * once it serves its IPC, or at the deadline. */
+ * the agent's process group on an op timeout does not reach it. Returns 0
+ * once it keeps and serves its IPC, -EADDRINUSE when it keeps without IPC
+ * (its name is taken), -ECHILD when it is not keeping, -ETIMEDOUT at the
+ * deadline. */
 int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline);
 
 /* Stand the keeper down before a deliberate stop (SIGTERM: it exits
- * without reporting anything), SIGKILL if it does not go by the deadline. */
+ * without reporting anything), SIGKILL if it does not go by the deadline.
+ * The keeper is the one its record names (re-verified by start time) or,
+ * without a record, a root process with a keeper's command line for this
+ * instance; never a pid learned over IPC. */
 int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
 
 /* The keeper process: runs until stood down. prepare is the agent's (it

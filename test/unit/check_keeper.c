@@ -4,6 +4,7 @@
  * the IPC server refusing an unprivileged client. */
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/stat.h>
 #include <pwd.h>
 #include <qb/qbloop.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 #include "check_common.h"
 #include "keeper-int.h"
 #include "monitor-int.h"
+#include "proc-int.h"
 
 #define MS            (WARDEN_USEC_PER_MSEC)
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -390,24 +392,58 @@ static int32_t child_done(int32_t fd, int32_t revents, void *data)
     return 0;
 }
 
-static int ask(qb_loop_t *loop, const char *instance, bool as_nobody)
+/* A state directory whose keeper record names pid (with its start time),
+ * as the keeper writes it. */
+static void record_keeper(char *dir, pid_t pid)
+{
+    strcpy(dir, "/tmp/check-keeper-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/keeper", dir);
+    struct warden_proc_stat st;
+    ck_assert_int_eq(warden__proc_stat(pid, &st), 0);
+    FILE *f = fopen(path, "we");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%d %llu\n", (int)pid, (unsigned long long)st.starttime);
+    fclose(f);
+}
+
+static void remove_state(const char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/keeper", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+enum client { AS_ROOT, AS_NOBODY, AS_HACLIENT };
+
+/* In a child (as who): ask for the verdict, or send a reload when text is
+ * given. Exits with -(the result). */
+static int ask_as(qb_loop_t *loop, const char *state_dir, const char *instance, enum client who,
+                  const char *reload_text)
 {
     int status = -1;
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        if (as_nobody) {
+        if (who != AS_ROOT) {
             struct passwd *pw = getpwnam("nobody");
-            if (!pw || setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-                _exit(10);
+            struct group *g = who == AS_HACLIENT ? getgrnam("haclient") : NULL;
+            gid_t gid = g ? g->gr_gid : pw ? pw->pw_gid : 0;
+            if (!pw || (who == AS_HACLIENT && !g) || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+                setuid(pw->pw_uid) < 0) {
+                _exit(100);
             }
         }
         struct warden_verdict v;
-        int r = warden__monitor_ask(instance, &v);
-        if (as_nobody) {
-            _exit(r < 0 ? 0 : 11);
+        warden_usec_t deadline = warden_deadline_in(2 * WARDEN_USEC_PER_SEC);
+        int r = reload_text ? warden__monitor_reload(state_dir, instance, reload_text, deadline)
+                            : warden__monitor_ask(state_dir, instance, deadline, &v);
+        if (r == 0 && !reload_text && v.health != WARDEN_HEALTH_RUNNING) {
+            _exit(101);
         }
-        _exit(r == 0 && v.health == WARDEN_HEALTH_RUNNING ? 0 : 12);
+        _exit(-r);
     }
     int fd = pidfd_open(pid, 0);
     ck_assert_int_ge(fd, 0);
@@ -419,7 +455,26 @@ static int ask(qb_loop_t *loop, const char *instance, bool as_nobody)
     qb_loop_poll_del(loop, fd);
     close(fd);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+    return WIFEXITED(status) ? -WEXITSTATUS(status) : -1000;
+}
+
+static int reloads;
+static int count_reload(void *userdata, const char *text)
+{
+    reloads++;
+    return 0;
+}
+
+/* This process serves an instance's keeper IPC, as the keeper would. */
+static warden_keeper *serving_keeper(struct script *s, char *instance, size_t size)
+{
+    warden_keeper *k = keeper_with(s, 1000 * MS, 500 * MS, 1);
+    char *name = NULL;
+    snprintf(instance, size, "check-keeper-%d", (int)getpid());
+    ck_assert_int_eq(warden__keeper_ipc_name(instance, &name), 0);
+    ck_assert_int_eq(warden__keeper_serve(k, name), 0);
+    free(name);
+    return k;
 }
 
 START_TEST(test_ipc_root_only)
@@ -431,19 +486,122 @@ START_TEST(test_ipc_root_only)
     }
     static const enum step steps[] = {OK};
     struct script s = {.steps = steps, .n = 1};
-    warden_keeper *k = keeper_with(&s, 1000 * MS, 100 * MS, 1);
-    char instance[64], *name = NULL;
+    char instance[64], dir[64];
+    warden_keeper *k = serving_keeper(&s, instance, sizeof(instance));
+    record_keeper(dir, getpid());
+    ck_assert_int_eq(chmod(dir, 0755), 0); /* see test_ipc_reload_root_only */
+    check_log_expect_errors();             /* libqb logs the refused connection */
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_ROOT, NULL), 0);
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_NOBODY, NULL), -EACCES);
+    ck_assert(warden__ipc_client_allowed(0, 0));
+    struct passwd *pw = getpwnam("nobody");
+    ck_assert(!warden__ipc_client_allowed(pw->pw_uid, pw->pw_gid));
+    remove_state(dir);
+    keeper_done(k, &s);
+}
+END_TEST
+
+/* Review M1: haclient may read verdicts, but a reload (which installs
+ * checks that run as root) is root's alone. */
+START_TEST(test_ipc_reload_root_only)
+{
+    CHECK_REQUIRE_PIDFD();
+    if (geteuid() != 0 || !getgrnam("haclient")) {
+        fprintf(stderr, "SKIP %s: needs root and the haclient group\n", __func__);
+        return;
+    }
+    static const enum step steps[] = {OK};
+    struct script s = {.steps = steps, .n = 1};
+    char instance[64], dir[64];
+    warden_keeper *k = keeper_with(&s, 1000 * MS, 500 * MS, 1);
+    warden__keeper_free(k);
+    qb_loop_destroy(s.loop);
+    /* Again, with a reload handler. */
+    s.loop = qb_loop_create();
+    struct warden_keeper_config cfg = {
+        .check_interval = 1000 * MS, .check_timeout = 500 * MS, .failure_threshold = 1};
+    struct warden_keeper_ops ops = {
+        .probe = scripted_probe, .reload = count_reload, .userdata = &s};
+    ck_assert_int_eq(warden__keeper_new(s.loop, &cfg, &ops, &k), 0);
+    ck_assert_int_eq(warden__keeper_start(k), 0);
+    char *name = NULL;
     snprintf(instance, sizeof(instance), "check-keeper-%d", (int)getpid());
     ck_assert_int_eq(warden__keeper_ipc_name(instance, &name), 0);
     ck_assert_int_eq(warden__keeper_serve(k, name), 0);
     free(name);
-    check_log_expect_errors(); /* libqb logs the refused connection */
-    ck_assert_int_eq(ask(s.loop, instance, false), 0);
-    ck_assert_int_eq(ask(s.loop, instance, true), 0);
-    ck_assert(warden__ipc_client_allowed(0, 0));
-    struct passwd *pw = getpwnam("nobody");
-    ck_assert(!warden__ipc_client_allowed(pw->pw_uid, pw->pw_gid));
+    record_keeper(dir, getpid());
+    /* Clients that are not root cannot read a real state directory, so
+     * they cannot prove the keeper; here they may, to reach the server's
+     * own rule. */
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    check_log_expect_errors(); /* the keeper logs the refused reload */
+    reloads = 0;
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_HACLIENT, NULL), 0);
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_HACLIENT, "check_interval=1s\n"), -EPERM);
+    ck_assert_int_eq(reloads, 0);
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_ROOT, "check_interval=1s\n"), 0);
+    ck_assert_int_eq(reloads, 1);
+    remove_state(dir);
     keeper_done(k, &s);
+}
+END_TEST
+
+/* Review H1: whoever binds the instance's name is not believed. Without a
+ * keeper record nothing is asked at all; with one, a server that is not the
+ * recorded process is refused before any request is sent. */
+START_TEST(test_ipc_impostor_refused)
+{
+    CHECK_REQUIRE_PIDFD();
+    static const enum step steps[] = {OK};
+    struct script s = {.steps = steps, .n = 1};
+    char instance[64], dir[64];
+    warden_keeper *k = serving_keeper(&s, instance, sizeof(instance));
+    /* No record: no keeper, whatever serves the name. */
+    strcpy(dir, "/tmp/check-keeper-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_ROOT, NULL), -ENOTCONN);
+    rmdir(dir);
+    /* A record naming another live process (our parent stands in for the
+     * real keeper): the server here is an impostor. */
+    record_keeper(dir, getppid());
+    check_log_expect_errors(); /* the client logs the impostor */
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_ROOT, NULL), -ENOTCONN);
+    reloads = 0;
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_ROOT, "check=exec:/bin/true\n"), -ENOTCONN);
+    remove_state(dir);
+    /* A record of a process that is gone (start time of another). */
+    record_keeper(dir, getpid());
+    char path[128];
+    snprintf(path, sizeof(path), "%s/keeper", dir);
+    FILE *f = fopen(path, "we");
+    fprintf(f, "%d 1\n", (int)getpid());
+    fclose(f);
+    ck_assert_int_eq(ask_as(s.loop, dir, instance, AS_ROOT, NULL), -ENOTCONN);
+    remove_state(dir);
+    keeper_done(k, &s);
+}
+END_TEST
+
+/* A probe that overran its timeout but has returned since (its answer not
+ * yet read by the loop) is joined when the keeper is freed: abandoning it
+ * left a thread and the keeper's memory behind (check_keeper's
+ * test_ipc_root_only once counted 2 threads against 1 in CI). */
+START_TEST(test_returned_hung_probe_joined)
+{
+    static const enum step steps[] = {SLOW};
+    struct script s = {.steps = steps, .n = 1, .slow = 300 * MS};
+    warden_keeper *k = keeper_with(&s, 20 * MS, 50 * MS, 1);
+    /* The first tick posts the probe; the hang timer marks it hung. */
+    run_for(s.loop, 250);
+    struct warden_verdict v;
+    warden__keeper_verdict(k, &v);
+    ck_assert_ptr_nonnull(strstr(v.reason, "hung"));
+    /* The probe returns while the loop does not run. */
+    usleep(200 * 1000);
+    int threads = check_count_threads();
+    keeper_done(k, &s);
+    /* Joined at once, not left to exit some time later. */
+    ck_assert_int_eq(check_count_threads(), threads - 1);
 }
 END_TEST
 
@@ -462,5 +620,8 @@ int main(void)
     add_tcase(s, test_crash_known_at_once, 10);
     add_tcase(s, test_dependency_restarted, 10);
     add_tcase(s, test_ipc_root_only, 20);
+    add_tcase(s, test_ipc_reload_root_only, 20);
+    add_tcase(s, test_ipc_impostor_refused, 20);
+    add_tcase(s, test_returned_hung_probe_joined, 10);
     return check_run("check_keeper", s);
 }
