@@ -618,6 +618,11 @@ static int action_reload(struct run *r)
         qb_log(LOG_INFO, "no keeper runs: nothing to reload");
         return 0;
     }
+    if (k == -EADDRINUSE) {
+        return exit_with(r, -EIO,
+                         "the keeper cannot be reached: its IPC name is held by another process "
+                         "(see the log); the new values were not sent");
+    }
     if (k < 0) {
         return exit_with(r, k, "the keeper refused the new values: %s", strerror(-k));
     }

@@ -12,8 +12,9 @@ int warden__keeper_ipc_name(const char *instance, char **ret);
 
 /* Ask the instance's keeper for its verdict, by the deadline. Only the
  * keeper recorded in state_dir/keeper (pid and start time, re-verified, and
- * root) is believed: -ENOTCONN when there is none or another process serves
- * the name, -EACCES when it refused us, -ETIMEDOUT at the deadline. */
+ * root) is believed: -ENOTCONN when there is none, -EADDRINUSE when
+ * another process serves the name, -EACCES when it refused us, -ETIMEDOUT
+ * at the deadline. */
 int warden__monitor_ask(const char *state_dir, const char *instance, warden_usec_t deadline,
                         struct warden_verdict *ret);
 

@@ -103,7 +103,7 @@ static int connect_keeper(const char *state_dir, const char *instance, warden_us
                "%s is served by pid %d uid %d, not by the keeper (pid %d): not talking to it", name,
                (int)pid, (int)uid, (int)want_pid);
         qb_ipcc_disconnect(c);
-        return -ENOTCONN;
+        return -EADDRINUSE;
     }
     *ret = c;
     return 0;
