@@ -14,7 +14,7 @@ int warden__keeper_ipc_name(const char *instance, char **ret);
  * -EACCES when it refused us. */
 int warden__monitor_ask(const char *instance, struct warden_verdict *ret);
 
-/* Send a reload request ("name=value" lines). -ENOTCONN without a keeper. */
+/* Send a reload request (warden__params_reload_text). -ENOTCONN without a keeper. */
 int warden__monitor_reload(const char *instance, const char *text);
 
 /* Start a keeper for a running service: this binary again, in keeper mode,
@@ -31,9 +31,6 @@ int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
  * derives defaults from reloaded values too). Exit status for main(). */
 int warden__keeper_main(const warden_params *p, const char *instance,
                         int (*prepare)(warden_params *p));
-
-/* The "name=value" lines of the reloadable parameters, for a reload. */
-char *warden__reload_text(const warden_params *p);
 
 /* The internal action name that runs a keeper. */
 #define WARDEN_KEEPER_ACTION "__warden_keeper"

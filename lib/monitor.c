@@ -77,29 +77,6 @@ int warden__monitor_reload(const char *instance, const char *text)
     return request(instance, WARDEN_IPC_RELOAD, text, NULL);
 }
 
-/* Every reloadable parameter, as the table flags them. */
-char *warden__reload_text(const warden_params *p)
-{
-    size_t cap = 1;
-    for (size_t i = 0; i < p->n; i++) {
-        const struct warden_param_value *v = &p->values[i];
-        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
-            cap += strlen(v->decl->name) + (v->given ? strlen(v->text) : 0) + 2;
-        }
-    }
-    char *text = calloc(1, cap);
-    size_t len = 0;
-    for (size_t i = 0; text && i < p->n; i++) {
-        const struct warden_param_value *v = &p->values[i];
-        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
-            /* Only what was given: an empty value means "the default". */
-            len += (size_t)snprintf(text + len, cap - len, "%s=%s\n", v->decl->name,
-                                    v->given ? v->text : "");
-        }
-    }
-    return text;
-}
-
 /* ---- launch and stand down ----------------------------------------------- */
 
 static char *keeper_file(const struct warden_service *s, const char *name)
@@ -378,8 +355,10 @@ static int kp_reload(void *userdata, const char *text)
 {
     struct keeper_process *kp = userdata;
     warden_params *p = NULL;
-    int r = warden__params_copy_with(kp->params, text, &p);
+    _cleanup_free_ char *refused = NULL;
+    int r = warden__params_copy_with(kp->params, text, &p, &refused);
     if (r < 0) {
+        qb_log(LOG_ERR, "reload refused: %s", refused ? refused : strerror(-r));
         return r;
     }
     /* Defaults that derive from other values (smtp's check from address
