@@ -398,8 +398,9 @@ static int kp_reload(void *userdata, const char *text)
     warden__params_free(kp->reloaded);
     kp->reloaded = p;
     kp->params = p;
-    char t[32];
-    qb_log(LOG_NOTICE, "reloaded: check '%s' every %s", warden_params_string(p, "check"),
+    char t[32], check[WARDEN_SHOWN_SIZE];
+    qb_log(LOG_NOTICE, "reloaded: check '%s' every %s",
+           warden__shown(warden_params_string(p, "check"), check),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     return 0;
 }
@@ -534,9 +535,9 @@ int warden__keeper_main(const warden_params *p, const char *instance,
         warden__keeper_publish(kp.keeper, kp.service->state_dir) < 0) {
         goto out;
     }
-    char t[32];
+    char t[32], check[WARDEN_SHOWN_SIZE];
     qb_log(LOG_INFO, "keeping pid %d: check '%s' every %s", (int)kp.service->main.pid,
-           warden_probe_spec(kp.service->probe),
+           warden__shown(warden_probe_spec(kp.service->probe), check),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     signal_ready();
     qb_loop_run(kp.loop);
