@@ -170,9 +170,11 @@ int warden__params_copy_with(const warden_params *p, const char *text, warden_pa
     while (*at && r == 0) {
         size_t offset = (size_t)(at - text);
         size_t name_len = strspn(at, RELOAD_NAME_CHARS);
-        const char *digits = at + name_len + 1;
-        size_t n_digits = name_len ? strspn(digits, "0123456789") : 0;
-        if (name_len == 0 || name_len > RELOAD_NAME_MAX || at[name_len] != '=' || n_digits == 0 ||
+        /* Only past an '=' is there anything to read: never past the NUL. */
+        bool has_eq = name_len > 0 && at[name_len] == '=';
+        const char *digits = has_eq ? at + name_len + 1 : "";
+        size_t n_digits = strspn(digits, "0123456789");
+        if (!has_eq || name_len > RELOAD_NAME_MAX || n_digits == 0 ||
             n_digits > RELOAD_LENGTH_MAX || digits[n_digits] != ':' ||
             (n_digits > 1 && digits[0] == '0')) {
             r = reload_refused(ret_reason, -EBADMSG, "malformed reload record at byte %zu", offset);
