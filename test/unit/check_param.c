@@ -386,6 +386,7 @@ START_TEST(test_copy_with_strict_framing)
         "Check=3:abc\n",                 /* not a name's characters */
         "check 3:abc\n",                 /* no '=' */
         "\n",                            /* a stray newline */
+        "check",                         /* a name, and the end of the text */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         expect_refused(p, bad[i], -EBADMSG, "reload record at byte 0");
