@@ -126,7 +126,7 @@ for n in smtp imap pop3; do
     expect_rc 0 "[$n] a stop with it succeeds"
     for a in 'a b' $'10.0.0.1\nx' /etc/shadow 'tcp:[::1]:80' -bad.example 'x..y' '::1%' "'"; do
         ma validate-all address="$a"
-        expect_rc 6 "[$n] address '$a' is a configuration error"
+        expect_rc 6 "[$n] address $(printf %q "$a") is a configuration error"
         expect_reason "parameter 'address'" "[$n] the reason names address, not check"
     done
     for a in 127.0.0.1 ::1 fe80::1%lo localhost mail.example.com.; do
