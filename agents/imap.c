@@ -4,7 +4,8 @@
 #include "mail.h"
 
 static const struct warden_param params[] = {
-    {"config", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE, NULL, "Dovecot configuration file",
+    {"config", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE | WARDEN_PARAM_NODE_PATH, NULL,
+     "Dovecot configuration file",
      "Runs 'dovecot -F -c FILE': a Dovecot instance of its own (give each instance its own "
      "base_dir in that file, and two run side by side on one node).",
      "an absolute path without quotes", warden_mail_check_path},

@@ -3,19 +3,65 @@
  * file. */
 #pragma once
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <warden/warden.h>
 
+/* Where the probe connects: an IPv4 or IPv6 literal (an IPv6 one may carry
+ * a %zone), or a host name: dot-separated labels of letters, digits and
+ * inner hyphens, at most 63 bytes each and 253 in all (a final dot allowed).
+ * Checked here so that a bad address is refused under its own name, not as
+ * the check it is put into. */
+static inline int warden_mail_check_address(const char *value)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, value, addr) == 1) {
+        return 0;
+    }
+    size_t len = strlen(value);
+    if (strchr(value, ':')) {
+        char v6[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
+        if (len >= sizeof(v6)) {
+            return -EINVAL;
+        }
+        memcpy(v6, value, len + 1);
+        char *zone = strchr(v6, '%');
+        if (zone) {
+            *zone++ = '\0';
+            size_t zlen = strspn(zone, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_.-");
+            if (zlen == 0 || zlen >= IF_NAMESIZE || zone[zlen]) {
+                return -EINVAL;
+            }
+        }
+        return inet_pton(AF_INET6, v6, addr) == 1 ? 0 : -EINVAL;
+    }
+    if (len == 0 || len > 254 || (len == 254 && value[253] != '.')) {
+        return -EINVAL;
+    }
+    for (const char *label = value; *label;) {
+        size_t n = strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+        if (n == 0 || n > 63 || label[0] == '-' || label[n - 1] == '-' ||
+            (label[n] && label[n] != '.')) {
+            return -EINVAL;
+        }
+        label += n + (label[n] == '.');
+    }
+    return 0;
+}
+
 #define WARDEN_MAIL_ADDRESS_PARAM                                                                  \
     {                                                                                              \
         "address", WARDEN_PARAM_STRING, 0, "127.0.0.1", "Address the probe connects to",           \
             "Where the health probe reaches the server: an IPv4 or IPv6 address or a host name "   \
-            "(a "                                                                                  \
-            "virtual address of the resource group, typically).",                                  \
-            "an address or host name", NULL                                                        \
+            "(a virtual address of the resource group, typically).",                               \
+            "an IPv4 or IPv6 address or a host name, e.g. 10.0.0.50, fd00::50 or "                 \
+            "mail.example.com",                                                                    \
+            warden_mail_check_address                                                              \
     }
 
 static inline int warden_mail_check_port(const char *value)
@@ -25,10 +71,21 @@ static inline int warden_mail_check_port(const char *value)
     return *end == '\0' && port >= 1 && port <= 65535 ? 0 : -EINVAL;
 }
 
-/* A path that can be put in the command line: absolute, no quotes. */
+/* A path that can be put in the command line: absolute, no quotes, no
+ * control characters (it appears in reasons and logs). Whether it exists is
+ * a matter of the node (WARDEN_PARAM_NODE_PATH): checked by start and
+ * validate-all, exit 2 when it does not. */
 static inline int warden_mail_check_path(const char *value)
 {
-    return value[0] == '/' && !strpbrk(value, "'\"\\") ? 0 : -EINVAL;
+    if (value[0] != '/' || strpbrk(value, "'\"\\") || strlen(value) >= 4096) {
+        return -EINVAL;
+    }
+    for (const char *c = value; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 /* command = "<program> [<flag> '<config>'] <args>", check = "<proto>:<address>:<port>",

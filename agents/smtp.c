@@ -4,7 +4,7 @@
 #include "mail.h"
 
 static const struct warden_param params[] = {
-    {"config_dir", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE, NULL,
+    {"config_dir", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE | WARDEN_PARAM_NODE_PATH, NULL,
      "Postfix configuration directory",
      "A non-default Postfix instance: runs 'postfix -c DIR start-fg'. Postfix accepts it only "
      "when the default main.cf lists it in alternate_config_directories.",

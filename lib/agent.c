@@ -29,11 +29,6 @@ static int check_positive(const char *value)
     return strtoll(value, NULL, 10) >= 1 ? 0 : -EINVAL;
 }
 
-static int check_dump_type(const char *value)
-{
-    return streq(value, "stacks") || streq(value, "core") ? 0 : -EINVAL;
-}
-
 static int check_size(const char *value)
 {
     uint64_t size;
@@ -45,11 +40,59 @@ static int check_not_negative(const char *value)
     return strtoll(value, NULL, 10) >= 0 ? 0 : -EINVAL;
 }
 
-static int check_nonzero_time(const char *value)
+/* Every time is bounded here, where a bad value gets a reason and exit 6:
+ * so nothing downstream can wrap (interval + timeout + margin in a verdict,
+ * the microseconds to nanoseconds of libqb's timers, timeout + grace) or
+ * spin (an interval of 1us), and no saturating arithmetic is needed. */
+#define TIME_MAX (24 * 3600 * WARDEN_USEC_PER_SEC)
+#define TIME_FORMS                                                                                 \
+    "e.g. 500ms, 10s, 2min (a whole number with unit ms, s, min or h; a bare number is seconds)"
+
+static int time_within(const char *value, warden_usec_t min, warden_usec_t max)
 {
     warden_usec_t usec = 0;
-    return warden_time_parse(value, &usec) == 0 && usec > 0 ? 0 : -EINVAL;
+    return warden_time_parse(value, &usec) == 0 && usec >= min && usec <= max ? 0 : -EINVAL;
 }
+
+static int check_interval(const char *value)
+{
+    return time_within(value, 100 * WARDEN_USEC_PER_MSEC, TIME_MAX);
+}
+
+static int check_timeout(const char *value)
+{
+    return time_within(value, 10 * WARDEN_USEC_PER_MSEC, TIME_MAX);
+}
+
+/* The path of a file: absolute, naming something below / (not a directory:
+ * no trailing slash, not "." or ".."), within PATH_MAX, and without control
+ * characters (it appears in reasons and logs). */
+static bool printable_path(const char *value)
+{
+    if (value[0] != '/' || strlen(value) >= 4096) {
+        return false;
+    }
+    for (const char *c = value; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int check_dir_path(const char *value)
+{
+    return printable_path(value) ? 0 : -EINVAL;
+}
+
+static int check_file_path(const char *value)
+{
+    const char *last = strrchr(value, '/');
+    return printable_path(value) && last[1] && !streq(last, "/.") && !streq(last, "/..") ? 0
+                                                                                         : -EINVAL;
+}
+
+static const char *const dump_types[] = {"stacks", "core", NULL};
 
 /* Parameters every agent has; an agent may redeclare one to change it. */
 static const struct warden_param common_params[] = {
@@ -62,7 +105,7 @@ static const struct warden_param common_params[] = {
     {"pidfile", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE, NULL, "Pidfile of a daemonizing service",
      "For a service that forks into the background: the file in which it writes its pid. The "
      "process it names (it must belong to the service) is then the main process.",
-     "an absolute path", NULL},
+     "the absolute path of a file, e.g. /run/mydaemon/mydaemon.pid", check_file_path},
     {"user", WARDEN_PARAM_STRING, 0, NULL, "Run the service as this user",
      "Run the service (and stop_command) as this user, with its groups.", "a user name", NULL},
     {"workdir", WARDEN_PARAM_STRING, 0, NULL, "Working directory",
@@ -79,7 +122,7 @@ static const struct warden_param common_params[] = {
      "80% of the operation's timeout, or 16s when none is given; a value past the operation's "
      "timeout is lowered to that default, so warden always answers before Pacemaker would kill "
      "it.",
-     NULL, NULL},
+     "a time from 10ms to 24h, " TIME_FORMS, check_timeout},
     {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "process",
      "Health probe (EXRES IsAlive)",
      "How to tell the service is healthy: 'process' (its main process runs), 'tcp:HOST:PORT' (a "
@@ -91,14 +134,14 @@ static const struct warden_param common_params[] = {
      WARDEN_PROBE_FORMS, check_probe_spec},
     {"check_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "5s",
      "Timeout of one health probe",
-     "A probe that has not answered within this time counts as failed: the service is hung.", NULL,
-     NULL},
+     "A probe that has not answered within this time counts as failed: the service is hung.",
+     "a time from 10ms to 24h, " TIME_FORMS, check_timeout},
     {"check_interval", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "10s",
      "How often the keeper probes (EXRES: every 10 s)",
      "The keeper, a small process started with the service, runs the check this often and "
      "caches the verdict; a monitor at depth 0 answers from that cache at once. A crash of the "
      "main process is known at once, whatever the interval.",
-     "a time above zero, e.g. 10s", check_nonzero_time},
+     "a time from 100ms to 24h, " TIME_FORMS, check_interval},
     {"failure_threshold", WARDEN_PARAM_INTEGER, WARDEN_PARAM_RELOADABLE, "1",
      "Failed checks in a row that make a failure",
      "How many consecutive failed or hung checks make the resource failed.",
@@ -114,7 +157,7 @@ static const struct warden_param common_params[] = {
      "When the process this pidfile names restarts under the service (its pid and start time "
      "change), the resource fails with 'dependency restarted', so that Pacemaker restarts it "
      "and it renews what it held of the dependency.",
-     "an absolute path", NULL},
+     "the absolute path of a file, e.g. /run/mydep/mydep.pid", check_file_path},
     {"dump_on_failure", WARDEN_PARAM_BOOLEAN, WARDEN_PARAM_RELOADABLE, "false",
      "Dump the service before recovering it (EXRES DumpProcessOnIsAliveFailure)",
      "Before a failure is reported, dump the service's processes for diagnosis, without "
@@ -128,14 +171,14 @@ static const struct warden_param common_params[] = {
      "Created with mode 0700 if missing; files are written 0600 and never through a symlink "
      "(dumps hold what the service had in memory). Named "
      "<instance>-<UTC time>-<reason>.stacks and .core.<PID>.",
-     "an absolute path", NULL},
+     "an absolute path, e.g. /var/lib/warden/dumps", check_dir_path},
     {"dump_type", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "stacks", "What a dump holds",
      "'stacks': one text file with, per thread of every process of the service, the kernel "
      "stack, wchan and syscall, and the user-space backtrace from eu-stack (elfutils) when "
      "installed. 'core': that, and a core of each process from gcore (gdb) when installed; "
      "gcore stops the process while it writes (about 3.5 s per GiB), so a core is only begun "
      "when it fits the time left.",
-     "stacks or core", check_dump_type},
+     "stacks or core", NULL, dump_types},
     {"dump_keep", WARDEN_PARAM_INTEGER, WARDEN_PARAM_RELOADABLE, "5", "Dumps kept per resource",
      "The newest N dumps of this resource are kept, older ones removed; 0 keeps all.",
      "a whole number, 0 or more", check_not_negative},
@@ -537,9 +580,9 @@ static int probe_now(struct run *r)
     int result = 0;
     int w = wrapped(r, op_probe, timeout, &result);
     if (w == -ETIMEDOUT) {
-        char buf[32];
+        char buf[32], check[WARDEN_SHOWN_SIZE];
         return exit_with(r, -ETIMEDOUT, "check '%s' did not answer within %s",
-                         warden_params_string(r->params, "check"),
+                         warden__shown(warden_params_string(r->params, "check"), check),
                          warden_time_format(timeout, buf, sizeof(buf)));
     }
     if (w < 0) {
@@ -609,7 +652,7 @@ static int action_monitor(struct run *r)
  * restart of the service; the other actions read them anew each time. */
 static int action_reload(struct run *r)
 {
-    _cleanup_free_ char *text = warden__reload_text(r->params);
+    _cleanup_free_ char *text = warden__params_reload_text(r->params);
     if (!text) {
         return -ENOMEM;
     }
@@ -714,6 +757,9 @@ static int dispatch(struct run *r)
     if (valid == 0) {
         valid =
             warden__service_new(r->params, r->instance, act->needs_exec, &r->service, &r->reason);
+    }
+    if (valid == 0 && act->needs_exec) {
+        valid = warden__params_check_node(r->params, &r->reason);
     }
     if (valid < 0) {
         bool probing = act->run == action_monitor && r->probe;

@@ -46,8 +46,8 @@ typedef int (*warden_keeper_exit_fn)(void *userdata, int *ret_pidfd);
  * superseded (its service's state names another process) and must go. */
 typedef bool (*warden_keeper_still_mine_fn)(void *userdata);
 
-/* Called on the loop thread with a reload request's body ("name=value"
- * lines of the reloadable parameters). */
+/* Called on the loop thread with a reload request's body (the reloadable
+ * parameters, warden__params_reload_text). */
 typedef int (*warden_keeper_reload_fn)(void *userdata, const char *text);
 
 struct warden_keeper_ops {
@@ -102,7 +102,7 @@ int warden__keeper_serve(warden_keeper *k, const char *name);
 /* IPC: requests are a qb_ipc_request_header and a body. */
 enum warden_ipc_request {
     WARDEN_IPC_VERDICT = 1,
-    WARDEN_IPC_RELOAD = 2, /* body: "name=value\n" lines, NUL-terminated */
+    WARDEN_IPC_RELOAD = 2, /* body: "name=len:value\n" records, NUL-terminated */
 };
 #define WARDEN_IPC_MAX_MSG 4096
 

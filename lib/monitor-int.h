@@ -18,7 +18,8 @@ int warden__keeper_ipc_name(const char *instance, char **ret);
 int warden__monitor_ask(const char *state_dir, const char *instance, warden_usec_t deadline,
                         struct warden_verdict *ret);
 
-/* Send the recorded keeper a reload request (root only), by the deadline.
+/* Send the recorded keeper a reload request (root only; the text is
+ * warden__params_reload_text's), by the deadline.
  * -ENOTCONN without a keeper. */
 int warden__monitor_reload(const char *state_dir, const char *instance, const char *text,
                            warden_usec_t deadline);
@@ -42,9 +43,6 @@ int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
  * derives defaults from reloaded values too). Exit status for main(). */
 int warden__keeper_main(const warden_params *p, const char *instance,
                         int (*prepare)(warden_params *p));
-
-/* The "name=value" lines of the reloadable parameters, for a reload. */
-char *warden__reload_text(const warden_params *p);
 
 /* The internal action name that runs a keeper. */
 #define WARDEN_KEEPER_ACTION "__warden_keeper"

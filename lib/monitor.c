@@ -156,29 +156,6 @@ int warden__monitor_reload(const char *state_dir, const char *instance, const ch
     return request(state_dir, instance, WARDEN_IPC_RELOAD, text, deadline, NULL);
 }
 
-/* Every reloadable parameter, as the table flags them. */
-char *warden__reload_text(const warden_params *p)
-{
-    size_t cap = 1;
-    for (size_t i = 0; i < p->n; i++) {
-        const struct warden_param_value *v = &p->values[i];
-        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
-            cap += strlen(v->decl->name) + (v->given ? strlen(v->text) : 0) + 2;
-        }
-    }
-    char *text = calloc(1, cap);
-    size_t len = 0;
-    for (size_t i = 0; text && i < p->n; i++) {
-        const struct warden_param_value *v = &p->values[i];
-        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
-            /* Only what was given: an empty value means "the default". */
-            len += (size_t)snprintf(text + len, cap - len, "%s=%s\n", v->decl->name,
-                                    v->given ? v->text : "");
-        }
-    }
-    return text;
-}
-
 /* ---- launch and stand down ----------------------------------------------- */
 
 static char *keeper_file(const struct warden_service *s, const char *name)
@@ -513,8 +490,10 @@ static int kp_reload(void *userdata, const char *text)
 {
     struct keeper_process *kp = userdata;
     warden_params *p = NULL;
-    int r = warden__params_copy_with(kp->params, text, &p);
+    _cleanup_free_ char *refused = NULL;
+    int r = warden__params_copy_with(kp->params, text, &p, &refused);
     if (r < 0) {
+        qb_log(LOG_ERR, "reload refused: %s", refused ? refused : strerror(-r));
         return r;
     }
     /* Defaults that derive from other values (smtp's check from address
@@ -554,8 +533,9 @@ static int kp_reload(void *userdata, const char *text)
     warden__params_free(kp->reloaded);
     kp->reloaded = p;
     kp->params = p;
-    char t[32];
-    qb_log(LOG_NOTICE, "reloaded: check '%s' every %s", warden_params_string(p, "check"),
+    char t[32], check[WARDEN_SHOWN_SIZE];
+    qb_log(LOG_NOTICE, "reloaded: check '%s' every %s",
+           warden__shown(warden_params_string(p, "check"), check),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     return 0;
 }
@@ -707,9 +687,9 @@ int warden__keeper_main(const warden_params *p, const char *instance,
                ipc_name ? ipc_name : instance, strerror(-r));
         how = "2";
     }
-    char t[32];
+    char t[32], check[WARDEN_SHOWN_SIZE];
     qb_log(LOG_INFO, "keeping pid %d: check '%s' every %s", (int)kp.service->main.pid,
-           warden_probe_spec(kp.service->probe),
+           warden__shown(warden_probe_spec(kp.service->probe), check),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     signal_ready(how);
     qb_loop_run(kp.loop);

@@ -32,10 +32,31 @@ int warden__params_validate(warden_params *p, char **ret_reason);
 
 warden_params *warden__params_free(warden_params *p);
 
-/* A copy of p with the values given in text ("name=value" lines) replacing
- * the given ones; an empty value returns a parameter to its default. Not
- * validated. -ENOENT for a name p does not declare. */
-int warden__params_copy_with(const warden_params *p, const char *text, warden_params **ret);
+/* Parameters that must exist on this node (WARDEN_PARAM_NODE_PATH), for the
+ * actions that start the service: -ENXIO and a reason naming the first that
+ * is missing. */
+int warden__params_check_node(const warden_params *p, char **ret_reason);
+
+/* The reload text: one record "<name>=<length>:<value>\n" per reloadable
+ * parameter, with the value the administrator gave (empty: the default).
+ * NULL when out of memory. */
+char *warden__params_reload_text(const warden_params *p);
+
+/* A copy of p with the values of a reload text (see above) replacing the
+ * given ones; an empty value returns a parameter to its default. Not
+ * validated. The text is parsed strictly, and refused whole: -EBADMSG when
+ * malformed (or a name comes twice), -ENOENT for a name p does not declare,
+ * -EPERM for one that is not WARDEN_PARAM_RELOADABLE; ret_reason (may be
+ * NULL) then says which. */
+int warden__params_copy_with(const warden_params *p, const char *text, warden_params **ret,
+                             char **ret_reason);
+
+/* A value as it may appear in a reason or a log line: at most
+ * WARDEN_SHOWN_MAX bytes of it, then "...", printable ASCII with \n, \r,
+ * \t, \\, \' and \xHH escapes. Returns buf. */
+#define WARDEN_SHOWN_MAX  64
+#define WARDEN_SHOWN_SIZE (WARDEN_SHOWN_MAX * 4 + 4)
+const char *warden__shown(const char *text, char buf[static WARDEN_SHOWN_SIZE]);
 
 /* The accepted form of a parameter, for messages. */
 const char *warden__param_form(const struct warden_param *decl);

@@ -2,11 +2,39 @@
  * from OCF_RESKEY_*, typed parsing with messages that name the accepted form. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "param-int.h"
 #include "util-int.h"
+
+/* Values come from the administrator (or, through a reload, from an IPC
+ * peer) and end up in one-line exit reasons and log lines: a newline would
+ * start a second "ocf-exit-reason:" line, 128 KiB would flood the log. So
+ * they are shown escaped and cut, the way probe.c shows server answers. */
+const char *warden__shown(const char *text, char buf[static WARDEN_SHOWN_SIZE])
+{
+    size_t in = 0, out = 0;
+    for (; text && text[in] && in < WARDEN_SHOWN_MAX; in++) {
+        unsigned char ch = (unsigned char)text[in];
+        char esc = ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't' : 0;
+        if (ch == '\\' || ch == '\'') {
+            esc = (char)ch;
+        }
+        if (esc) {
+            buf[out++] = '\\';
+            buf[out++] = esc;
+        } else if (ch >= 0x20 && ch < 0x7f) {
+            buf[out++] = (char)ch;
+        } else {
+            out += (size_t)snprintf(buf + out, 5, "\\x%02x", ch);
+        }
+    }
+    strcpy(buf + out, text && text[in] ? "..." : "");
+    return buf;
+}
 
 int warden__param_table_merge(const struct warden_param *agent, const struct warden_param *common,
                               const struct warden_param ***ret_table, size_t *ret_n)
@@ -81,7 +109,8 @@ int warden__params_load(const struct warden_param *const *table, size_t n, warde
     return 0;
 }
 
-int warden__params_copy_with(const warden_params *p, const char *text, warden_params **ret)
+/* A copy of what was given in p, and nothing of the text yet. */
+static int copy_given(const warden_params *p, warden_params **ret)
 {
     warden_params *c = calloc(1, sizeof(*c));
     if (!c || !(c->values = calloc(p->n, sizeof(*c->values)))) {
@@ -89,34 +118,128 @@ int warden__params_copy_with(const warden_params *p, const char *text, warden_pa
         return -ENOMEM;
     }
     c->n = p->n;
-    int r = 0;
-    for (size_t i = 0; i < p->n && r == 0; i++) {
+    for (size_t i = 0; i < p->n; i++) {
         c->values[i].decl = p->values[i].decl;
-        r = set_value(&c->values[i], p->values[i].given ? p->values[i].text : NULL);
-    }
-    _cleanup_free_ char *copy = strdup(text ? text : "");
-    char *save = NULL;
-    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line && r == 0;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strchr(line, '=');
-        if (!eq) {
-            continue;
+        if (set_value(&c->values[i], p->values[i].given ? p->values[i].text : NULL) < 0) {
+            warden__params_free(c);
+            return -ENOMEM;
         }
-        *eq = '\0';
-        r = -ENOENT;
-        for (size_t i = 0; i < c->n; i++) {
-            if (streq(c->values[i].decl->name, line)) {
-                r = set_value(&c->values[i], eq + 1);
-                break;
-            }
-        }
-    }
-    if (r < 0 || !copy) {
-        warden__params_free(c);
-        return r < 0 ? r : -ENOMEM;
     }
     *ret = c;
     return 0;
+}
+
+static int reload_refused(char **ret_reason, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int reload_refused(char **ret_reason, int r, const char *fmt, ...)
+{
+    if (ret_reason) {
+        va_list ap;
+        va_start(ap, fmt);
+        free(*ret_reason);
+        if (vasprintf(ret_reason, fmt, ap) < 0) {
+            *ret_reason = NULL;
+        }
+        va_end(ap);
+    }
+    return r;
+}
+
+/* The reload text is a sequence of records "<name>=<length>:<value>\n": the
+ * value is counted, not terminated, so no byte of it (a newline in a check
+ * command, say) can start another record. Anything else is refused whole;
+ * the sizes are bounded before they are used. */
+#define RELOAD_NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_"
+#define RELOAD_NAME_MAX   64
+#define RELOAD_LENGTH_MAX 6 /* digits: values up to 999999 bytes */
+
+int warden__params_copy_with(const warden_params *p, const char *text, warden_params **ret,
+                             char **ret_reason)
+{
+    warden_params *c = NULL;
+    int r = copy_given(p, &c);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ bool *seen = calloc(p->n ? p->n : 1, sizeof(*seen));
+    if (!seen) {
+        warden__params_free(c);
+        return -ENOMEM;
+    }
+    const char *at = text ? text : "";
+    while (*at && r == 0) {
+        size_t offset = (size_t)(at - text);
+        size_t name_len = strspn(at, RELOAD_NAME_CHARS);
+        /* Only past an '=' is there anything to read: never past the NUL. */
+        bool has_eq = name_len > 0 && at[name_len] == '=';
+        const char *digits = has_eq ? at + name_len + 1 : "";
+        size_t n_digits = strspn(digits, "0123456789");
+        if (!has_eq || name_len > RELOAD_NAME_MAX || n_digits == 0 ||
+            n_digits > RELOAD_LENGTH_MAX || digits[n_digits] != ':' ||
+            (n_digits > 1 && digits[0] == '0')) {
+            r = reload_refused(ret_reason, -EBADMSG, "malformed reload record at byte %zu", offset);
+            break;
+        }
+        size_t len = (size_t)strtoul(digits, NULL, 10);
+        const char *value = digits + n_digits + 1;
+        /* The value and its closing newline must both be there. */
+        if (strnlen(value, len + 1) != len + 1 || value[len] != '\n') {
+            r = reload_refused(ret_reason, -EBADMSG,
+                               "reload record at byte %zu is not %zu bytes and a newline", offset,
+                               len);
+            break;
+        }
+        size_t i = 0;
+        while (i < c->n && !(strlen(c->values[i].decl->name) == name_len &&
+                             strncmp(c->values[i].decl->name, at, name_len) == 0)) {
+            i++;
+        }
+        if (i == c->n) {
+            r = reload_refused(ret_reason, -ENOENT, "no parameter '%.*s'", (int)name_len, at);
+        } else if (!(c->values[i].decl->flags & WARDEN_PARAM_RELOADABLE)) {
+            /* Reload reaches a running keeper, as root: only what the table
+             * says may change without a restart may change this way. */
+            r = reload_refused(ret_reason, -EPERM, "parameter '%s' is not reloadable",
+                               c->values[i].decl->name);
+        } else if (seen[i]) {
+            r = reload_refused(ret_reason, -EBADMSG, "parameter '%s' given twice",
+                               c->values[i].decl->name);
+        } else {
+            seen[i] = true;
+            _cleanup_free_ char *v = strndup(value, len);
+            r = v ? set_value(&c->values[i], v) : -ENOMEM;
+        }
+        at = value + len + 1;
+    }
+    if (r < 0) {
+        warden__params_free(c);
+        return r;
+    }
+    *ret = c;
+    return 0;
+}
+
+char *warden__params_reload_text(const warden_params *p)
+{
+    size_t cap = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct warden_param_value *v = &p->values[i];
+        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
+            cap += strlen(v->decl->name) + (v->given ? strlen(v->text) : 0) + 32;
+        }
+    }
+    char *text = calloc(1, cap);
+    size_t len = 0;
+    for (size_t i = 0; text && i < p->n; i++) {
+        const struct warden_param_value *v = &p->values[i];
+        if (v->decl->flags & WARDEN_PARAM_RELOADABLE) {
+            /* Only what was given: an empty value means "the default". */
+            const char *value = v->given ? v->text : "";
+            len += (size_t)snprintf(text + len, cap - len, "%s=%zu:%s\n", v->decl->name,
+                                    strlen(value), value);
+        }
+    }
+    return text;
 }
 
 warden_params *warden__params_free(warden_params *p)
@@ -223,15 +346,40 @@ int warden__params_validate(warden_params *p, char **ret_reason)
             continue;
         }
         int r = parse_value(v);
+        if (r >= 0 && d->options) {
+            r = -EINVAL;
+            for (const char *const *o = d->options; *o && r < 0; o++) {
+                r = streq(v->text, *o) ? 0 : -EINVAL;
+            }
+        }
         if (r >= 0 && d->check) {
             r = d->check(v->text);
         }
         if (r < 0) {
+            char shown[WARDEN_SHOWN_SIZE];
             *ret_reason =
                 warden__strdup_printf("parameter '%s' has invalid value '%s': expected %s", d->name,
-                                      v->text, warden__param_form(d));
+                                      warden__shown(v->text, shown), warden__param_form(d));
             return -EINVAL;
         }
+    }
+    return 0;
+}
+
+int warden__params_check_node(const warden_params *p, char **ret_reason)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const struct warden_param_value *v = &p->values[i];
+        struct stat st;
+        if (!(v->decl->flags & WARDEN_PARAM_NODE_PATH) || isempty(v->text) ||
+            stat(v->text, &st) == 0) {
+            continue;
+        }
+        char shown[WARDEN_SHOWN_SIZE];
+        *ret_reason =
+            warden__strdup_printf("parameter '%s': '%s' is missing on this node: %s", v->decl->name,
+                                  warden__shown(v->text, shown), strerror(errno));
+        return -ENXIO;
     }
     return 0;
 }
@@ -330,18 +478,22 @@ void warden__xml_escape(FILE *out, const char *text)
     }
 }
 
-static const char *type_name(enum warden_param_type t)
+/* The content type as the caller's OCF version knows it. OCF 1.1's schema
+ * has no "time" (ra-api-1.dtd of 1.0 has): a time is a string there, and
+ * its description says the form. An enumeration is a "select" in 1.1 and a
+ * string in 1.0, whose DTD has no options. */
+static const char *type_name(const struct warden_param *d, bool ocf11)
 {
-    switch (t) {
+    switch (d->type) {
     case WARDEN_PARAM_INTEGER:
         return "integer";
     case WARDEN_PARAM_BOOLEAN:
         return "boolean";
     case WARDEN_PARAM_TIME:
-        return "time";
+        return ocf11 ? "string" : "time";
     case WARDEN_PARAM_STRING:
     default:
-        return "string";
+        return ocf11 && d->options ? "select" : "string";
     }
 }
 
@@ -358,15 +510,31 @@ void warden__params_print_metadata(const struct warden_param *const *table, size
         }
         fputs(">\n<longdesc lang=\"en\">", out);
         warden__xml_escape(out, d->longdesc ? d->longdesc : d->shortdesc);
+        if (d->type == WARDEN_PARAM_TIME) {
+            /* Its type no longer says so in OCF 1.1. */
+            fputs(" Takes ", out);
+            warden__xml_escape(out, warden__param_form(d));
+            fputc('.', out);
+        }
         fputs("</longdesc>\n<shortdesc lang=\"en\">", out);
         warden__xml_escape(out, d->shortdesc);
-        fprintf(out, "</shortdesc>\n<content type=\"%s\"", type_name(d->type));
+        fprintf(out, "</shortdesc>\n<content type=\"%s\"", type_name(d, ocf11));
         if (d->default_value) {
             fputs(" default=\"", out);
             warden__xml_escape(out, d->default_value);
             fputc('"', out);
         }
-        fputs("/>\n</parameter>\n", out);
+        if (ocf11 && d->type == WARDEN_PARAM_STRING && d->options) {
+            fputs(">\n", out);
+            for (const char *const *o = d->options; *o; o++) {
+                fputs("<option value=\"", out);
+                warden__xml_escape(out, *o);
+                fputs("\"/>\n", out);
+            }
+            fputs("</content>\n</parameter>\n", out);
+        } else {
+            fputs("/>\n</parameter>\n", out);
+        }
     }
     fputs("</parameters>\n", out);
 }

@@ -15,6 +15,7 @@
 
 #include "cgroup-int.h"
 #include "log-int.h"
+#include "param-int.h"
 #include "service-int.h"
 #include "util-int.h"
 
@@ -52,6 +53,7 @@ static bool valid_instance(const char *instance)
 
 static int build_exec(struct warden_service *s, const warden_params *p, char **ret_reason)
 {
+    char shown[WARDEN_SHOWN_SIZE];
     const char *command = warden_params_string(p, "command");
     if (isempty(command)) {
         return set_reason(ret_reason, -EINVAL, "parameter 'command' is required");
@@ -75,14 +77,14 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
             return set_reason(ret_reason, r,
                               "parameter 'command' has invalid value '%s': expected a program "
                               "and its arguments, with '...' or \"...\" quoting",
-                              command);
+                              warden__shown(command, shown));
         }
     }
     char *path = NULL;
     r = warden__find_executable(s->exec.argv[0], &path);
     if (r < 0) {
         return set_reason(ret_reason, -ENOPKG, "command '%s' is not installed on this node: %s",
-                          s->exec.argv[0], strerror(-r));
+                          warden__shown(s->exec.argv[0], shown), strerror(-r));
     }
     free(s->exec.argv[0]);
     s->exec.argv[0] = path;
@@ -92,13 +94,14 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
         struct stat st;
         if (stat(workdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
             return set_reason(ret_reason, -ENXIO, "workdir '%s' is not a directory on this node",
-                              workdir);
+                              warden__shown(workdir, shown));
         }
         s->exec.workdir = workdir;
     }
     const char *user = warden_params_string(p, "user");
     if (!isempty(user) && warden__exec_set_user(&s->exec, user) < 0) {
-        return set_reason(ret_reason, -ENXIO, "user '%s' does not exist on this node", user);
+        return set_reason(ret_reason, -ENXIO, "user '%s' does not exist on this node",
+                          warden__shown(user, shown));
     }
     return warden__exec_environment(&s->exec.envp);
 }
@@ -133,8 +136,9 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
     int r = warden_probe_new(!isempty(check) ? check : "process", &s->probe);
     if (r < 0) {
         warden__service_free(s);
+        char shown[WARDEN_SHOWN_SIZE];
         return set_reason(ret_reason, r, "parameter 'check' has invalid value '%s': expected %s",
-                          check, WARDEN_PROBE_FORMS);
+                          warden__shown(check, shown), WARDEN_PROBE_FORMS);
     }
     r = build_exec(s, p, ret_reason);
     if (r < 0 && need_exec) {

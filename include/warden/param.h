@@ -22,12 +22,18 @@ enum {
     WARDEN_PARAM_REQUIRED = 1 << 0,   /**< must be given; no default */
     WARDEN_PARAM_UNIQUE = 1 << 1,     /**< no two resources may share the value */
     WARDEN_PARAM_RELOADABLE = 1 << 2, /**< can change without a restart (OCF 1.1) */
+    /** A path that must exist on the node that starts the service (start and
+     * validate-all answer OCF_ERR_ARGS, 2, when it does not). */
+    WARDEN_PARAM_NODE_PATH = 1 << 3,
 };
 
 /**
  * One parameter declaration. Tables end with an entry whose name is NULL.
  * @p check, when set, validates a value beyond its type; it returns 0 or
  * -EINVAL, and @p form then tells the administrator what is accepted.
+ * @p options, when set, is the whole list of accepted values of a string
+ * parameter: anything else is refused, and OCF 1.1 meta-data shows it as a
+ * "select" with one option each.
  */
 struct warden_param {
     const char *name;
@@ -38,6 +44,7 @@ struct warden_param {
     const char *longdesc;
     const char *form; /**< the accepted form, for error messages (optional) */
     int (*check)(const char *value);
+    const char *const *options; /**< NULL-terminated; NULL when any value goes */
 };
 
 /** The parsed values of one invocation. */

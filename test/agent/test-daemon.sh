@@ -81,6 +81,34 @@ agent validate-all command="/bin/sleep $marker" workdir=/nonexistent-dir
 expect_rc 2 "a workdir missing on this node is bad for this node"
 agent validate-all command="/bin/sleep $marker"
 expect_rc 0 "a good configuration validates"
+# Values start would refuse, or that could never work, are refused here (exit
+# 6, the parameter and its accepted form named), and shown on one short line.
+for v in 1us 99ms 18446744073709552us 25h; do
+    agent validate-all command="/bin/sleep $marker" check_interval=$v
+    expect_rc 6 "check_interval=$v is out of range"
+    expect_reason "parameter 'check_interval' .*from 100ms to 24h" "[$v] the reason names the range"
+done
+for p in check_timeout pending_timeout; do
+    agent validate-all command="/bin/sleep $marker" $p=0
+    expect_rc 6 "$p=0 is out of range"
+    expect_reason "parameter '$p' .*from 10ms to 24h" "[$p=0] the reason names the range"
+done
+for p in pidfile depends_on; do
+    for v in relative/app.pid /; do
+        agent validate-all command="/bin/sleep $marker" $p=$v
+        expect_rc 6 "$p=$v is a configuration error"
+        expect_reason "parameter '$p' .*the absolute path of a file" "[$p=$v] the reason names the parameter"
+    done
+done
+agent validate-all command="/bin/sleep $marker" dump_dir=relative
+expect_rc 6 "a relative dump_dir is a configuration error"
+agent validate-all command="/bin/sleep $marker" check_timeout=$'\r\nocf-exit-reason:forged'
+expect_rc 6 "a value with CR LF is a configuration error"
+check "and it prints exactly one ocf-exit-reason line" test "$(grep -c '^ocf-exit-reason:' <<<"$err")" = 1
+check "which shows the CR LF escaped" grep -qF "'\r\nocf-exit-reason:forged'" <<<"$err"
+agent validate-all command="/bin/sleep $marker" check_timeout="$(head -c 131000 /dev/zero | tr '\0' 9)"
+expect_rc 6 "a 131000-byte time is a configuration error"
+check "with a short reason (${#err} bytes on stderr)" test "${#err}" -lt 1000
 agent reload-agent command="/bin/sleep $marker"
 expect_rc 0 "reload-agent succeeds"
 
@@ -179,6 +207,13 @@ agent reload-agent command="/bin/sleep $marker" check_interval=3s check="exec:/b
 expect_rc 0 "reload-agent hands new values to the keeper"
 check "the keeper took them" wait_until 2 grep -q "reloaded: check 'exec:/bin/true' every 3s" "$tmp/agent.log"
 check "without a restart" test "$(main_pid)" = "$m"
+# A newline inside a value stays inside it (the reload text is length-framed)
+# and is logged escaped, on one line.
+agent reload-agent command="/bin/sleep $marker" check_interval=3s check=$'exec:/bin/true\nforged=1'
+expect_rc 0 "reload-agent with a newline in check"
+check "the keeper took the whole value, logged on one line" \
+    wait_until 2 grep -qF "reloaded: check 'exec:/bin/true\\nforged=1' every 3s" "$tmp/agent.log"
+check "and no line of the log starts with what followed the newline" bash -c '! grep -q "^forged" "$1"' _ "$tmp/agent.log"
 agent reload-agent command="/bin/sleep $marker" failure_threshold=0
 expect_rc 6 "reload-agent with a bad value is refused"
 

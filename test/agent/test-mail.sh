@@ -113,6 +113,26 @@ for n in smtp imap pop3; do
     expect_reason "port" "[$n] the reason names the parameter"
     agent validate-all "${conf[$n]%%=*}=relative/path" port="${port[$n]}"
     expect_rc 6 "[$n] a relative ${conf[$n]%%=*} is a configuration error"
+    # Whether it exists is the node's matter: 2, for start and validate-all;
+    # a probe and a stop still answer from what runs.
+    agent validate-all "${conf[$n]%%=*}=$tmp/missing" port="${port[$n]}"
+    expect_rc 2 "[$n] a ${conf[$n]%%=*} missing on this node is bad for this node"
+    expect_reason "parameter '${conf[$n]%%=*}'.*missing on this node" "[$n] the reason names it"
+    agent start "${conf[$n]%%=*}=$tmp/missing" port="${port[$n]}"
+    expect_rc 2 "[$n] and start refuses it alike"
+    OCF_RESKEY_CRM_meta_interval=0 agent monitor "${conf[$n]%%=*}=$tmp/missing" port="${port[$n]}"
+    expect_rc 7 "[$n] a probe with it answers not running"
+    agent stop "${conf[$n]%%=*}=$tmp/missing" port="${port[$n]}"
+    expect_rc 0 "[$n] a stop with it succeeds"
+    for a in 'a b' $'10.0.0.1\nx' /etc/shadow 'tcp:[::1]:80' -bad.example 'x..y' '::1%' "'"; do
+        ma validate-all address="$a"
+        expect_rc 6 "[$n] address $(printf %q "$a") is a configuration error"
+        expect_reason "parameter 'address'" "[$n] the reason names address, not check"
+    done
+    for a in 127.0.0.1 ::1 fe80::1%lo localhost mail.example.com.; do
+        ma validate-all address="$a"
+        expect_rc 0 "[$n] address $a validates"
+    done
     ot=$(ocf-tester -n "ot-$$-$n" -o "${conf[$n]}" -o port="${port[$n]}" "$AGENT" 2>&1)
     check "[$n] ocf-tester passes" grep -q "passed all tests" <<<"$ot" || printf '# %s\n' "$ot"
     check "[$n] ocf-tester left nothing running" test -z "$(leftovers "$n")"

@@ -2,6 +2,7 @@
  * and the actions that need no service (meta-data, usage). Actions that run
  * a service are covered by the agent tests under test/agent. */
 #include <fcntl.h>
+#include <sys/wait.h>
 
 #include "check_common.h"
 
@@ -170,6 +171,206 @@ START_TEST(test_metadata_ocf11)
 }
 END_TEST
 
+/* ---- validate-all: what start would refuse, refused with exit 6 ----------- */
+
+/* Run validate-all in a child (the agent opens and closes libqb's log, which
+ * this process's log guard uses) with OCF_RESKEY_<k>=<v> for each pair over a
+ * good configuration; its stderr in ret_err. */
+static int validate(const char *const *pairs, char **ret_err)
+{
+    FILE *err = tmpfile();
+    ck_assert_ptr_nonnull(err);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        static const char *const unset[] = {"HA_logfile",       "PCMK_logfile", "HA_LOGFACILITY",
+                                            "PCMK_logfacility", "HA_debug",     "PCMK_debug"};
+        for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++) {
+            unsetenv(unset[i]);
+        }
+        setenv("OCF_RESOURCE_INSTANCE", "values-unit", 1);
+        setenv("OCF_RESKEY_command", "/bin/true", 1);
+        setenv("OCF_RESKEY_config", "/etc/x.conf", 1);
+        for (const char *const *kv = pairs; kv[0]; kv += 2) {
+            char key[64];
+            snprintf(key, sizeof(key), "OCF_RESKEY_%s", kv[0]);
+            setenv(key, kv[1], 1);
+        }
+        /* The agent sets up libqb's log anew: the test's own goes first, or
+         * valgrind sees its state lost. */
+        qb_log_fini();
+        dup2(fileno(err), STDERR_FILENO);
+        int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        dup2(devnull, STDOUT_FILENO);
+        char *argv[] = {(char *)"checkagent", (char *)"validate-all", NULL};
+        _exit(warden_agent_main(&test_agent, 2, argv));
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    long size = ftell(err);
+    ck_assert_int_ge(size, 0);
+    char *buf = calloc(1, (size_t)size + 1);
+    ck_assert_ptr_nonnull(buf);
+    rewind(err);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)size, err), (size_t)size);
+    fclose(err);
+    *ret_err = buf;
+    return WEXITSTATUS(status);
+}
+
+/* The one ocf-exit-reason of stderr (asserted to be one), without its
+ * prefix and newline, or NULL. */
+static char *exit_reason(const char *err)
+{
+    char *found = NULL;
+    for (const char *line = err; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (strncmp(line, "ocf-exit-reason:", 16) == 0) {
+            ck_assert_msg(!found, "a second ocf-exit-reason line in '%s'", err);
+            found = strndup(line + 16, len - 16);
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return found;
+}
+
+/* validate-all of name=value exits with rc; for 6 the reason names the
+ * parameter and contains want. */
+static void expect_validate(const char *name, const char *value, int rc, const char *want)
+{
+    const char *const pairs[] = {name, value, NULL};
+    char *err = NULL;
+    int got = validate(pairs, &err);
+    char *reason = exit_reason(err);
+    ck_assert_msg(got == rc, "%s='%s': rc %d, want %d (%s)", name, value, got, rc,
+                  reason ? reason : "no reason");
+    if (rc == WARDEN_OCF_ERR_CONFIGURED) {
+        char quoted[64];
+        snprintf(quoted, sizeof(quoted), "parameter '%s'", name);
+        ck_assert_msg(reason && strstr(reason, quoted) && strstr(reason, want),
+                      "%s='%s': reason '%s' lacks \"%s\" or \"%s\"", name, value, reason, quoted,
+                      want);
+    }
+    free(reason);
+    free(err);
+}
+
+START_TEST(test_validate_times)
+{
+    /* Times are bounded where they are given, so that nothing downstream
+     * wraps (18446744073709552us is within the parser's range, and wrapped to
+     * a 384 ns keeper tick in libqb's nanoseconds) or spins (1us). */
+    static const char *const interval_bad[] = {
+        "0", "1us", "99ms", "18446744073709552us", "24h1s", "25h", "99999999999999h"};
+    for (size_t i = 0; i < sizeof(interval_bad) / sizeof(interval_bad[0]); i++) {
+        expect_validate("check_interval", interval_bad[i], WARDEN_OCF_ERR_CONFIGURED,
+                        "from 100ms to 24h");
+    }
+    expect_validate("check_interval", "100ms", 0, NULL);
+    expect_validate("check_interval", "24h", 0, NULL);
+    expect_validate("check_interval", "1440min", 0, NULL);
+    static const char *const timeout_bad[] = {"0",   "0ms",    "1us",
+                                              "9ms", "86401s", "18446744073709552us"};
+    for (size_t i = 0; i < sizeof(timeout_bad) / sizeof(timeout_bad[0]); i++) {
+        expect_validate("check_timeout", timeout_bad[i], WARDEN_OCF_ERR_CONFIGURED,
+                        "from 10ms to 24h");
+        expect_validate("pending_timeout", timeout_bad[i], WARDEN_OCF_ERR_CONFIGURED,
+                        "from 10ms to 24h");
+    }
+    expect_validate("check_timeout", "10ms", 0, NULL);
+    expect_validate("check_timeout", "24h", 0, NULL);
+    expect_validate("pending_timeout", "10ms", 0, NULL);
+    expect_validate("pending_timeout", "30s", 0, NULL);
+    /* The form still says how to write a time. */
+    expect_validate("check_timeout", "soon", WARDEN_OCF_ERR_CONFIGURED, "ms, s, min or h");
+}
+END_TEST
+
+START_TEST(test_validate_paths)
+{
+    /* pidfile and depends_on name a file, dump_dir a directory: absolute,
+     * and nothing that could not be shown on one line. */
+    static const char *const file_bad[] = {"relative/app.pid", "app.pid",     "/",
+                                           "/run/app/",        "/run/app/.",  "/run/..",
+                                           "/run/a\npid",      "/run/a\rpid", "./x"};
+    static const char *const file_params[] = {"pidfile", "depends_on"};
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t i = 0; i < sizeof(file_bad) / sizeof(file_bad[0]); i++) {
+            expect_validate(file_params[p], file_bad[i], WARDEN_OCF_ERR_CONFIGURED,
+                            "the absolute path of a file");
+        }
+        expect_validate(file_params[p], "/run/app/app.pid", 0, NULL);
+        expect_validate(file_params[p], "/run/app/.app.pid", 0, NULL);
+    }
+    expect_validate("dump_dir", "dumps", WARDEN_OCF_ERR_CONFIGURED, "an absolute path");
+    expect_validate("dump_dir", "/var/x\ny", WARDEN_OCF_ERR_CONFIGURED, "an absolute path");
+    expect_validate("dump_dir", "/var/tmp/warden-dumps", 0, NULL);
+    /* An enumeration takes its values only. */
+    expect_validate("dump_type", "Core", WARDEN_OCF_ERR_CONFIGURED, "stacks or core");
+    expect_validate("dump_type", "core", 0, NULL);
+}
+END_TEST
+
+START_TEST(test_validate_reason_is_one_short_line)
+{
+    /* A value is shown escaped and cut: it cannot forge a second
+     * ocf-exit-reason line (exit_reason asserts there is one), and 131000
+     * bytes give a short reason. */
+    static const char *const forged[] = {"check_timeout", "\r\nocf-exit-reason:forged", NULL};
+    char *err = NULL;
+    ck_assert_int_eq(validate(forged, &err), WARDEN_OCF_ERR_CONFIGURED);
+    char *reason = exit_reason(err);
+    ck_assert_ptr_nonnull(reason);
+    ck_assert_ptr_nonnull(strstr(reason, "'\\r\\nocf-exit-reason:forged'"));
+    ck_assert_ptr_null(strchr(reason, '\r'));
+    ck_assert_ptr_null(strstr(err, "\nocf-exit-reason:forged"));
+    ck_assert_ptr_null(strchr(err, '\r'));
+    free(reason);
+    free(err);
+
+    char *huge = malloc(131001);
+    ck_assert_ptr_nonnull(huge);
+    memset(huge, 'x', 131000);
+    huge[131000] = '\0';
+    static const char *names[] = {"check_timeout", "pidfile", "check", "user", "workdir"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        huge[0] = names[i][0] == 'c' ? 'x' : '/';
+        const char *const big[] = {names[i], huge, NULL};
+        int rc = validate(big, &err);
+        ck_assert_msg(rc == WARDEN_OCF_ERR_CONFIGURED || rc == WARDEN_OCF_ERR_ARGS, "%s: rc %d",
+                      names[i], rc);
+        ck_assert_msg(strlen(err) < 1000, "%s: %zu bytes on stderr", names[i], strlen(err));
+        reason = exit_reason(err);
+        ck_assert_ptr_nonnull(reason);
+        ck_assert_ptr_nonnull(strstr(reason, "xxx...'"));
+        free(reason);
+        free(err);
+    }
+    /* The reasons of lib/service.c too. */
+    const char *const user[] = {"user", "x\nocf-exit-reason:forged", NULL};
+    ck_assert_int_eq(validate(user, &err), WARDEN_OCF_ERR_ARGS);
+    reason = exit_reason(err);
+    ck_assert_ptr_nonnull(strstr(reason, "user 'x\\nocf-exit-reason:forged' does not exist"));
+    free(reason);
+    free(err);
+    huge[0] = '/';
+    const char *const command[] = {"command", huge, NULL};
+    ck_assert_int_eq(validate(command, &err), WARDEN_OCF_ERR_INSTALLED);
+    ck_assert_msg(strlen(err) < 1000, "%zu bytes on stderr", strlen(err));
+    free(err);
+    memcpy(huge, "/x '", 4);
+    const char *const unterminated[] = {"command", huge, NULL};
+    ck_assert_int_eq(validate(unterminated, &err), WARDEN_OCF_ERR_CONFIGURED);
+    ck_assert_msg(strlen(err) < 1000, "%zu bytes on stderr", strlen(err));
+    free(err);
+    free(huge);
+}
+END_TEST
+
 START_TEST(test_usage)
 {
     /* No action at all is a usage error (2) with the usage on stderr; an
@@ -208,6 +409,9 @@ int main(void)
     add_tcase(s, test_ocf_rc_from_errno, 10);
     add_tcase(s, test_metadata_ocf10, 10);
     add_tcase(s, test_metadata_ocf11, 10);
+    add_tcase(s, test_validate_times, 30);
+    add_tcase(s, test_validate_paths, 30);
+    add_tcase(s, test_validate_reason_is_one_short_line, 30);
     add_tcase(s, test_usage, 10);
     add_tcase(s, test_log_guard, 10);
     return check_run("check_agent", s);

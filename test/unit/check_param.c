@@ -267,54 +267,269 @@ END_TEST
 
 START_TEST(test_copy_with)
 {
-    /* A reload hands new values as "name=value" lines: they replace the
-     * given ones in a copy, an empty value returns a parameter to its
-     * default, and the original stays as it was (so a refused reload
+    /* A reload hands new values as "name=<length>:value\n" records: they
+     * replace the given ones in a copy, an empty value returns a parameter
+     * to its default, and the original stays as it was (so a refused reload
      * changes nothing). */
-    static const char *const env[] = {"command", "c",    "config", "/a.conf", "port",
-                                      "81",      "mode", "slow",   NULL};
+    static const char *const env[] = {"command", "c", "config", "/a.conf", "port", "81", NULL};
     warden_params *p = load(env);
     warden_params *c = (warden_params *)&env; /* a sentinel for failures */
-    ck_assert_int_eq(warden__params_copy_with(p,
-                                              "port=8080\nmode=\nno equals sign\n"
-                                              "check_timeout=250ms",
-                                              &c),
-                     0);
-    ck_assert_ptr_ne(c, (warden_params *)&env);
     char *reason = NULL;
+    ck_assert_int_eq(warden__params_copy_with(p, "check_timeout=5:250ms\n", &c, &reason), 0);
+    ck_assert_ptr_ne(c, (warden_params *)&env);
+    ck_assert_ptr_null(reason);
     ck_assert_int_eq(warden__params_validate(c, &reason), 0);
-    ck_assert_int_eq(warden_params_integer(c, "port"), 8080);
-    ck_assert(warden_params_is_set(c, "port"));
-    ck_assert_str_eq(warden_params_string(c, "mode"), "fast");
-    ck_assert(!warden_params_is_set(c, "mode"));
     ck_assert_uint_eq(warden_params_time(c, "check_timeout"), 250 * WARDEN_USEC_PER_MSEC);
+    ck_assert(warden_params_is_set(c, "check_timeout"));
     /* Untouched by the text: given values stay given, defaults stay. */
     ck_assert_str_eq(warden_params_string(c, "config"), "/a.conf");
     ck_assert(warden_params_is_set(c, "config"));
-    ck_assert_str_eq(warden_params_string(c, "check"), "tcp:127.0.0.1:80");
+    ck_assert_str_eq(warden_params_string(c, "port"), "81");
     warden__params_free(c);
 
-    ck_assert_str_eq(warden_params_string(p, "port"), "81");
-    ck_assert_str_eq(warden_params_string(p, "mode"), "slow");
+    /* An empty value: back to the default. */
+    ck_assert_int_eq(warden__params_copy_with(c = p, "check_timeout=0:\n", &c, NULL), 0);
+    ck_assert_str_eq(warden_params_string(c, "check_timeout"), "5s");
+    ck_assert(!warden_params_is_set(c, "check_timeout"));
+    warden__params_free(c);
     ck_assert_str_eq(warden_params_string(p, "check_timeout"), "5s");
 
     /* No text: a plain copy of what was given. */
-    ck_assert_int_eq(warden__params_copy_with(p, NULL, &c), 0);
+    ck_assert_int_eq(warden__params_copy_with(p, NULL, &c, NULL), 0);
     ck_assert_str_eq(warden_params_string(c, "port"), "81");
-    ck_assert(warden_params_is_set(c, "mode"));
+    ck_assert(warden_params_is_set(c, "config"));
     warden__params_free(c);
 
-    /* A name the agent does not declare refuses the whole text. */
-    c = (warden_params *)&env;
-    ck_assert_int_eq(warden__params_copy_with(p, "port=1\nnosuch=2", &c), -ENOENT);
-    ck_assert_ptr_eq(c, (warden_params *)&env);
     /* Values are not validated here; the caller does. */
-    ck_assert_int_eq(warden__params_copy_with(p, "port=eighty", &c), 0);
+    ck_assert_int_eq(warden__params_copy_with(p, "check_timeout=4:soon\n", &c, NULL), 0);
     ck_assert_int_eq(warden__params_validate(c, &reason), -EINVAL);
-    ck_assert_ptr_nonnull(strstr(reason, "'port'"));
+    ck_assert_ptr_nonnull(strstr(reason, "'check_timeout'"));
     free(reason);
     warden__params_free(c);
     warden__params_free(p);
+}
+END_TEST
+
+/* Expect the reload text refused with r, the whole of it, and a reason
+ * that contains want. */
+static void expect_refused(const warden_params *p, const char *text, int r, const char *want)
+{
+    warden_params *c = (warden_params *)p; /* a sentinel: never written on failure */
+    char *reason = NULL;
+    ck_assert_msg(warden__params_copy_with(p, text, &c, &reason) == r, "'%s' not refused with %d",
+                  text, r);
+    ck_assert_ptr_eq(c, p);
+    ck_assert_msg(reason && strstr(reason, want), "reason '%s' lacks '%s'", reason, want);
+    free(reason);
+    /* The reason is optional. */
+    ck_assert_int_eq(warden__params_copy_with(p, text, &c, NULL), r);
+}
+
+START_TEST(test_copy_with_refuses_non_reloadable)
+{
+    /* The keeper applies a reload as root: a name the table does not mark
+     * reloadable (command, config, or an agent's redeclared check) must not
+     * slip in beside reloadable ones. */
+    static const char *const env[] = {"command", "c", "config", "/a.conf", NULL};
+    warden_params *p = load(env);
+    expect_refused(p, "check_timeout=2:1s\ncommand=9:/bin/evil\n", -EPERM,
+                   "parameter 'command' is not reloadable");
+    expect_refused(p, "port=1:1\n", -EPERM, "'port' is not reloadable");
+    /* the agent's "check" overrides the common one and is not reloadable */
+    expect_refused(p, "check=15:exec:/bin/false\n", -EPERM, "'check' is not reloadable");
+    expect_refused(p, "check_timeout=2:1s\nnosuch=1:2\n", -ENOENT, "no parameter 'nosuch'");
+    warden__params_free(p);
+}
+END_TEST
+
+START_TEST(test_copy_with_strict_framing)
+{
+    /* A value is counted, not ended by a newline: a newline inside it is
+     * part of it, and cannot start another record. */
+    static const struct warden_param reloadable[] = {
+        {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "process", "Check", NULL, NULL,
+         NULL},
+        {"command", WARDEN_PARAM_STRING, 0, "/bin/true", "Command", NULL, NULL, NULL},
+        {NULL},
+    };
+    const struct warden_param *table[] = {&reloadable[0], &reloadable[1]};
+    setenv("OCF_RESKEY_check", "exec:/bin/a\ncommand=/bin/evil", 1);
+    warden_params *p = NULL;
+    ck_assert_int_eq(warden__params_load(table, 2, &p), 0);
+    unsetenv("OCF_RESKEY_check");
+    char *text = warden__params_reload_text(p);
+    ck_assert_str_eq(text, "check=29:exec:/bin/a\ncommand=/bin/evil\n");
+    warden_params *c = NULL;
+    ck_assert_int_eq(warden__params_copy_with(p, text, &c, NULL), 0);
+    ck_assert_str_eq(warden_params_string(c, "check"), "exec:/bin/a\ncommand=/bin/evil");
+    ck_assert_str_eq(warden_params_string(c, "command"), "/bin/true");
+    ck_assert(!warden_params_is_set(c, "command"));
+    warden__params_free(c);
+    free(text);
+    /* What follows a value is the next record, whatever the value holds. */
+    ck_assert_int_eq(warden__params_copy_with(p, "check=12:tcp:[::1]:80\n", &c, NULL), 0);
+    ck_assert_str_eq(warden_params_string(c, "check"), "tcp:[::1]:80");
+    warden__params_free(c);
+
+    /* Not what the builder writes: refused whole, with where. */
+    static const char *const bad[] = {
+        "check=exec:/bin/true\n",        /* the old, newline-framed form */
+        "check=3:abc",                   /* no closing newline */
+        "check=4:abc\n",                 /* shorter than it says */
+        "check=2:abc\n",                 /* longer than it says */
+        "check=03:abc\n",                /* a leading zero */
+        "check=-1:\n",                   /* a sign */
+        "check=9999999:x\n",             /* a length past the bound */
+        "check=99999999999999999999:\n", /* and past any integer */
+        "check=:abc\n",                  /* no length */
+        "=3:abc\n",                      /* no name */
+        "Check=3:abc\n",                 /* not a name's characters */
+        "check 3:abc\n",                 /* no '=' */
+        "\n",                            /* a stray newline */
+        "check",                         /* a name, and the end of the text */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_refused(p, bad[i], -EBADMSG, "reload record at byte 0");
+    }
+    expect_refused(p, "check=3:abc\ncheck=3:def\n", -EBADMSG, "'check' given twice");
+    expect_refused(p, "check=3:abc\nx", -EBADMSG, "at byte 12");
+    warden__params_free(p);
+}
+END_TEST
+
+START_TEST(test_reload_text)
+{
+    /* One record per reloadable parameter, given values only (a default
+     * goes as empty: the keeper then applies its own default). */
+    static const char *const env[] = {"command", "/bin/x", "check_timeout", "2s", NULL};
+    warden_params *p = load(env);
+    char *text = warden__params_reload_text(p);
+    ck_assert_str_eq(text, "check_timeout=2:2s\n");
+    warden_params *c = NULL;
+    ck_assert_int_eq(warden__params_copy_with(p, text, &c, NULL), 0);
+    ck_assert_str_eq(warden_params_string(c, "check_timeout"), "2s");
+    warden__params_free(c);
+    free(text);
+    warden__params_free(p);
+}
+END_TEST
+
+START_TEST(test_shown)
+{
+    /* What a reason or a log line shows of a value: one line of printable
+     * ASCII, at most 64 bytes of the value. */
+    char buf[WARDEN_SHOWN_SIZE];
+    ck_assert_str_eq(warden__shown("plain 10s", buf), "plain 10s");
+    ck_assert_str_eq(warden__shown("\r\nocf-exit-reason:forged", buf),
+                     "\\r\\nocf-exit-reason:forged");
+    ck_assert_str_eq(warden__shown("a'b\\c\td\x01\x7f\xc3\xa9", buf),
+                     "a\\'b\\\\c\\td\\x01\\x7f\\xc3\\xa9");
+    ck_assert_str_eq(warden__shown("", buf), "");
+    ck_assert_str_eq(warden__shown(NULL, buf), "");
+    char big[131001];
+    memset(big, '\n', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    warden__shown(big, buf);
+    ck_assert_uint_eq(strlen(buf), 64 * 2 + 3);
+    ck_assert_str_eq(buf + 128, "...");
+    /* Every byte at its widest still fits. */
+    memset(big, 0xff, sizeof(big) - 1);
+    warden__shown(big, buf);
+    ck_assert_uint_eq(strlen(buf), 64 * 4 + 3);
+    /* 64 bytes exactly are not cut. */
+    big[64] = '\0';
+    memset(big, 'x', 64);
+    ck_assert_str_eq(warden__shown(big, buf), big);
+}
+END_TEST
+
+START_TEST(test_validate_reason_shown)
+{
+    /* A value with a newline cannot add a line to the reason, and a huge one
+     * gives a short reason. */
+    static const char *const nl[] = {
+        "command", "c", "config", "x", "check_timeout", "\r\nocf-exit-reason:forged", NULL};
+    warden_params *p = load(nl);
+    char *reason = NULL;
+    ck_assert_int_eq(warden__params_validate(p, &reason), -EINVAL);
+    ck_assert_ptr_null(strchr(reason, '\n'));
+    ck_assert_ptr_null(strchr(reason, '\r'));
+    ck_assert_ptr_nonnull(strstr(reason, "'\\r\\nocf-exit-reason:forged'"));
+    free(reason);
+    warden__params_free(p);
+
+    char *huge = malloc(131001);
+    memset(huge, '9', 131000);
+    huge[131000] = '\0';
+    huge[5] = 'x';
+    const char *big[] = {"command", "c", "config", "x", "check_timeout", huge, NULL};
+    p = load(big);
+    ck_assert_int_eq(warden__params_validate(p, &reason), -EINVAL);
+    ck_assert_msg(strlen(reason) < 400, "reason of %zu bytes", strlen(reason));
+    ck_assert_ptr_nonnull(strstr(reason, "'check_timeout'"));
+    ck_assert_ptr_nonnull(strstr(reason, "...'"));
+    free(reason);
+    warden__params_free(p);
+    free(huge);
+}
+END_TEST
+
+START_TEST(test_validate_options)
+{
+    /* A declaration with options takes exactly one of them. */
+    static const char *const kinds[] = {"stacks", "core", NULL};
+    static const struct warden_param decl[] = {
+        {"kind", WARDEN_PARAM_STRING, 0, "stacks", "Kind", NULL, "stacks or core", NULL, kinds},
+        {NULL},
+    };
+    const struct warden_param *table[] = {&decl[0]};
+    static const char *const good[] = {"stacks", "core"};
+    static const char *const bad[] = {"Core", "cores", "stack", " core", "core\n", "x"};
+    for (size_t i = 0; i < 8; i++) {
+        bool ok = i < 2;
+        setenv("OCF_RESKEY_kind", ok ? good[i] : bad[i - 2], 1);
+        warden_params *p = NULL;
+        ck_assert_int_eq(warden__params_load(table, 1, &p), 0);
+        char *reason = NULL;
+        ck_assert_int_eq(warden__params_validate(p, &reason), ok ? 0 : -EINVAL);
+        ck_assert(ok || strstr(reason, "'kind' has invalid value"));
+        ck_assert(ok || strstr(reason, "stacks or core"));
+        free(reason);
+        warden__params_free(p);
+    }
+    unsetenv("OCF_RESKEY_kind");
+}
+END_TEST
+
+START_TEST(test_check_node)
+{
+    /* A path that must exist on the node that starts the service: -ENXIO
+     * (exit 2) naming the parameter when it does not; unset passes. */
+    static const struct warden_param decl[] = {
+        {"conf", WARDEN_PARAM_STRING, WARDEN_PARAM_NODE_PATH, NULL, "Conf", NULL, NULL, NULL},
+        {"other", WARDEN_PARAM_STRING, 0, NULL, "Other", NULL, NULL, NULL},
+        {NULL},
+    };
+    const struct warden_param *table[] = {&decl[0], &decl[1]};
+    warden_params *p = NULL;
+    char *reason = NULL;
+    setenv("OCF_RESKEY_other", "/nonexistent/warden-x", 1);
+    ck_assert_int_eq(warden__params_load(table, 2, &p), 0);
+    ck_assert_int_eq(warden__params_check_node(p, &reason), 0);
+    warden__params_free(p);
+    setenv("OCF_RESKEY_conf", "/", 1);
+    ck_assert_int_eq(warden__params_load(table, 2, &p), 0);
+    ck_assert_int_eq(warden__params_check_node(p, &reason), 0);
+    warden__params_free(p);
+    setenv("OCF_RESKEY_conf", "/nonexistent/warden-\nx", 1);
+    ck_assert_int_eq(warden__params_load(table, 2, &p), 0);
+    ck_assert_int_eq(warden__params_check_node(p, &reason), -ENXIO);
+    ck_assert_ptr_nonnull(strstr(reason, "parameter 'conf'"));
+    ck_assert_ptr_nonnull(strstr(reason, "'/nonexistent/warden-\\nx' is missing on this node"));
+    free(reason);
+    warden__params_free(p);
+    unsetenv("OCF_RESKEY_conf");
+    unsetenv("OCF_RESKEY_other");
 }
 END_TEST
 
@@ -402,6 +617,40 @@ START_TEST(test_metadata_escaping)
 }
 END_TEST
 
+START_TEST(test_metadata_types)
+{
+    /* OCF 1.1's schema (ra/1.1/ra-api.rng) knows boolean, string, integer
+     * and select with <option value=...>; no "time". ra-api-1.dtd of 1.0
+     * knows string, integer, boolean and time, and no options. Each form
+     * gets what its caller validates against. */
+    static const char *const kinds[] = {"stacks", "core", NULL};
+    static const struct warden_param decl[] = {
+        {"every", WARDEN_PARAM_TIME, 0, "10s", "Every", "How often.", "a time, e.g. 10s", NULL},
+        {"kind", WARDEN_PARAM_STRING, 0, "stacks", "Kind", "What & how.", "stacks or core", NULL,
+         kinds},
+        {NULL},
+    };
+    const struct warden_param *table[] = {&decl[0], &decl[1]};
+    char *ocf11 = metadata(table, 2, true);
+    ck_assert_ptr_null(strstr(ocf11, "\"time\""));
+    ck_assert_ptr_nonnull(strstr(ocf11, "<content type=\"string\" default=\"10s\"/>"));
+    /* the type no longer says it is a time: the description does */
+    ck_assert_ptr_nonnull(
+        strstr(ocf11, "<longdesc lang=\"en\">How often. Takes a time, e.g. 10s.</longdesc>"));
+    ck_assert_ptr_nonnull(strstr(ocf11, "<content type=\"select\" default=\"stacks\">\n"
+                                        "<option value=\"stacks\"/>\n"
+                                        "<option value=\"core\"/>\n"
+                                        "</content>\n</parameter>\n"));
+    char *ocf10 = metadata(table, 2, false);
+    ck_assert_ptr_nonnull(strstr(ocf10, "<content type=\"time\" default=\"10s\"/>"));
+    ck_assert_ptr_nonnull(strstr(ocf10, "<content type=\"string\" default=\"stacks\"/>"));
+    ck_assert_ptr_null(strstr(ocf10, "<option"));
+    ck_assert_ptr_null(strstr(ocf10, "select"));
+    free(ocf11);
+    free(ocf10);
+}
+END_TEST
+
 START_TEST(test_param_form)
 {
     /* The declared form wins; otherwise the type's. */
@@ -425,8 +674,16 @@ int main(void)
     add_tcase(s, test_parse_boolean, 10);
     add_tcase(s, test_set_default, 10);
     add_tcase(s, test_copy_with, 10);
+    add_tcase(s, test_copy_with_refuses_non_reloadable, 10);
+    add_tcase(s, test_copy_with_strict_framing, 10);
+    add_tcase(s, test_reload_text, 10);
+    add_tcase(s, test_shown, 10);
+    add_tcase(s, test_validate_reason_shown, 10);
+    add_tcase(s, test_validate_options, 10);
+    add_tcase(s, test_check_node, 10);
     add_tcase(s, test_metadata, 10);
     add_tcase(s, test_metadata_escaping, 10);
+    add_tcase(s, test_metadata_types, 10);
     add_tcase(s, test_param_form, 10);
     return check_run("check_param", s);
 }
