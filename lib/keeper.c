@@ -619,8 +619,8 @@ int warden__keeper_serve(warden_keeper *k, const char *name)
     int r = qb_ipcs_run(k->ipcs);
     if (r < 0) {
         /* The name is taken (or the socket cannot be made): the keeper
-         * goes on without IPC, so leave nothing half set up. */
-        qb_ipcs_destroy(k->ipcs);
+         * goes on without IPC. qb_ipcs_run has freed the service itself
+         * (destroying it again was a double free). */
         k->ipcs = NULL;
         ipc_keeper = NULL;
     }

@@ -25,11 +25,11 @@ marker=$((100000 + RANDOM)) # makes our sleep processes recognisable
 svc="/bin/sleep $marker"
 helpers=()
 
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
 # squat INSTANCE VICTIM HEALTH: a nobody process serving the keeper's name.
 squat() {
-    as_nobody "$FAKE_KEEPER" "$1" "$2" "$3" "$tmp/squatter.log" &
+    "${nobody[@]}" "$FAKE_KEEPER" "$1" "$2" "$3" "$tmp/squatter.log" &
     helpers+=($!)
     sleep 0.3
 }
@@ -37,7 +37,7 @@ squat() {
 # never answers (review C1).
 silent() {
     local name=$1
-    as_nobody python3 -c '
+    "${nobody[@]}" python3 -c '
 import socket, sys, time
 n = sys.argv[1].encode(); s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(b"\0" + n + b"\0" * (107 - len(n))); s.listen(16); s.settimeout(.5); keep = []
