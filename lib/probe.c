@@ -1,5 +1,8 @@
 /* Health probes. Each kind is a row of a table: its prefix, how to parse
- * what follows, how to run. Every step is bounded by the one deadline.
+ * what follows, how to run. Every step is bounded by the one deadline,
+ * resolving a host name included (in a thread: see "resolving HOST").
+ * Reasons show what is not ours (a server's bytes, a host, a command) through
+ * shown(): printable ASCII, bounded.
  *
  * The protocol probes (smtp, imap, pop3, http) are one function and a table
  * each: a dialogue of steps, "send this line, then the answer's last line must
@@ -10,11 +13,14 @@
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "probe-int.h"
 #include "proc-int.h"
 #include "util-int.h"
 #include "warden/probe.h"
@@ -44,6 +50,31 @@ static void set_reason(char **ret_reason, char *reason)
         free(reason);
     }
 }
+
+/* How much of a text not ours (a server's answer, a host or a command from
+ * the spec) a reason shows: Pacemaker keeps 128 bytes of an exit reason, and
+ * the protocol and the step come first. */
+#define ANSWER_SHOWN 64
+
+/* Text as a reason shows it: the first ANSWER_SHOWN bytes, with what is not
+ * printable ASCII made '?', so that the reason stays one clean, short line
+ * whatever a server sends or a spec holds. */
+static const char *shown(const char *text, size_t len, char buf[static ANSWER_SHOWN + 4])
+{
+    if (len == 0) {
+        return "an empty line";
+    }
+    size_t n = len < ANSWER_SHOWN ? len : ANSWER_SHOWN;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        buf[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    strcpy(buf + n, len > n ? "..." : "");
+    return buf;
+}
+
+/* The same for a C string. */
+#define SHOWN(text, buf) shown((text), strlen(text), (buf))
 
 /* The time the probe had, for "no answer within ..." (check_timeout, not the
  * microseconds short of it that were left when the probe began). */
@@ -85,6 +116,41 @@ static int process_run(_unused_ const warden_probe *p, const struct warden_probe
 
 /* ---- tcp:HOST:PORT: a connection is accepted ----------------------------- */
 
+/* PORT: 1 to 5 digits, 1-65535. Not strtol(), which also takes blanks, a
+ * sign and any number of leading zeros ("tcp:h: 80", "tcp:h:+80"): such a
+ * spec would pass validation and fail only when run, as "cannot resolve". */
+static bool port_parse(const char *text, char ret[static 6])
+{
+    size_t n = strspn(text, "0123456789");
+    if (n == 0 || n > 5 || text[n] != '\0') {
+        return false;
+    }
+    long port = strtol(text, NULL, 10);
+    if (port < 1 || port > 65535) {
+        return false;
+    }
+    /* Kept without leading zeros, as reasons and the Host header show it. */
+    snprintf(ret, 6, "%ld", port);
+    return true;
+}
+
+/* HOST: a name or an address, which is printable ASCII without blanks and no
+ * longer than a DNS name. Anything else cannot resolve; refused here, it
+ * cannot put control bytes into a reason or the HTTP Host header either. */
+static bool host_ok(const char *host, size_t len)
+{
+    if (len == 0 || len > 253) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)host[i];
+        if (ch <= ' ' || ch >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int tcp_parse(warden_probe *p, const char *arg)
 {
     const char *colon;
@@ -105,13 +171,12 @@ static int tcp_parse(warden_probe *p, const char *arg)
         }
         hlen = (size_t)(colon - arg);
     }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (hlen == 0 || *end || end == colon + 1 || port < 1 || port > 65535) {
+    char port[6];
+    if (!host_ok(host, hlen) || !port_parse(colon + 1, port)) {
         return -EINVAL;
     }
     p->host = strndup(host, hlen);
-    p->port = strdup(colon + 1);
+    p->port = strdup(port);
     return p->host && p->port ? 0 : -ENOMEM;
 }
 
@@ -147,33 +212,224 @@ static int tcp_connect(const struct addrinfo *ai, warden_usec_t deadline, int *r
     return r;
 }
 
+/* ---- resolving HOST, under the deadline ------------------------------------
+ *
+ * getaddrinfo() takes no deadline: glibc's resolver waits timeout x attempts
+ * for each name server (resolv.conf: seconds to minutes), and an NSS module
+ * may wait longer still. A DNS outage would then hold every probe that names
+ * a host past its check_timeout, and the keeper would call the service hung.
+ * So a name is resolved in a thread of its own, and the probe waits for it
+ * only until the deadline.
+ *
+ * Nothing can stop a getaddrinfo() that has begun (gai_cancel() does not
+ * either: EAI_NOTCANCELED), so a lookup still running at the deadline is
+ * abandoned: its thread finishes it, frees everything and ends. getaddrinfo_a()
+ * would do the same in a pool of glibc's, whose threads linger a second after
+ * each lookup and whose request must outlive an abandoned wait all the same;
+ * one thread per lookup, joined when it answers in time, is simpler to
+ * account for (and leaves nothing behind when it does).
+ *
+ * The keeper probes every check_interval, for as long as a DNS server may hang:
+ * at most MAX_ABANDONED lookups may be left running in a process, after which
+ * a probe that needs one more fails at once, so that threads cannot pile up. */
+#define MAX_ABANDONED 4
+
+static atomic_int abandoned_lookups;
+
+int warden__probe_lookups_abandoned(void)
+{
+    return atomic_load(&abandoned_lookups);
+}
+
+struct lookup {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC, the deadline's clock */
+    bool done;           /* the thread has answered: gai and list are set */
+    bool abandoned;      /* the probe stopped waiting: the thread frees this */
+    int gai;             /* getaddrinfo()'s result */
+    int sys_errno;       /* and errno, for EAI_SYSTEM */
+    struct addrinfo *list;
+    char *host;
+    char *port;
+};
+
+static void lookup_free(struct lookup *l)
+{
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    if (l->list) {
+        freeaddrinfo(l->list);
+    }
+    free(l->host);
+    free(l->port);
+    free(l);
+}
+
+static const struct addrinfo lookup_hints = {.ai_socktype = SOCK_STREAM,
+                                             .ai_flags = AI_NUMERICSERV};
+
+static void *lookup_thread(void *arg)
+{
+    struct lookup *l = arg;
+    struct addrinfo *list = NULL;
+    int g = getaddrinfo(l->host, l->port, &lookup_hints, &list);
+    int e = errno;
+    pthread_mutex_lock(&l->lock);
+    l->gai = g;
+    l->sys_errno = e;
+    l->list = list;
+    l->done = true;
+    bool abandoned = l->abandoned;
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+    /* Abandoned, the lookup is this thread's alone: the probe set the flag
+     * under the lock, and no longer looks. */
+    if (abandoned) {
+        lookup_free(l);
+        atomic_fetch_sub(&abandoned_lookups, 1);
+    }
+    return NULL;
+}
+
+/* Start a lookup thread for host:port. Every signal is blocked in it: a
+ * thread that only waits for a name must not be where the agent's or the
+ * keeper's signals get delivered. */
+static int lookup_start(struct lookup *l, pthread_t *ret_thread)
+{
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    int e = pthread_create(ret_thread, NULL, lookup_thread, l);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return -e;
+}
+
+/* What getaddrinfo() said, as a reason says it. */
+static const char *lookup_error(int gai, int sys_errno)
+{
+    return gai == EAI_SYSTEM ? strerror(sys_errno) : gai_strerror(gai);
+}
+
+/* Resolve host:port by deadline. 0 and the addresses (freeaddrinfo() them);
+ * 1 when getaddrinfo() said no, its error in *ret_gai (errno in *ret_errno
+ * for EAI_SYSTEM); -ETIMEDOUT, the deadline passed first (the lookup may go
+ * on, abandoned); -EBUSY, too many earlier lookups are still running;
+ * -ENOMEM; -EAGAIN (no thread). */
+static int resolve(const char *host, const char *port, warden_usec_t deadline,
+                   struct addrinfo **ret_list, int *ret_gai, int *ret_errno)
+{
+    /* An address needs no lookup, and no thread: AI_NUMERICHOST never
+     * blocks. Give addresses where DNS may fail. */
+    struct addrinfo hints = lookup_hints;
+    hints.ai_flags |= AI_NUMERICHOST;
+    int g = getaddrinfo(host, port, &hints, ret_list);
+    if (g == 0) {
+        return 0;
+    }
+    if (g != EAI_NONAME) {
+        *ret_gai = g;
+        *ret_errno = errno;
+        return g == EAI_MEMORY ? -ENOMEM : 1;
+    }
+    /* A name. No lookup starts that could not end in time. */
+    if (warden_now() >= deadline) {
+        return -ETIMEDOUT;
+    }
+    if (atomic_load(&abandoned_lookups) >= MAX_ABANDONED) {
+        return -EBUSY;
+    }
+    struct lookup *l = calloc(1, sizeof(*l));
+    if (!l) {
+        return -ENOMEM;
+    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&l->lock, NULL);
+    l->host = strdup(host);
+    l->port = strdup(port);
+    pthread_t thread;
+    int r = l->host && l->port ? lookup_start(l, &thread) : -ENOMEM;
+    if (r < 0) {
+        lookup_free(l);
+        return r;
+    }
+
+    pthread_mutex_lock(&l->lock);
+    struct timespec ts = {.tv_sec = (time_t)(deadline / WARDEN_USEC_PER_SEC),
+                          .tv_nsec = (long)(deadline % WARDEN_USEC_PER_SEC) * 1000};
+    int e = 0;
+    while (!l->done && e != ETIMEDOUT) {
+        e = deadline == WARDEN_USEC_INFINITY ? pthread_cond_wait(&l->cond, &l->lock)
+                                             : pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+    }
+    if (!l->done) {
+        /* Counted before the thread can see the flag, so that its count
+         * down never comes first. */
+        atomic_fetch_add(&abandoned_lookups, 1);
+        l->abandoned = true;
+        pthread_mutex_unlock(&l->lock);
+        /* It may have ended and freed l by now; the thread id is ours. */
+        pthread_detach(thread);
+        return -ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&l->lock);
+    pthread_join(thread, NULL);
+    r = l->gai == 0 ? 0 : l->gai == EAI_MEMORY ? -ENOMEM : 1;
+    if (r == 0) {
+        *ret_list = TAKE_PTR(l->list);
+    } else {
+        *ret_gai = l->gai;
+        *ret_errno = l->sys_errno;
+    }
+    lookup_free(l);
+    return r;
+}
+
 /* Connect to the probe's HOST:PORT: 0 and the socket, or -errno and a
  * reason that starts with @what ("tcp", "smtp"). Shared by every kind that
- * talks TCP. */
+ * talks TCP. A host that does not resolve in time is not a service that does
+ * not answer: it fails with -WARDEN_PROBE_ERESOLVE, never -ETIMEDOUT. */
 static int tcp_open(const warden_probe *p, const char *what, warden_usec_t start,
                     warden_usec_t deadline, int *ret_fd, char **ret_reason)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    char host[ANSWER_SHOWN + 4];
+    SHOWN(p->host, host);
     struct addrinfo *list = NULL;
-    int g = getaddrinfo(p->host, p->port, &hints, &list);
-    if (g != 0) {
-        set_reason(ret_reason, warden__strdup_printf("%s %s:%s: cannot resolve host: %s", what,
-                                                     p->host, p->port, gai_strerror(g)));
-        return -EHOSTUNREACH;
+    int g = 0, e = 0;
+    int r = resolve(p->host, p->port, deadline, &list, &g, &e);
+    if (r == -ENOMEM) {
+        return r;
+    }
+    if (r != 0) {
+        char why[80];
+        if (r == -ETIMEDOUT) {
+            snprintf(why, sizeof(why), " within %s", waited(start, deadline));
+        } else if (r == -EBUSY) {
+            snprintf(why, sizeof(why), ": %d earlier lookups have not ended", MAX_ABANDONED);
+        } else if (r == 1) {
+            snprintf(why, sizeof(why), ": %s", lookup_error(g, e));
+        } else {
+            snprintf(why, sizeof(why), ": %s", strerror(-r));
+        }
+        set_reason(ret_reason, warden__strdup_printf("%s: cannot resolve %s%s", what, host, why));
+        return -WARDEN_PROBE_ERESOLVE;
     }
     /* A name may resolve to several addresses (localhost: ::1, then
      * 127.0.0.1); the service may listen on any one of them. */
-    int r = -EHOSTUNREACH;
+    r = -EHOSTUNREACH;
     for (const struct addrinfo *ai = list; ai && r != 0 && r != -ETIMEDOUT; ai = ai->ai_next) {
         r = tcp_connect(ai, deadline, ret_fd);
     }
     freeaddrinfo(list);
     if (r == -ETIMEDOUT) {
         set_reason(ret_reason, warden__strdup_printf("%s %s:%s: no connection within %s", what,
-                                                     p->host, p->port, waited(start, deadline)));
+                                                     host, p->port, waited(start, deadline)));
     } else if (r < 0) {
         set_reason(ret_reason,
-                   warden__strdup_printf("%s %s:%s: %s", what, p->host, p->port, strerror(-r)));
+                   warden__strdup_printf("%s %s:%s: %s", what, host, p->port, strerror(-r)));
     }
     return r;
 }
@@ -207,11 +463,13 @@ static int exec_run(const warden_probe *p, _unused_ const struct warden_probe_co
                     warden_usec_t deadline, char **ret_reason)
 {
     warden_usec_t start = warden_now();
+    char name[ANSWER_SHOWN + 4]; /* argv[0] as reasons show it */
+    SHOWN(p->exec.argv[0], name);
     struct warden_exec e = {0};
     _cleanup_free_ char *path = NULL;
     int r = warden__find_executable(p->exec.argv[0], &path);
     if (r < 0) {
-        set_reason(ret_reason, warden__strdup_printf("exec %s: %s", p->exec.argv[0], strerror(-r)));
+        set_reason(ret_reason, warden__strdup_printf("exec %s: %s", name, strerror(-r)));
         return r;
     }
     r = warden__exec_environment(&e.envp);
@@ -239,23 +497,23 @@ static int exec_run(const warden_probe *p, _unused_ const struct warden_probe_co
     free(argv);
     warden__strv_free(e.envp);
     if (r == -ETIMEDOUT) {
-        set_reason(ret_reason, warden__strdup_printf("exec %s: no answer within %s",
-                                                     p->exec.argv[0], waited(start, deadline)));
+        set_reason(ret_reason, warden__strdup_printf("exec %s: no answer within %s", name,
+                                                     waited(start, deadline)));
         return r;
     }
     if (r < 0) {
-        set_reason(ret_reason, warden__strdup_printf("exec %s: %s", p->exec.argv[0], strerror(-r)));
+        set_reason(ret_reason, warden__strdup_printf("exec %s: %s", name, strerror(-r)));
         return r;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         return 0;
     }
     if (WIFSIGNALED(status)) {
-        set_reason(ret_reason, warden__strdup_printf("exec %s: killed by signal %d",
-                                                     p->exec.argv[0], WTERMSIG(status)));
+        set_reason(ret_reason,
+                   warden__strdup_printf("exec %s: killed by signal %d", name, WTERMSIG(status)));
     } else {
-        set_reason(ret_reason, warden__strdup_printf("exec %s: exit status %d", p->exec.argv[0],
-                                                     WEXITSTATUS(status)));
+        set_reason(ret_reason,
+                   warden__strdup_printf("exec %s: exit status %d", name, WEXITSTATUS(status)));
     }
     return -EIO;
 }
@@ -267,20 +525,30 @@ static int exec_run(const warden_probe *p, _unused_ const struct warden_probe_co
  * CAPABILITY; a service that sends more is not one we can judge. */
 #define LINE_MAX_BYTES 1024
 
-/* How much of a wrong answer a reason shows: Pacemaker keeps 128 bytes of an
- * exit reason, and the protocol and the step come first. */
-#define ANSWER_SHOWN 64
+/* The most lines one answer may have, continuation lines (SMTP's "250-",
+ * IMAP's untagged "* "), POP3's CAPA list and HTTP's interim answers
+ * included. A real one has a few dozen; a server that sends more without end
+ * would otherwise keep the probe reading until its deadline, on a whole core. */
+#define ANSWER_MAX_LINES 1000
 
 /* One conversation over a non-blocking socket; every wait ends at the
  * deadline. */
 struct conn {
     int fd;
     warden_usec_t deadline;
-    bool closed; /* the peer closed the connection (rather than reset it) */
-    size_t len;  /* bytes in buf */
-    size_t used; /* of which the line last returned, with its end */
+    bool closed;    /* the peer closed the connection (rather than reset it) */
+    bool heard;     /* the peer has sent something */
+    bool flooded;   /* the deadline passed while lines were still coming */
+    unsigned lines; /* lines read in the current step */
+    size_t len;     /* bytes in buf */
+    size_t used;    /* of which the line last returned, with its end */
     char buf[LINE_MAX_BYTES];
 };
+
+/* conn_read_line()'s answer to a server whose first byte opens a TLS record:
+ * 0x16 a handshake, 0x15 an alert (what a TLS server answers to a request in
+ * the clear). No line of SMTP, IMAP, POP3 or HTTP starts with either. */
+#define ERR_TLS (-EPROTONOSUPPORT)
 
 /* Wait for @events on @fd: 0 (ready, or an error the next call will say),
  * -ETIMEDOUT, -errno. */
@@ -326,7 +594,8 @@ static int conn_send(struct conn *c, const char *text)
 /* Read the next line: 0 and the line, its end stripped, NUL-terminated (it
  * may hold other NULs: hence ret_len), valid until the next call;
  * -ETIMEDOUT; -ECONNRESET when the peer closed (c->closed) or reset;
- * -EMSGSIZE for a line that does not fit in the buffer; another -errno. */
+ * -EMSGSIZE for a line that does not fit in the buffer; ERR_TLS; another
+ * -errno. */
 static int conn_read_line(struct conn *c, char **ret_line, size_t *ret_len)
 {
     memmove(c->buf, c->buf + c->used, c->len - c->used);
@@ -334,6 +603,13 @@ static int conn_read_line(struct conn *c, char **ret_line, size_t *ret_len)
     c->used = 0;
     size_t scanned = 0;
     for (;;) {
+        /* The clock is read on every pass, not only when recv() has nothing
+         * (in wait_fd()): a server that keeps the socket readable never lets
+         * it say EAGAIN, and would keep the probe past its deadline. */
+        if (warden_now() >= c->deadline) {
+            c->flooded = c->lines > 0;
+            return -ETIMEDOUT;
+        }
         char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
         if (nl) {
             size_t len = (size_t)(nl - c->buf);
@@ -342,6 +618,7 @@ static int conn_read_line(struct conn *c, char **ret_line, size_t *ret_len)
                 len--;
             }
             c->buf[len] = '\0';
+            c->lines++;
             *ret_line = c->buf;
             *ret_len = len;
             return 0;
@@ -352,6 +629,12 @@ static int conn_read_line(struct conn *c, char **ret_line, size_t *ret_len)
         }
         ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
         if (n > 0) {
+            /* A TLS-only port: say so, rather than "no greeting" or a
+             * wrong answer of binary bytes. */
+            if (!c->heard && (c->buf[c->len] == 0x15 || c->buf[c->len] == 0x16)) {
+                return ERR_TLS;
+            }
+            c->heard = true;
             c->len += (size_t)n;
         } else if (n == 0) {
             c->closed = true;
@@ -371,22 +654,6 @@ static bool has_prefix(const char *line, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);
     return len >= n && memcmp(line, prefix, n) == 0;
-}
-
-/* An answer as a reason shows it: the first ANSWER_SHOWN bytes, with what is
- * not printable ASCII made '?', so that the reason stays one clean line. */
-static const char *shown(const char *line, size_t len, char buf[static ANSWER_SHOWN + 4])
-{
-    if (len == 0) {
-        return "an empty line";
-    }
-    size_t n = len < ANSWER_SHOWN ? len : ANSWER_SHOWN;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)line[i];
-        buf[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-    }
-    strcpy(buf + n, len > n ? "..." : "");
-    return buf;
 }
 
 /* The status code of an HTTP/1.x status line ("HTTP/1.1 200 OK"), or -1. */
@@ -409,7 +676,7 @@ static int http_status(const char *line, size_t len)
 /* One step of a dialogue: send a line (none for the greeting), then read
  * the answer. Lines that start with `more` may come first (the continuation
  * lines of SMTP's multi-line replies, IMAP's untagged responses); the next
- * line must start with `ok`. */
+ * line must start with `ok`. Every answer ends within ANSWER_MAX_LINES. */
 struct step {
     const char *send; /* "{me}": our host name; "{host}": HOST:PORT; "{path}" */
     const char *name; /* for reasons: "greeting", "EHLO" */
@@ -557,8 +824,12 @@ static int read_failed(const struct conn *c, const char *proto, const char *what
                        warden_usec_t start, char **ret_reason)
 {
     if (r == -ETIMEDOUT) {
-        set_reason(ret_reason, warden__strdup_printf("%s: no %s within %s", proto, what,
-                                                     waited(start, c->deadline)));
+        set_reason(ret_reason, warden__strdup_printf("%s: no %s within %s%s", proto, what,
+                                                     waited(start, c->deadline),
+                                                     c->flooded ? " (endless continuation)" : ""));
+    } else if (r == ERR_TLS) {
+        set_reason(ret_reason, warden__strdup_printf("%s: server speaks TLS on this port", proto));
+        r = -EPROTO;
     } else if (r == -EMSGSIZE) {
         set_reason(ret_reason, warden__strdup_printf("%s: line too long in the %s", proto, what));
         r = -EPROTO;
@@ -611,8 +882,19 @@ static int step_run(struct conn *c, const warden_probe *p, const struct step *s,
             return r;
         }
     }
-    bool body = false;
+    bool body = false;    /* after the `ok` line of a `dot` step */
+    bool interim = false; /* in the headers of an HTTP 1xx answer */
+    c->lines = 0;
+    c->flooded = false;
     for (;;) {
+        /* conn_read_line() looks at the deadline on every pass of this loop
+         * too; the count stops a flood faster than that. */
+        if (c->lines >= ANSWER_MAX_LINES) {
+            set_reason(ret_reason,
+                       warden__strdup_printf("%s: no %s after %d lines (endless continuation)",
+                                             proto, what, ANSWER_MAX_LINES));
+            return -EPROTO;
+        }
         char *line;
         size_t len;
         int r = conn_read_line(c, &line, &len);
@@ -628,6 +910,13 @@ static int step_run(struct conn *c, const warden_probe *p, const struct step *s,
             if (len == 1 && line[0] == '.') {
                 return 0;
             }
+        } else if (interim) {
+            /* An interim answer's headers end with an empty line. */
+            interim = len > 0;
+        } else if (s->status && http_status(line, len) / 100 == 1) {
+            /* "HTTP/1.1 100 Continue" (or 103 Early Hints, with headers):
+             * the real status follows. */
+            interim = true;
         } else if (!s->more || !has_prefix(line, len, s->more)) {
             if (!answer_ok(s, line, len)) {
                 return wrong_answer(proto, s, line, len, ret_reason);

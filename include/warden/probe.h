@@ -6,12 +6,15 @@
  * QUIT 221), `imap:HOST:PORT` (greeting "* OK", CAPABILITY, NOOP, LOGOUT),
  * `pop3:HOST:PORT` (greeting "+OK", CAPA, QUIT), `http:HOST:PORT/PATH`
  * (GET /PATH answered 2xx or 3xx; without /PATH, "/"). HOST is a name, an
- * IPv4 address or an [IPv6] address. A server may close the connection
+ * IPv4 address or an [IPv6] address; PORT is digits only, 1-65535. An
+ * `HTTP/1.x 1xx` interim answer (100 Continue) before the status is skipped.
+ * A server may close the connection
  * instead of answering the goodbye (QUIT, LOGOUT); a wrong answer to it still
  * fails the probe.
  */
 #pragma once
 
+#include <errno.h>
 #include <sys/types.h>
 
 #include "warden/time.h"
@@ -26,7 +29,17 @@ struct warden_probe_context {
 /** The forms a probe spec takes, for error messages. */
 #define WARDEN_PROBE_FORMS                                                                         \
     "process, tcp:HOST:PORT, exec:COMMAND, smtp:HOST:PORT, imap:HOST:PORT, pop3:HOST:PORT or "     \
-    "http:HOST:PORT/PATH"
+    "http:HOST:PORT/PATH (PORT: digits only, 1-65535)"
+
+/**
+ * What a probe returns when it cannot resolve HOST, negated: the name does
+ * not exist, DNS did not answer before the deadline, or too many earlier
+ * lookups are still running. It says nothing of the service: a caller should
+ * not count it as "hung" (-ETIMEDOUT). ENONET, because no connect(), send()
+ * or recv() returns it, so it cannot be confused with an answer of the
+ * service's host.
+ */
+#define WARDEN_PROBE_ERESOLVE ENONET
 
 /**
  * Parse a probe spec.
@@ -41,14 +54,18 @@ warden_probe *warden_probe_free(warden_probe *p);
 int warden_probe_check_spec(const char *spec);
 
 /**
- * Run the probe once. Never blocks past @p deadline, with one exception:
- * resolving a host name (getaddrinfo) cannot be bounded; give addresses, not
- * names, where DNS may hang. (The agent's wrapper still answers in time.)
- * @param ret_reason on failure, why, for people (free it); may be NULL.
+ * Run the probe once. Never blocks past @p deadline, host name resolution
+ * included: a lookup still running then is left to end on its own, in a
+ * thread of its own (at most a few per process; more fail at once).
+ * @param ret_reason on failure, why, for people: one line of printable ASCII
+ *        that shows at most 64 bytes of a server's answer or of HOST (free
+ *        it); may be NULL.
  * @return 0 alive; -ETIMEDOUT no answer by the deadline (hung);
- *         -ESRCH the process is gone; another -errno: the probe failed
- *         (e.g. -ECONNREFUSED; -EPROTO: a protocol probe got a wrong
- *         answer, garbage, or a line longer than 1 KiB).
+ *         -ESRCH the process is gone; -WARDEN_PROBE_ERESOLVE HOST did not
+ *         resolve (in time); another -errno: the probe failed (e.g.
+ *         -ECONNREFUSED; -EPROTO: a protocol probe got a wrong answer,
+ *         garbage, a line longer than 1 KiB, more than 1000 lines in one
+ *         answer, or TLS).
  */
 int warden_probe_run(const warden_probe *p, const struct warden_probe_context *ctx,
                      warden_usec_t deadline, char **ret_reason);

@@ -27,6 +27,8 @@ enum fake_op {
     FAKE_PAUSE,   /* wait ms, or until the client leaves */
     FAKE_HOLD,    /* say nothing until the client leaves: a frozen service */
     FAKE_RESET,   /* close with a reset (RST), not a FIN */
+    FAKE_FLOOD,   /* send text again and again, without a pause, for ms or until
+                     the client leaves: a server that keeps the socket readable */
 };
 
 struct fake_step {
@@ -58,6 +60,10 @@ struct fake_step {
 #define RESET()                                                                                    \
     {                                                                                              \
         FAKE_RESET, NULL, 0                                                                        \
+    }
+#define FLOOD(t, ms)                                                                               \
+    {                                                                                              \
+        FAKE_FLOOD, (t), (ms)                                                                      \
     }
 #define END()                                                                                      \
     {                                                                                              \
@@ -171,6 +177,44 @@ static bool fake_pause(struct fake_server *s, int fd, int ms)
     return true;
 }
 
+/* Send text over and over for ms, as fast as the client takes it, in
+ * chunks of many copies (a server that floods keeps the client's socket
+ * readable: one copy per send() would let it drain); false when the client
+ * left (the flood's normal end: it gave up). Never blocks past ms: a client
+ * that stops reading only makes the server wait. */
+static bool fake_flood(int fd, const char *text, int ms)
+{
+    static __thread char chunk[16384];
+    size_t len = strlen(text), size = 0;
+    while (size + len <= sizeof(chunk)) {
+        memcpy(chunk + size, text, len);
+        size += len;
+    }
+    warden_usec_t end = warden_deadline_in((warden_usec_t)ms * WARDEN_USEC_PER_MSEC);
+    size_t off = 0;
+    for (;;) {
+        warden_usec_t now = warden_now();
+        if (now >= end) {
+            return true;
+        }
+        int left = (int)((end - now) / WARDEN_USEC_PER_MSEC) + 1;
+        short ev = fake_wait(fd, POLLOUT | POLLRDHUP, left);
+        if (ev & (POLLRDHUP | POLLHUP | POLLERR)) {
+            return false;
+        }
+        if (!(ev & POLLOUT)) {
+            continue;
+        }
+        ssize_t n = send(fd, chunk + off, size - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            return false;
+        }
+        if (n > 0) {
+            off = (off + (size_t)n) % size;
+        }
+    }
+}
+
 /* Serve one connection by the script; closes fd. */
 static void fake_serve_one(struct fake_server *s, int fd)
 {
@@ -206,6 +250,12 @@ static void fake_serve_one(struct fake_server *s, int fd)
             }
             s->completed = true;
             ok = false;
+            break;
+        case FAKE_FLOOD:
+            if (!fake_flood(fd, st->text, st->ms)) {
+                s->completed = true;
+                ok = false;
+            }
             break;
         case FAKE_RESET: {
             /* Linger on, with a time of 0: close() sends a RST. */
