@@ -19,6 +19,7 @@
 #include "keeper-int.h"
 #include "proc-int.h"
 #include "util-int.h"
+#include "warden/probe.h"
 
 struct warden_keeper {
     qb_loop_t *loop;
@@ -267,6 +268,13 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
         k->verdict.checks++;
         if (r == 0) {
             check_passed(k);
+        } else if (r == -WARDEN_PROBE_ERESOLVE) {
+            /* The check could not reach the service at all: a DNS outage
+             * says nothing about the service, and failing every resource
+             * whose check names a host at once would be a failover storm.
+             * Logged, not counted; the verdict stands. */
+            qb_log(LOG_WARNING, "check not run: %s", reason ? reason : "cannot resolve");
+            k->verdict.at_usec = warden_now();
         } else if (r == -ETIMEDOUT) {
             /* A probe that ran out of time is a hung service; it says
              * which step got no answer ("smtp: no greeting within 5s"). */

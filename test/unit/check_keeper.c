@@ -13,13 +13,14 @@
 #include "keeper-int.h"
 #include "monitor-int.h"
 #include "proc-int.h"
+#include "warden/probe.h"
 
 #define MS            (WARDEN_USEC_PER_MSEC)
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- a scripted probe ------------------------------------------------------ */
 
-enum step { OK, FAIL, SLOW, HANG };
+enum step { OK, FAIL, SLOW, HANG, NO_DNS };
 
 struct script {
     const enum step *steps;
@@ -49,6 +50,9 @@ static int scripted_probe(void *userdata, warden_usec_t deadline, char **ret_rea
         (void)!read(s->hang_fd, &c, 1);
         return 0;
     }
+    case NO_DNS:
+        *ret_reason = strdup("smtp: cannot resolve mail.example.org within 2s");
+        return -WARDEN_PROBE_ERESOLVE;
     case FAIL:
     default:
         *ret_reason = strdup("scripted failure");
@@ -581,6 +585,26 @@ START_TEST(test_ipc_impostor_refused)
 }
 END_TEST
 
+/* Review M4: a check that cannot resolve its host did not reach the
+ * service; a DNS outage must not fail (and fail over) every resource whose
+ * check names a host. Not counted, not pushed. */
+START_TEST(test_unresolvable_not_counted)
+{
+    static const enum step steps[] = {NO_DNS};
+    struct script s = {.steps = steps, .n = 1};
+    warden_keeper *k = keeper_with(&s, 20 * MS, 100 * MS, 1);
+    check_log_expect_errors(); /* warned about at every check */
+    run_for(s.loop, 200);
+    struct warden_verdict v;
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_ge(s.calls, 3);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
+    ck_assert_int_eq(s.pushes, 0);
+    ck_assert_uint_lt(warden_now() - v.at_usec, 100 * MS); /* still fresh */
+    keeper_done(k, &s);
+}
+END_TEST
+
 /* A probe that overran its timeout but has returned since (its answer not
  * yet read by the loop) is joined when the keeper is freed: abandoning it
  * left a thread and the keeper's memory behind (check_keeper's
@@ -622,5 +646,6 @@ int main(void)
     add_tcase(s, test_ipc_reload_root_only, 20);
     add_tcase(s, test_ipc_impostor_refused, 20);
     add_tcase(s, test_returned_hung_probe_joined, 10);
+    add_tcase(s, test_unresolvable_not_counted, 10);
     return check_run("check_keeper", s);
 }
