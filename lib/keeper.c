@@ -421,14 +421,26 @@ static int32_t on_main_exit(int32_t fd, int32_t revents, void *data)
     close(fd);
     k->main_fd = -EBADF;
     int newfd = -EBADF;
-    if (k->ops.main_exited && k->ops.main_exited(k->ops.userdata, &newfd) == 0) {
+    int r = k->ops.main_exited ? k->ops.main_exited(k->ops.userdata, &newfd) : -ESRCH;
+    if (r == 0) {
         qb_log(LOG_INFO, "main process %d was replaced; following the new one", (int)k->main_pid);
         return warden__keeper_watch_main(k, newfd, 0);
     }
-    char buf[96];
-    snprintf(buf, sizeof(buf), "service process %d exited", (int)k->main_pid);
+    char buf[128];
     k->kind = WARDEN_FAILURE_CRASH;
-    set_verdict(k, WARDEN_HEALTH_STOPPED, buf);
+    if (r == -ESRCH) {
+        snprintf(buf, sizeof(buf), "service process %d exited", (int)k->main_pid);
+        set_verdict(k, WARDEN_HEALTH_STOPPED, buf);
+    } else {
+        /* Other processes of the service live on: it is half there, not
+         * cleanly stopped. "Failed" makes Pacemaker stop it (which ends
+         * them) before it starts it again; no probe can undo that. */
+        snprintf(buf, sizeof(buf),
+                 "service process %d exited; other processes of the service remain",
+                 (int)k->main_pid);
+        k->sticky = true;
+        set_verdict(k, WARDEN_HEALTH_FAILED, buf);
+    }
     publish(k);
     return 0;
 }

@@ -585,6 +585,50 @@ START_TEST(test_ipc_impostor_refused)
 }
 END_TEST
 
+static int survivors_remain(void *userdata, int *ret_pidfd)
+{
+    return -EIO;
+}
+
+/* The main process exits while other processes of the service live on: the
+ * service is failed (Pacemaker stops it before a restart), not cleanly
+ * stopped, and a probe the survivors still pass does not undo that. */
+START_TEST(test_crash_with_survivors_is_failed)
+{
+    CHECK_REQUIRE_PIDFD();
+    static const enum step steps[] = {OK};
+    struct script s = {.steps = steps, .n = 1};
+    s.loop = qb_loop_create();
+    struct warden_keeper_config cfg = {.check_interval = 20 * MS,
+                                       .check_timeout = 100 * MS,
+                                       .failure_threshold = 1,
+                                       .notify_cluster = true};
+    struct warden_keeper_ops ops = {.probe = scripted_probe,
+                                    .push = count_push,
+                                    .main_exited = survivors_remain,
+                                    .userdata = &s};
+    warden_keeper *k = NULL;
+    ck_assert_int_eq(warden__keeper_new(s.loop, &cfg, &ops, &k), 0);
+    ck_assert_int_eq(warden__keeper_start(k), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        _exit(0);
+    }
+    int fd = pidfd_open(child, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(warden__keeper_watch_main(k, fd, child), 0);
+    run_for(s.loop, 200); /* the exit, then several passing checks */
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    struct warden_verdict v;
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_FAILED);
+    ck_assert_ptr_nonnull(strstr(v.reason, "other processes of the service remain"));
+    ck_assert_int_eq(s.pushes, 1);
+    keeper_done(k, &s);
+}
+END_TEST
+
 /* Review M4: a check that cannot resolve its host did not reach the
  * service; a DNS outage must not fail (and fail over) every resource whose
  * check names a host. Not counted, not pushed. */
@@ -647,5 +691,6 @@ int main(void)
     add_tcase(s, test_ipc_impostor_refused, 20);
     add_tcase(s, test_returned_hung_probe_joined, 10);
     add_tcase(s, test_unresolvable_not_counted, 10);
+    add_tcase(s, test_crash_with_survivors_is_failed, 10);
     return check_run("check_keeper", s);
 }
