@@ -494,9 +494,10 @@ static int answer_from_keeper(struct run *r)
         return exit_with(r, -EACCES, "the keeper refused this monitor (not root or haclient)");
     }
     /* No keeper: the watcher is watched. If the service still runs, a new
-     * keeper adopts it. */
-    if (warden__service_status(r->service, &r->reason) < 0) {
-        return -ESRCH;
+     * keeper adopts it. Half there (-EIO) is failed, not stopped. */
+    int st = warden__service_status(r->service, &r->reason);
+    if (st < 0) {
+        return st == -EIO ? -EIO : -ESRCH;
     }
     qb_log(LOG_WARNING, "keeper for pid %d was gone (%s): starting a new one",
            (int)r->service->main.pid, strerror(-k));
@@ -614,7 +615,9 @@ static int answer_despite_config(struct run *r, int invalid)
         warden__service_new(NULL, r->instance, false, &r->service, NULL);
     }
     bool stopping = is_action(r->action, "stop");
-    if (r->service && warden__service_status(r->service, NULL) == 0) {
+    /* Running, or half there (-EIO: the main process gone, others left):
+     * a stop must end it, whatever the configuration says now. */
+    if (r->service && warden__service_status(r->service, NULL) != -ESRCH) {
         return stopping ? action_stop(r) : invalid;
     }
     free(r->reason);

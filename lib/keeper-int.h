@@ -39,7 +39,8 @@ typedef void (*warden_keeper_push_fn)(void *userdata, const struct warden_verdic
                                       enum warden_failure kind, bool notify);
 /* Called on the loop thread when the watched main process exits: return 0
  * and a new pidfd when the service lives on under a new main process (a
- * daemon that replaced itself), -ESRCH when it is gone. */
+ * daemon that replaced itself), -ESRCH when it is gone, -EIO when it is gone
+ * but other processes of the service still run (failed, not stopped). */
 typedef int (*warden_keeper_exit_fn)(void *userdata, int *ret_pidfd);
 
 /* Called on the loop thread at every tick: false when the keeper has been

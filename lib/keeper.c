@@ -410,14 +410,20 @@ static int32_t on_main_exit(int32_t fd, int32_t revents, void *data)
     close(fd);
     k->main_fd = -EBADF;
     int newfd = -EBADF;
-    if (k->ops.main_exited && k->ops.main_exited(k->ops.userdata, &newfd) == 0) {
+    int r = k->ops.main_exited ? k->ops.main_exited(k->ops.userdata, &newfd) : -ESRCH;
+    if (r == 0) {
         qb_log(LOG_INFO, "main process %d was replaced; following the new one", (int)k->main_pid);
         return warden__keeper_watch_main(k, newfd, 0);
     }
-    char buf[96];
-    snprintf(buf, sizeof(buf), "service process %d exited", (int)k->main_pid);
+    char buf[128];
+    snprintf(buf, sizeof(buf), "service process %d exited%s", (int)k->main_pid,
+             r == -EIO ? "; other processes of the service still run" : "");
     k->kind = WARDEN_FAILURE_CRASH;
-    set_verdict(k, WARDEN_HEALTH_STOPPED, buf);
+    if (r == -EIO) {
+        /* Half there: what is left cannot pass a probe into health. */
+        k->sticky = true;
+    }
+    set_verdict(k, r == -EIO ? WARDEN_HEALTH_FAILED : WARDEN_HEALTH_STOPPED, buf);
     publish(k);
     return 0;
 }

@@ -346,8 +346,9 @@ static int kp_main_exited(void *userdata, int *ret_pidfd)
     struct keeper_process *kp = userdata;
     struct warden_service *s = kp->service;
     warden__pidref_done(&s->main);
-    if (warden__service_status(s, NULL) < 0) {
-        return -ESRCH;
+    int r = warden__service_status(s, NULL);
+    if (r < 0) {
+        return r; /* -EIO: half there, failed */
     }
     int fd = fcntl(s->main.fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) {

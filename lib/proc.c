@@ -830,9 +830,10 @@ static bool pid_listed(const pid_t *pids, size_t n, pid_t pid)
  * read. The session scan read membership and start time in one read of
  * /proc/PID/stat; cgroup.procs and the stat are two reads, so with a cgroup
  * the listing is read again once the pidfds are open: a held process that
- * is still alive and still listed is a member. Without pidfds (kernel < 5.3,
- * valgrind) the start time is checked just before kill(), which narrows the
- * window to microseconds but cannot close it. */
+ * is still alive and still listed is a member. Where no pidfd can be had
+ * (kernel < 5.3, valgrind, out of fds) the start time is checked just
+ * before kill(), which narrows the window to microseconds but cannot close
+ * it. */
 int warden__tree_signal(const struct warden_tree *t, int sig)
 {
     _cleanup_free_ struct proc_entry *v = NULL;
@@ -842,43 +843,37 @@ int warden__tree_signal(const struct warden_tree *t, int sig)
         return r;
     }
     _cleanup_free_ struct warden_pidref *refs = calloc(n + 1, sizeof(*refs));
-    if (!refs) {
+    _cleanup_free_ bool *unheld = calloc(n + 1, sizeof(*unheld));
+    if (!refs || !unheld) {
         return -ENOMEM;
     }
-    bool no_pidfd = false;
     for (size_t i = 0; i < n; i++) {
         refs[i] = WARDEN_PIDREF_NULL;
-        if (is_ref(&v[i], &t->holder)) {
-            continue;
+        if (!is_ref(&v[i], &t->holder)) {
+            int k = warden__pidref_open(v[i].pid, v[i].st.starttime, &refs[i]);
+            unheld[i] = k < 0 && k != -ESRCH;
         }
-        if (warden__pidref_open(v[i].pid, v[i].st.starttime, &refs[i]) == -ENOSYS) {
-            no_pidfd = true;
-            break;
-        }
-    }
-    int count = 0;
-    if (no_pidfd) {
-        for (size_t i = 0; i < n; i++) {
-            struct warden_proc_stat st;
-            if (!is_ref(&v[i], &t->holder) && warden__proc_stat(v[i].pid, &st) == 0 &&
-                st.starttime == v[i].st.starttime && kill(v[i].pid, sig) == 0) {
-                count++;
-            }
-        }
-        return count;
     }
     _cleanup_free_ pid_t *again = NULL;
     size_t n_again = 0;
     if (t->cgroup && warden__cgroup_pids(t->cgroup, &again, &n_again) < 0) {
         n_again = 0;
     }
+    int count = 0;
     for (size_t i = 0; i < n; i++) {
-        if (warden__pidref_is_set(&refs[i]) &&
-            (!t->cgroup || (pid_listed(again, n_again, refs[i].pid) && ref_live(&refs[i]))) &&
-            warden__pidref_signal(&refs[i], sig) == 0) {
+        bool member = !t->cgroup || pid_listed(again, n_again, v[i].pid);
+        if (warden__pidref_is_set(&refs[i])) {
+            if (member && ref_live(&refs[i]) && warden__pidref_signal(&refs[i], sig) == 0) {
+                count++;
+            }
+            warden__pidref_done(&refs[i]);
+            continue;
+        }
+        struct warden_proc_stat st;
+        if (unheld[i] && member && warden__proc_stat(v[i].pid, &st) == 0 &&
+            st.starttime == v[i].st.starttime && kill(v[i].pid, sig) == 0) {
             count++;
         }
-        warden__pidref_done(&refs[i]);
     }
     return count;
 }
