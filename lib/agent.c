@@ -730,7 +730,9 @@ static int answer_despite_config(struct run *r, int invalid)
         warden__service_new(NULL, r->instance, false, &r->service, NULL);
     }
     bool stopping = is_action(r->action, "stop");
-    if (r->service && warden__service_status(r->service, NULL) == 0) {
+    /* Running, or half there (-EIO: the main process gone, others left):
+     * a stop must end it, whatever the configuration says now. */
+    if (r->service && warden__service_status(r->service, NULL) != -ESRCH) {
         return stopping ? action_stop(r) : invalid;
     }
     free(r->reason);

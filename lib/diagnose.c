@@ -137,11 +137,11 @@ int warden__dump_main(const warden_params *p, const char *instance, int argc, ch
     }
     pid_t *pids = NULL;
     size_t n = 0;
-    struct warden_tree t = {.holder = s->holder.pid, .cgroup = s->cgroup};
+    struct warden_tree t = {.holder = s->holder, .main = s->main, .cgroup = s->cgroup};
     int r = warden__tree_pids(&t, &pids, &n);
     size_t k = 0;
     for (size_t i = 0; r == 0 && i < n; i++) {
-        if (pids[i] != t.holder) {
+        if (pids[i] != t.holder.pid) {
             pids[k++] = pids[i];
         }
     }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,27 +55,108 @@ int warden_size_parse(const char *text, uint64_t *ret)
 
 /* ---- the directory ------------------------------------------------------- */
 
+/* A directory on the way to dump_dir that no one but root can change: root's,
+ * and writable by no one else, or sticky (like /tmp, where others cannot
+ * rename or remove root's entries). */
+static bool safe_ancestor(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+           (!(st.st_mode & 0022) || (st.st_mode & S_ISVTX));
+}
+
+/* Open dump_dir by walking it from / one name at a time, each relative to
+ * the directory before it: a user who may write an ancestor could otherwise
+ * swap the path between a check and the writes. Every directory on the way
+ * must be safe_ancestor(); a symlink on the way is followed only inside
+ * one (where only root could have made it). The last name is created 0700
+ * when missing, is never a symlink (-ELOOP), and must be ours and closed to
+ * others (-EPERM). Everything after works relative to the fd returned. */
 static int open_dump_dir(const char *dir)
 {
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    if (isempty(dir) || dir[0] != '/') {
+        return -EINVAL;
+    }
+    char path[4096];
+    if (strlen(dir) >= sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    snprintf(path, sizeof(path), "%s", dir);
+    _cleanup_close_ int cur = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0) {
         return negative_errno();
     }
-    struct stat lst;
-    if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-        return -ELOOP; /* said clearly; O_NOFOLLOW below closes the race */
+    char *p = path;
+    for (int links = 0;;) {
+        while (*p == '/') {
+            p++;
+        }
+        if (!*p) {
+            return -EPERM; /* "/" itself */
+        }
+        char *end = p + strcspn(p, "/");
+        bool last = !end[strspn(end, "/")];
+        *end = '\0';
+        if (!safe_ancestor(cur)) {
+            return -EPERM;
+        }
+        if (last) {
+            if (mkdirat(cur, p, 0700) < 0 && errno != EEXIST) {
+                return negative_errno();
+            }
+            int fd = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) {
+                /* A symlink fails O_DIRECTORY before O_NOFOLLOW: say ELOOP. */
+                int r = negative_errno();
+                struct stat lst;
+                return fstatat(cur, p, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)
+                           ? -ELOOP
+                           : r;
+            }
+            struct stat st;
+            if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+                /* Someone else's, or open to others: not where a core belongs. */
+                close(fd);
+                return -EPERM;
+            }
+            return fd;
+        }
+        int next = openat(cur, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+            /* A symlink in a directory only root can change: follow it, as a
+             * new path in front of what is left. */
+            char target[4096];
+            ssize_t n = readlinkat(cur, p, target, sizeof(target) - 1);
+            if (n < 0) {
+                return errno == EINVAL ? -ENOTDIR : negative_errno();
+            }
+            if (n == 0 || ++links > 40) {
+                return -ELOOP;
+            }
+            target[n] = '\0';
+            char rest[4096];
+            int len = snprintf(rest, sizeof(rest), "%s/%s", target, end + 1);
+            if (len < 0 || (size_t)len >= sizeof(rest)) {
+                return -ENAMETOOLONG;
+            }
+            memcpy(path, rest, (size_t)len + 1);
+            p = path;
+            if (target[0] == '/') {
+                close(cur);
+                cur = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (cur < 0) {
+                    return negative_errno();
+                }
+            }
+            continue;
+        }
+        if (next < 0) {
+            return negative_errno();
+        }
+        close(cur);
+        cur = next;
+        p = end + 1;
     }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        /* ELOOP: dump_dir is a symlink. */
-        return negative_errno();
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0077)) {
-        /* Someone else's, or open to others: not where a core belongs. */
-        close(fd);
-        return -EPERM;
-    }
-    return fd;
 }
 
 static void utc_stamp(char *buf, size_t size)
@@ -227,7 +309,11 @@ static void first_line(const char *path, char *buf, size_t size)
     }
 }
 
-/* Run a tool with its output into the dump, bounded by the deadline. */
+/* Run a tool with its output into the dump, bounded by the deadline. The
+ * tools (eu-stack, gcore) run as root although the service may have a
+ * user=: they must ptrace the service's processes, which a user cannot do to
+ * a process that has changed its credentials or is not dumpable, and they
+ * are the system's own programs, not the service's. */
 static void run_into(struct out *out, char **argv, warden_usec_t deadline)
 {
     _cleanup_free_ char *path = NULL;
@@ -315,22 +401,61 @@ static uint64_t resident_bytes(pid_t pid)
     return rss ? strtoull(rss + 6, NULL, 10) * 1024 : 0;
 }
 
-/* One core, through a fresh private directory, renamed into place. Returns
- * its size, or -errno. */
-static int64_t dump_core(struct out *out, int dirfd, const char *dir, const char *base, pid_t pid,
-                         uint64_t room, warden_usec_t deadline)
+/* A fresh 0700 directory in dirfd, named ".<base>.XXXXXX" (mkdtemp, but
+ * relative to the directory fd). */
+static int make_private_dir(int dirfd, const char *base, char *name, size_t size)
 {
-    char tmpdir[4096];
-    snprintf(tmpdir, sizeof(tmpdir), "%s/.%s.XXXXXX", dir, base);
-    if (!mkdtemp(tmpdir)) {
-        return negative_errno();
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned char rnd[6];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            return negative_errno();
+        }
+        char suffix[7];
+        for (size_t i = 0; i < sizeof(rnd); i++) {
+            suffix[i] = chars[rnd[i] % (sizeof(chars) - 1)];
+        }
+        suffix[6] = '\0';
+        snprintf(name, size, ".%s.%s", base, suffix);
+        if (mkdirat(dirfd, name, 0700) == 0) {
+            return 0;
+        }
+        if (errno != EEXIST) {
+            return negative_errno();
+        }
     }
-    char prefix[4200], pidtext[16];
-    snprintf(prefix, sizeof(prefix), "%s/core", tmpdir);
+    return -EEXIST;
+}
+
+/* One core, through a fresh private directory, renamed into place. Returns
+ * its size, or -errno. Every step works relative to the dump directory's fd
+ * (checked once, in open_dump_dir), never on its path: gcore writes through
+ * /proc/<our pid>/fd/<the private directory's fd>, and the core is made
+ * 0600 through an fd of its own, not a name a symlink could replace. */
+static int64_t dump_core(struct out *out, int dirfd, const char *base, pid_t pid, uint64_t room,
+                         warden_usec_t deadline)
+{
+    char tmpname[512];
+    int64_t result = make_private_dir(dirfd, base, tmpname, sizeof(tmpname));
+    if (result < 0) {
+        return result;
+    }
+    _cleanup_close_ int tfd =
+        openat(dirfd, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tfd < 0) {
+        result = negative_errno();
+        unlinkat(dirfd, tmpname, AT_REMOVEDIR);
+        return result;
+    }
+    char prefix[128], pidtext[16], leaf[64];
+    snprintf(prefix, sizeof(prefix), "/proc/%d/fd/%d/core", (int)getpid(), tfd);
     snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
+    snprintf(leaf, sizeof(leaf), "core.%d", (int)pid);
     _cleanup_free_ char *gcore = NULL;
-    int64_t result = warden__find_executable("gcore", &gcore);
+    result = warden__find_executable("gcore", &gcore);
     if (result == 0) {
+        /* As root, as eu-stack (run_into): it must ptrace the service,
+         * which may run as another user, and write where only root may. */
         struct warden_exec e = {.stdout_fd = out->fd, .fsize_limit = room};
         char *argv[] = {gcore, "-o", prefix, pidtext, NULL};
         e.argv = argv;
@@ -344,26 +469,19 @@ static int64_t dump_core(struct out *out, int dirfd, const char *dir, const char
             result = -EIO;
         }
     }
-    char written[4300], final[512];
-    snprintf(written, sizeof(written), "%s.%d", prefix, (int)pid);
+    char final[512];
     snprintf(final, sizeof(final), "%s.core.%d", base, (int)pid);
+    _cleanup_close_ int cfd =
+        result == 0 ? openat(tfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -EBADF;
     struct stat st;
-    if (result == 0 && stat(written, &st) == 0) {
-        chmod(written, 0600);
-        int tfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        char leaf[64];
-        snprintf(leaf, sizeof(leaf), "core.%d", (int)pid);
-        result = tfd >= 0 && renameat2(tfd, leaf, dirfd, final, RENAME_NOREPLACE) == 0
-                     ? (int64_t)st.st_size
-                     : negative_errno();
-        if (tfd >= 0) {
-            close(tfd);
-        }
+    if (cfd >= 0 && fstat(cfd, &st) == 0 && S_ISREG(st.st_mode) && fchmod(cfd, 0600) == 0) {
+        result = renameat2(tfd, leaf, dirfd, final, RENAME_NOREPLACE) == 0 ? (int64_t)st.st_size
+                                                                           : negative_errno();
     } else if (result == 0) {
         result = -EIO;
     }
-    unlink(written); /* a partial core, when gcore ran out of time or room */
-    rmdir(tmpdir);
+    unlinkat(tfd, leaf, 0); /* a partial core, when gcore ran out of time or room */
+    unlinkat(dirfd, tmpname, AT_REMOVEDIR);
     return result;
 }
 
@@ -415,7 +533,7 @@ int warden_dump_processes(const struct warden_dump_options *o, const char *insta
             continue;
         }
         say(out, "\n# core of %d (gcore):\n", (int)pids[i]);
-        int64_t r = dump_core(out, dirfd, o->dir, base, pids[i], o->max_bytes - used, deadline);
+        int64_t r = dump_core(out, dirfd, base, pids[i], o->max_bytes - used, deadline);
         if (r < 0) {
             say(out, "# core of %d failed: %s\n", (int)pids[i], strerror((int)-r));
         } else {

@@ -1,6 +1,9 @@
 /* Logging targets. Pacemaker hands its log settings to agents in the
  * environment, in both the PCMK_ and the older HA_ spelling. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "log-int.h"
@@ -20,6 +23,32 @@ static bool env_true(const char *v)
 }
 
 static int log_file_target = -1;
+
+/* libqb opens the log file without O_CLOEXEC and keeps its fd to itself:
+ * find every fd open on that file and mark it close-on-exec, so that no
+ * command warden runs (stop_command and checks run as the service's user)
+ * can read or forge the cluster's log. */
+static void log_file_cloexec(const char *file)
+{
+    struct stat want;
+    DIR *d = stat(file, &want) == 0 ? opendir("/proc/self/fd") : NULL;
+    if (!d) {
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        struct stat st;
+        if (fd > STDERR_FILENO && fd != dirfd(d) && fstat(fd, &st) == 0 &&
+            st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+            int flags = fcntl(fd, F_GETFD);
+            if (flags >= 0) {
+                fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+            }
+        }
+    }
+    closedir(d);
+}
 
 void warden__log_open(const char *agent, const char *instance, const char *action)
 {
@@ -50,6 +79,7 @@ void warden__log_open(const char *agent, const char *instance, const char *actio
     if (!isempty(file) && !streq(file, "none") && !streq(file, "/dev/null")) {
         log_file_target = qb_log_file_open(file);
         if (log_file_target >= 0) {
+            log_file_cloexec(file);
             char fmt[300];
             snprintf(fmt, sizeof(fmt), "%%t %s", format);
             qb_log_format_set(log_file_target, fmt);

@@ -317,7 +317,7 @@ static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
     pthread_mutex_lock(&kp->probe_lock);
     const warden_probe *probe = s->probe;
     pthread_mutex_unlock(&kp->probe_lock);
-    struct warden_probe_context ctx = {.main_pid = s->main.pid};
+    struct warden_probe_context ctx = {.main_pid = s->main.pid, .service_exec = &s->exec};
     return warden_probe_run(probe, &ctx, deadline, ret_reason);
 }
 

@@ -459,13 +459,14 @@ static int exec_parse(warden_probe *p, const char *arg)
     return 0;
 }
 
-static int exec_run(const warden_probe *p, _unused_ const struct warden_probe_context *ctx,
+static int exec_run(const warden_probe *p, const struct warden_probe_context *ctx,
                     warden_usec_t deadline, char **ret_reason)
 {
     warden_usec_t start = warden_now();
     char name[ANSWER_SHOWN + 4]; /* argv[0] as reasons show it */
     SHOWN(p->exec.argv[0], name);
     struct warden_exec e = {0};
+    warden__exec_copy_user(&e, ctx ? ctx->service_exec : NULL);
     _cleanup_free_ char *path = NULL;
     int r = warden__find_executable(p->exec.argv[0], &path);
     if (r < 0) {

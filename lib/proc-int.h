@@ -48,7 +48,7 @@ int warden__pidref_wait_exit(const struct warden_pidref *p, warden_usec_t deadli
 struct warden_exec {
     char **argv;
     char **envp;
-    const char *workdir; /* NULL: / */
+    const char *workdir; /* NULL: /; entered as the user, after the switch */
     bool set_user;
     uid_t uid;
     gid_t gid;
@@ -57,6 +57,11 @@ struct warden_exec {
     int stdout_fd;        /* warden__run: > 0 sends stdout and stderr there */
     uint64_t fsize_limit; /* warden__run: RLIMIT_FSIZE of the command; 0: none */
 };
+
+/* Run as the user of `from` (uid, gid, groups; borrowed, not copied) when it
+ * has one: commands warden runs for a service (checks) get no more rights
+ * than the service. */
+void warden__exec_copy_user(struct warden_exec *e, const struct warden_exec *from);
 
 /* Resolve a user name into uid/gid/groups for warden_exec. -ENXIO when the
  * user does not exist on this node. */
@@ -84,10 +89,20 @@ int warden__exec_environment_with(bool keep_params, char *const extra[], char **
  * agent, that leads a new session, is a child subreaper, and is the parent of
  * the service: every process the service ever forks stays either in the
  * holder's session or below the holder, even one that double-forks into a new
- * session. With a cgroup, the cgroup is the tree. */
+ * session. With a cgroup, the cgroup is the tree.
+ *
+ * Without a cgroup, the holder and main references are all the tree has, and
+ * a bare pid is never trusted: holder.pid is the session id (the kernel does
+ * not reuse a pid while it is a session or process group id) and
+ * holder.starttime the holder's start time (a live process under that pid
+ * with another start time means the id was freed and reused: the session is
+ * someone else's). Parent links count only below a holder or main process
+ * whose pidfd (fd >= 0) shows it alive for the whole scan. The references
+ * are borrowed. */
 struct warden_tree {
-    pid_t holder;       /* also the session id */
-    const char *cgroup; /* NULL: session + subreaper descendants */
+    struct warden_pidref holder; /* pid: the session id; fd < 0: not verified alive */
+    struct warden_pidref main;   /* the recorded main process; fd < 0: unknown */
+    const char *cgroup;          /* NULL: session + subreaper descendants */
 };
 
 /* Start a service: fork the holder (joins the cgroup if given, setsid,
@@ -103,7 +118,8 @@ int warden__tree_pids(const struct warden_tree *t, pid_t **ret, size_t *ret_n);
 /* Whether a pid belongs to the tree. */
 bool warden__tree_contains(const struct warden_tree *t, pid_t pid);
 
-/* Send sig to every process of the tree but the holder; returns the count. */
+/* Send sig to every process of the tree but the holder, each through a pidfd
+ * opened on the very process the enumeration found; returns the count. */
 int warden__tree_signal(const struct warden_tree *t, int sig);
 
 /* Wait until no process of the tree but the holder is left (the holder exits
@@ -111,8 +127,9 @@ int warden__tree_signal(const struct warden_tree *t, int sig);
 int warden__tree_wait_empty(const struct warden_tree *t, bool include_holder,
                             warden_usec_t deadline);
 
-/* SIGKILL the whole tree, the holder included, and wait until it is gone.
- * -ETIMEDOUT when a process survives to the deadline (one in D state). */
+/* SIGKILL the whole tree, the holder included (through its pidfd only), and
+ * wait until it is gone. -ETIMEDOUT when a process survives to the deadline
+ * (one in D state). */
 int warden__tree_kill(const struct warden_tree *t, warden_usec_t deadline);
 
 /* Run a short-lived command in its own session with stdio on /dev/null; at

@@ -338,6 +338,18 @@ int warden__exec_set_user(struct warden_exec *e, const char *user)
     return 0;
 }
 
+void warden__exec_copy_user(struct warden_exec *e, const struct warden_exec *from)
+{
+    if (!from || !from->set_user) {
+        return;
+    }
+    e->set_user = true;
+    e->uid = from->uid;
+    e->gid = from->gid;
+    e->groups = from->groups;
+    e->n_groups = from->n_groups;
+}
+
 void warden__exec_done(struct warden_exec *e)
 {
     warden__strv_free(e->argv);
@@ -395,16 +407,19 @@ static _Noreturn void child_exec(const struct warden_exec *e, int err_fd)
 {
     struct exec_report rep = {.step = STEP_EXEC};
     reset_signals();
-    if (chdir(e->workdir ? e->workdir : "/") < 0) {
-        rep.step = STEP_WORKDIR;
-        goto fail;
-    }
     if (e->set_user) {
         if (setgroups((size_t)e->n_groups, e->groups) < 0 || setgid(e->gid) < 0 ||
             setuid(e->uid) < 0) {
             rep.step = STEP_USER;
             goto fail;
         }
+    }
+    /* After the switch: the working directory is the user's to choose, so
+     * it is entered with the user's rights, never root's (a symlink the
+     * user planted in its path leads nowhere the user could not go). */
+    if (chdir(e->workdir ? e->workdir : "/") < 0) {
+        rep.step = STEP_WORKDIR;
+        goto fail;
     }
     execve(e->argv[0], e->argv, e->envp);
 fail:
@@ -546,6 +561,14 @@ int warden__tree_spawn(const struct warden_exec *e, const char *cgroup, warden_u
 
     struct warden_pidref h = WARDEN_PIDREF_NULL;
     int r = warden__pidref_open(holder, 0, &h);
+    if (r < 0) {
+        /* No pidfd (out of fds, or valgrind). The start time, read while
+         * the holder is our unreaped child, still tells its session from a
+         * later one under the same id. */
+        struct warden_proc_stat st = {0};
+        warden__proc_stat(holder, &st);
+        h = (struct warden_pidref){.pid = holder, .fd = -EBADF, .starttime = st.starttime};
+    }
     struct exec_report rep;
     int rr = read_report(rd, deadline, &rep);
     if (rr < 0 || rep.error) {
@@ -559,9 +582,6 @@ int warden__tree_spawn(const struct warden_exec *e, const char *cgroup, warden_u
      * already gone so no zombie of ours outlives us. */
     waitpid(holder, NULL, WNOHANG);
     struct warden_pidref m = WARDEN_PIDREF_NULL;
-    if (r < 0) {
-        h = (struct warden_pidref){.pid = holder, .fd = -EBADF};
-    }
     if (warden__pidref_open(rep.pid, 0, &m) < 0) {
         /* A service that exits at once: report it started and let the
          * caller's health check see it gone. */
@@ -628,16 +648,29 @@ static const struct proc_entry *find_entry(const struct proc_entry *v, size_t n,
     return NULL;
 }
 
-/* In the holder's session, or below the holder through parent links. */
-static bool in_session_tree(const struct proc_entry *v, size_t n, const struct proc_entry *e,
-                            pid_t holder)
+/* Set, and not exited: its pidfd is not readable (a zombie's is). */
+static bool ref_live(const struct warden_pidref *p)
 {
-    if (e->st.sid == holder || e->pid == holder) {
-        return true;
+    if (!warden__pidref_is_set(p)) {
+        return false;
     }
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 0;
+}
+
+/* The same process as the reference names: pid and start time. */
+static bool is_ref(const struct proc_entry *e, const struct warden_pidref *p)
+{
+    return p->pid > 0 && e->pid == p->pid && (p->starttime == 0 || e->st.starttime == p->starttime);
+}
+
+/* Below `ancestor` through parent links. */
+static bool descends_from(const struct proc_entry *v, size_t n, const struct proc_entry *e,
+                          pid_t ancestor)
+{
     const struct proc_entry *cur = e;
     for (size_t depth = 0; cur && depth < n; depth++) {
-        if (cur->st.ppid == holder) {
+        if (cur->st.ppid == ancestor) {
             return true;
         }
         if (cur->st.ppid <= 1) {
@@ -648,63 +681,122 @@ static bool in_session_tree(const struct proc_entry *v, size_t n, const struct p
     return false;
 }
 
-static int session_tree_pids(pid_t holder, pid_t **ret, size_t *ret_n)
+/* Whether the holder's pid still names the holder's session. While any
+ * process has it as session id the kernel does not hand the pid out again,
+ * so: no process under that pid, or the holder itself (alive or a zombie,
+ * same start time), and the session is the holder's. A process under that
+ * pid with another start time got the pid once the holder's session was
+ * empty; the session with that id now, if any, is someone else's.
+ *
+ * One case is beyond telling apart: the pid was reused by a process that
+ * made it a session id and exited, leaving processes in that session. It
+ * takes a crash of the whole service, a pid reused at that number, and a new
+ * session leader that dies before its children, between two actions. */
+static bool session_is_ours(const struct warden_tree *t, const struct proc_entry *v, size_t n)
 {
-    if (holder <= 1) {
-        /* No holder, no tree: session 0 would be the kernel's threads. */
-        *ret = calloc(1, sizeof(pid_t));
-        *ret_n = 0;
-        return *ret ? 0 : -ENOMEM;
+    if (t->holder.pid <= 1) {
+        return false; /* session 0 would be the kernel's threads */
     }
-    struct proc_entry *v = NULL;
-    size_t n = 0;
-    int r = scan_proc(&v, &n);
-    if (r < 0) {
-        return r;
-    }
-    pid_t *pids = malloc((n + 1) * sizeof(*pids));
-    if (!pids) {
-        free(v);
-        return -ENOMEM;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].st.state != 'Z' && in_session_tree(v, n, &v[i], holder)) {
-            pids[k++] = v[i].pid;
-        }
-    }
-    free(v);
-    *ret = pids;
-    *ret_n = k;
-    return 0;
+    const struct proc_entry *leader = find_entry(v, n, t->holder.pid);
+    return !leader || (t->holder.starttime != 0 && leader->st.starttime == t->holder.starttime);
 }
 
-int warden__tree_pids(const struct warden_tree *t, pid_t **ret, size_t *ret_n)
+static int session_tree_entries(const struct warden_tree *t, struct proc_entry **ret, size_t *ret_n)
 {
-    if (!t->cgroup) {
-        return session_tree_pids(t->holder, ret, ret_n);
+    for (int attempt = 0;; attempt++) {
+        /* Parent links count only below a process whose pidfd shows it alive
+         * from before the scan to after it: its pid named it throughout. A
+         * process that keeps dying under the scan loses that after three
+         * tries; the session id still finds what is left. */
+        bool holder_live = attempt < 3 && ref_live(&t->holder);
+        bool main_live = attempt < 3 && ref_live(&t->main);
+        struct proc_entry *v = NULL;
+        size_t n = 0;
+        int r = scan_proc(&v, &n);
+        if (r < 0) {
+            return r;
+        }
+        struct proc_entry *out = malloc((n + 1) * sizeof(*out));
+        if (!out) {
+            free(v);
+            return -ENOMEM;
+        }
+        bool ours = session_is_ours(t, v, n);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const struct proc_entry *e = &v[i];
+            if (e->st.state == 'Z') {
+                continue;
+            }
+            if ((ours && e->st.sid == t->holder.pid) ||
+                (holder_live &&
+                 (e->pid == t->holder.pid || descends_from(v, n, e, t->holder.pid))) ||
+                (main_live && (e->pid == t->main.pid || descends_from(v, n, e, t->main.pid)))) {
+                out[k++] = *e;
+            }
+        }
+        free(v);
+        if ((holder_live && !ref_live(&t->holder)) || (main_live && !ref_live(&t->main))) {
+            free(out);
+            continue;
+        }
+        *ret = out;
+        *ret_n = k;
+        return 0;
     }
-    pid_t *pids = NULL;
+}
+
+static int cgroup_tree_entries(const char *cgroup, struct proc_entry **ret, size_t *ret_n)
+{
+    _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
-    int r = warden__cgroup_pids(t->cgroup, &pids, &n);
+    int r = warden__cgroup_pids(cgroup, &pids, &n);
     if (r == -ENOENT) {
-        *ret = calloc(1, sizeof(pid_t));
-        *ret_n = 0;
-        return *ret ? 0 : -ENOMEM;
-    }
-    if (r < 0) {
+        n = 0;
+    } else if (r < 0) {
         return r;
+    }
+    struct proc_entry *v = malloc((n + 1) * sizeof(*v));
+    if (!v) {
+        return -ENOMEM;
     }
     /* cgroup.procs may still list a zombie that waits for its reaper. */
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         struct warden_proc_stat st;
         if (warden__proc_stat(pids[i], &st) == 0 && st.state != 'Z') {
-            pids[k++] = pids[i];
+            v[k++] = (struct proc_entry){.pid = pids[i], .st = st};
         }
     }
-    *ret = pids;
+    *ret = v;
     *ret_n = k;
+    return 0;
+}
+
+/* The live processes of the tree, each with its start time. */
+static int tree_entries(const struct warden_tree *t, struct proc_entry **ret, size_t *ret_n)
+{
+    return t->cgroup ? cgroup_tree_entries(t->cgroup, ret, ret_n)
+                     : session_tree_entries(t, ret, ret_n);
+}
+
+int warden__tree_pids(const struct warden_tree *t, pid_t **ret, size_t *ret_n)
+{
+    _cleanup_free_ struct proc_entry *v = NULL;
+    size_t n = 0;
+    int r = tree_entries(t, &v, &n);
+    if (r < 0) {
+        return r;
+    }
+    pid_t *pids = malloc((n + 1) * sizeof(*pids));
+    if (!pids) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pids[i] = v[i].pid;
+    }
+    *ret = pids;
+    *ret_n = n;
     return 0;
 }
 
@@ -723,17 +815,63 @@ bool warden__tree_contains(const struct warden_tree *t, pid_t pid)
     return false;
 }
 
+static bool pid_listed(const pid_t *pids, size_t n, pid_t pid)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] == pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A pid from an enumeration may be reused before the signal, so each
+ * process is held by a pidfd whose start time matches what the enumeration
+ * read. The session scan read membership and start time in one read of
+ * /proc/PID/stat; cgroup.procs and the stat are two reads, so with a cgroup
+ * the listing is read again once the pidfds are open: a held process that
+ * is still alive and still listed is a member. Where no pidfd can be had
+ * (kernel < 5.3, valgrind, out of fds) the start time is checked just
+ * before kill(), which narrows the window to microseconds but cannot close
+ * it. */
 int warden__tree_signal(const struct warden_tree *t, int sig)
 {
-    _cleanup_free_ pid_t *pids = NULL;
+    _cleanup_free_ struct proc_entry *v = NULL;
     size_t n = 0;
-    int r = warden__tree_pids(t, &pids, &n);
+    int r = tree_entries(t, &v, &n);
     if (r < 0) {
         return r;
     }
+    _cleanup_free_ struct warden_pidref *refs = calloc(n + 1, sizeof(*refs));
+    _cleanup_free_ bool *unheld = calloc(n + 1, sizeof(*unheld));
+    if (!refs || !unheld) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        refs[i] = WARDEN_PIDREF_NULL;
+        if (!is_ref(&v[i], &t->holder)) {
+            int k = warden__pidref_open(v[i].pid, v[i].st.starttime, &refs[i]);
+            unheld[i] = k < 0 && k != -ESRCH;
+        }
+    }
+    _cleanup_free_ pid_t *again = NULL;
+    size_t n_again = 0;
+    if (t->cgroup && warden__cgroup_pids(t->cgroup, &again, &n_again) < 0) {
+        n_again = 0;
+    }
     int count = 0;
     for (size_t i = 0; i < n; i++) {
-        if (pids[i] != t->holder && kill(pids[i], sig) == 0) {
+        bool member = !t->cgroup || pid_listed(again, n_again, v[i].pid);
+        if (warden__pidref_is_set(&refs[i])) {
+            if (member && ref_live(&refs[i]) && warden__pidref_signal(&refs[i], sig) == 0) {
+                count++;
+            }
+            warden__pidref_done(&refs[i]);
+            continue;
+        }
+        struct warden_proc_stat st;
+        if (unheld[i] && member && warden__proc_stat(v[i].pid, &st) == 0 &&
+            st.starttime == v[i].st.starttime && kill(v[i].pid, sig) == 0) {
             count++;
         }
     }
@@ -742,21 +880,25 @@ int warden__tree_signal(const struct warden_tree *t, int sig)
 
 /* Wait until every listed process has exited: poll their pidfds together, so
  * the wait is on the real event. */
-static int wait_pids_exit(const pid_t *pids, size_t n, warden_usec_t deadline)
+static int wait_entries_exit(const struct proc_entry *v, size_t n, warden_usec_t deadline)
 {
     struct pollfd *pfd = calloc(n ? n : 1, sizeof(*pfd));
     if (!pfd) {
         return -ENOMEM;
     }
     size_t k = 0;
+    bool unheld = false;
     for (size_t i = 0; i < n; i++) {
-        int fd = pidfd_open(pids[i], 0);
-        if (fd >= 0) {
-            pfd[k++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        struct warden_pidref ref = WARDEN_PIDREF_NULL;
+        int r = warden__pidref_open(v[i].pid, v[i].st.starttime, &ref);
+        if (r == 0) {
+            pfd[k++] = (struct pollfd){.fd = ref.fd, .events = POLLIN};
+        } else if (r != -ESRCH) {
+            unheld = true;
         }
     }
     int result = 0;
-    if (k == 0 && n > 0) {
+    if (k == 0 && unheld) {
         /* No pidfd for any of them (out of fds, or valgrind): look again
          * soon rather than spin; the caller's deadline bounds it. */
         free(pfd);
@@ -797,16 +939,16 @@ int warden__tree_wait_empty(const struct warden_tree *t, bool include_holder,
                             warden_usec_t deadline)
 {
     for (;;) {
-        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ struct proc_entry *v = NULL;
         size_t n = 0;
-        int r = warden__tree_pids(t, &pids, &n);
+        int r = tree_entries(t, &v, &n);
         if (r < 0) {
             return r;
         }
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (include_holder || pids[i] != t->holder) {
-                pids[k++] = pids[i];
+            if (include_holder || !is_ref(&v[i], &t->holder)) {
+                v[k++] = v[i];
             }
         }
         if (k == 0) {
@@ -817,7 +959,7 @@ int warden__tree_wait_empty(const struct warden_tree *t, bool include_holder,
         }
         /* New processes may appear while we wait (a fork racing the kill):
          * after these exit, look again. */
-        r = wait_pids_exit(pids, k, deadline);
+        r = wait_entries_exit(v, k, deadline);
         if (r < 0 && r != -ETIMEDOUT) {
             return r;
         }
@@ -834,10 +976,13 @@ int warden__tree_kill(const struct warden_tree *t, warden_usec_t deadline)
             }
         } else {
             /* Kill the members but not the holder first: while it lives,
-             * it adopts the orphans of what we kill, so they stay findable. */
+             * it adopts the orphans of what we kill, so they stay findable.
+             * The holder last, through its own pidfd only: its bare pid may
+             * be anyone's by now. Without one, it exits by itself once it
+             * has no child. */
             warden__tree_signal(t, SIGKILL);
             if (warden__tree_wait_empty(t, false, deadline) == 0) {
-                kill(t->holder, SIGKILL);
+                warden__pidref_signal(&t->holder, SIGKILL);
             }
         }
         int r = warden__tree_wait_empty(t, true, deadline);
@@ -848,6 +993,34 @@ int warden__tree_kill(const struct warden_tree *t, warden_usec_t deadline)
 }
 
 /* ---- short-lived commands ---------------------------------------------- */
+
+/* Wait for our child to exit without reaping it: until it is reaped, its pid
+ * (and so its session id) cannot be anyone else's. 1 once it exited. */
+static int wait_child_exit(const struct warden_pidref *child, warden_usec_t deadline)
+{
+    if (child->fd >= 0) {
+        int r = warden__pidref_wait_exit(child, deadline);
+        return r < 0 ? r : 1;
+    }
+    /* No pidfd (kernel < 5.3, or valgrind): the one place we must poll,
+     * bounded by the deadline. */
+    for (;;) {
+        siginfo_t info = {0};
+        if (waitid(P_PID, (id_t)child->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return negative_errno();
+        }
+        if (info.si_pid == child->pid) {
+            return 1;
+        }
+        if (warden_now() >= deadline) {
+            return -ETIMEDOUT;
+        }
+        usleep(10000);
+    }
+}
 
 int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_status)
 {
@@ -869,6 +1042,17 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
             dup2(e->stdout_fd, STDOUT_FILENO);
             dup2(e->stdout_fd, STDERR_FILENO);
         }
+        /* Nothing of the agent's but stdio reaches the command, which may
+         * run as the service's user: a log file libqb or a library opened
+         * without O_CLOEXEC would otherwise be readable and writable by it.
+         * CLOEXEC rather than close: the error pipe must live until exec. */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+            /* Before Linux 5.11: close all but the error pipe. */
+            if (err_pipe[1] > 3) {
+                close_range(3, (unsigned)err_pipe[1] - 1, 0);
+            }
+            close_range((unsigned)err_pipe[1] + 1, ~0U, 0);
+        }
         if (e->fsize_limit > 0) {
             struct rlimit lim = {.rlim_cur = e->fsize_limit, .rlim_max = e->fsize_limit};
             setrlimit(RLIMIT_FSIZE, &lim);
@@ -888,28 +1072,25 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
     }
     _cleanup_close_ int fd = pidfd_open(pid, 0);
     struct warden_pidref ref = {.pid = pid, .fd = fd};
-    int status = 0;
-    int r = 0;
-    if (fd >= 0) {
-        r = warden__pidref_wait_exit(&ref, deadline);
-    } else {
-        /* No pidfd (out of fds, or valgrind): the one place we must poll,
-         * with WNOHANG, still bounded by the deadline. */
-        while ((r = (int)waitpid(pid, &status, WNOHANG)) == 0 && warden_now() < deadline) {
-            usleep(10000);
-        }
-        r = r > 0 ? 1 : -ETIMEDOUT;
+    struct warden_proc_stat st;
+    if (warden__proc_stat(pid, &st) == 0) {
+        ref.starttime = st.starttime;
+    }
+    int r = wait_child_exit(&ref, deadline);
+    if (r < 0) {
+        /* Still ours and unreaped: the pid is this command. */
+        kill(pid, SIGKILL);
     }
     /* Whatever the command left in its session (a check that backgrounds
      * something, a process group of its own, or all of it at the deadline)
-     * ends with it: a check must not leak a process per monitor. */
-    struct warden_tree t = {.holder = pid};
+     * ends with it: a check must not leak a process per monitor. Only then
+     * is the command reaped, and its pid free. */
+    struct warden_tree t = {.holder = ref, .main = WARDEN_PIDREF_NULL};
     warden__tree_kill(&t, warden_deadline_in(WARDEN_USEC_PER_SEC));
-    if (r != 1) {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (r == -ETIMEDOUT) {
+    if (r < 0) {
         return r;
     }
     *ret_status = status;

@@ -54,6 +54,13 @@ static bool valid_instance(const char *instance)
 static int build_exec(struct warden_service *s, const warden_params *p, char **ret_reason)
 {
     char shown[WARDEN_SHOWN_SIZE];
+    /* The user first: an action that does not exec (a monitor, the keeper)
+     * still runs exec: checks as that user, whatever else is amiss. */
+    const char *user = warden_params_string(p, "user");
+    if (!isempty(user) && warden__exec_set_user(&s->exec, user) < 0) {
+        return set_reason(ret_reason, -ENXIO, "user '%s' does not exist on this node",
+                          warden__shown(user, shown));
+    }
     const char *command = warden_params_string(p, "command");
     if (isempty(command)) {
         return set_reason(ret_reason, -EINVAL, "parameter 'command' is required");
@@ -97,11 +104,6 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
                               warden__shown(workdir, shown));
         }
         s->exec.workdir = workdir;
-    }
-    const char *user = warden_params_string(p, "user");
-    if (!isempty(user) && warden__exec_set_user(&s->exec, user) < 0) {
-        return set_reason(ret_reason, -ENXIO, "user '%s' does not exist on this node",
-                          warden__shown(user, shown));
     }
     return warden__exec_environment(&s->exec.envp);
 }
@@ -206,7 +208,8 @@ static int write_state(const struct warden_service *s)
 }
 
 /* A reference to a recorded process: open when it still lives, else just its
- * pid (a dead holder's pid is still its session's id). */
+ * pid and start time, never used to signal (a dead holder's pid is still its
+ * session's id, for as long as the session has a process). */
 static void ref_recorded(struct warden_pidref *ref, int pid, unsigned long long start)
 {
     warden__pidref_done(ref);
@@ -257,9 +260,13 @@ static void remove_state(struct warden_service *s)
     rmdir(s->state_dir);
 }
 
+/* The service's tree: its cgroup, or the holder's session (by the holder's
+ * recorded pid and start time, never by a bare pid) plus whatever lives
+ * below the holder or the main process while their pidfds show them
+ * alive. */
 static struct warden_tree tree_of(const struct warden_service *s)
 {
-    return (struct warden_tree){.holder = s->holder.pid, .cgroup = s->cgroup};
+    return (struct warden_tree){.holder = s->holder, .main = s->main, .cgroup = s->cgroup};
 }
 
 /* The cgroup a service of this instance would have, whether or not a state
@@ -281,11 +288,18 @@ static void guess_cgroup(struct warden_service *s)
 
 /* ---- status -------------------------------------------------------------- */
 
-/* The daemon's pid from its pidfile, when it is alive and ours. */
+/* The daemon's pid from its pidfile, when it is alive and ours. The pidfile
+ * sits where the service's user can write, so warden__read_file opens no
+ * symlink, FIFO or device: a FIFO would block the keeper's loop, a device
+ * node could do anything on open. Anything but a regular file is no pid. */
 static int read_pidfile(struct warden_service *s, struct warden_pidref *ret)
 {
     _cleanup_free_ char *text = NULL;
     int r = warden__read_file(s->pidfile, 64, &text);
+    if (r == -ELOOP || r == -EBADFD) {
+        qb_log(LOG_WARNING, "pidfile %s is %s, not a regular file: ignored", s->pidfile,
+               r == -ELOOP ? "a symlink" : "a FIFO, device or directory");
+    }
     if (r < 0) {
         return r;
     }
@@ -319,7 +333,39 @@ int warden__service_status(struct warden_service *s, char **ret_reason)
         write_state(s);
         return 0;
     }
+    /* The main process is gone. Whatever else of the service still runs
+     * (its children, in its cgroup or session) makes it half there: failed,
+     * so that Pacemaker stops it, not "not running", which would let it
+     * start the service elsewhere beside those processes. */
+    struct warden_tree t = tree_of(s);
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0, left = 0;
+    int r = warden__tree_pids(&t, &pids, &n);
+    if (r < 0) {
+        return set_reason(ret_reason, -EIO,
+                          "service process %d is gone; cannot tell whether others remain: %s",
+                          (int)s->main.pid, strerror(-r));
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] != s->holder.pid) {
+            left++;
+        }
+    }
+    if (left > 0) {
+        return set_reason(ret_reason, -EIO,
+                          "service process %d is gone but %zu other process(es) of it still run",
+                          (int)s->main.pid, left);
+    }
     return set_reason(ret_reason, -ESRCH, "service process %d is gone", (int)s->main.pid);
+}
+
+/* The probe, once the service is known to run. exec: checks run as the
+ * service's user: a check script in the service's own tree must not be
+ * root's code. */
+static int probe_running(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
+{
+    struct warden_probe_context ctx = {.main_pid = s->main.pid, .service_exec = &s->exec};
+    return warden_probe_run(s->probe, &ctx, deadline, ret_reason);
 }
 
 int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
@@ -328,8 +374,7 @@ int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char
     if (r < 0) {
         return r;
     }
-    struct warden_probe_context ctx = {.main_pid = s->main.pid};
-    return warden_probe_run(s->probe, &ctx, deadline, ret_reason);
+    return probe_running(s, deadline, ret_reason);
 }
 
 /* ---- start --------------------------------------------------------------- */
@@ -353,9 +398,13 @@ static int clean_leftovers(struct warden_service *s, warden_usec_t deadline)
     struct warden_tree t = tree_of(s);
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
-    if (warden__tree_pids(&t, &pids, &n) == 0 && n > 0) {
+    int r = warden__tree_pids(&t, &pids, &n);
+    if (r < 0) {
+        return r;
+    }
+    if (n > 0) {
         qb_log(LOG_NOTICE, "killing %zu process(es) left by an earlier start", n);
-        int r = warden__tree_kill(&t, deadline);
+        r = warden__tree_kill(&t, deadline);
         if (r < 0) {
             return r;
         }
@@ -418,13 +467,15 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
     warden_usec_t pause = 50 * WARDEN_USEC_PER_MSEC;
     for (;;) {
         _cleanup_free_ char *reason = NULL;
-        int r = warden__service_probe(s, deadline, &reason);
-        if (r == 0) {
-            return 0;
-        }
-        if (r == -ESRCH) {
+        int r = warden__service_status(s, &reason);
+        if (r < 0) {
+            /* -ESRCH, or -EIO when it left processes behind. */
             return set_reason(ret_reason, r, "service exited while starting (%s)",
                               reason ? reason : "gone");
+        }
+        r = probe_running(s, deadline, &reason);
+        if (r == 0) {
+            return 0;
         }
         warden_usec_t wake = warden_deadline_in(pause);
         warden__pidref_wait_exit(&s->main, wake < deadline ? wake : deadline);
@@ -536,9 +587,21 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
 {
     warden_usec_t now = warden_now();
     warden_usec_t escalate_at = deadline - kill_reserve(deadline > now ? deadline - now : 0);
-    if (load_state(s) < 0) {
+    /* 0 only once this stop has seen that nothing of the service is left:
+     * a state or a cgroup it cannot read is a failed stop, not a done one. */
+    int r = load_state(s);
+    if (r < 0 && r != -ENOENT) {
+        return set_reason(ret_reason, -EIO, "cannot read the service's state in %s: %s",
+                          s->state_dir, strerror(-r));
+    }
+    if (r == -ENOENT) {
         guess_cgroup(s);
-        if (!s->cgroup || warden__cgroup_populated(s->cgroup) <= 0) {
+        int populated = s->cgroup ? warden__cgroup_populated(s->cgroup) : 0;
+        if (populated < 0 && populated != -ENOENT) {
+            return set_reason(ret_reason, -EIO, "cannot tell whether cgroup %s is empty: %s",
+                              s->cgroup, strerror(-populated));
+        }
+        if (populated <= 0) {
             if (s->cgroup) {
                 warden__cgroup_remove(s->cgroup);
             }
@@ -557,14 +620,12 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
      * a hung service is often one that someone, or something, froze. The
      * holder too: it must reap what SIGTERM ends. */
     warden__tree_signal(&t, SIGCONT);
-    if (t.holder > 1) {
-        kill(t.holder, SIGCONT);
-    }
+    warden__pidref_signal(&s->holder, SIGCONT);
     warden__pidref_wait_exit(&s->main, escalate_at);
     if (s->stop_command && warden__tree_signal(&t, SIGTERM) > 0) {
         qb_log(LOG_INFO, "main process gone; SIGTERM to the rest of the service");
     }
-    int r = warden__tree_wait_empty(&t, false, escalate_at);
+    r = warden__tree_wait_empty(&t, false, escalate_at);
     if (r < 0) {
         if (s->before_kill) {
             /* Half of what is left; SIGKILL and its wait get the rest. */
@@ -584,23 +645,60 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
     return 0;
 }
 
+/* A copy of a reference with a pidfd of its own: the worker may still close
+ * the original. */
+static struct warden_pidref ref_dup(const struct warden_pidref *p)
+{
+    struct warden_pidref c = *p;
+    c.fd = p->fd >= 0 ? fcntl(p->fd, F_DUPFD_CLOEXEC, 3) : -EBADF;
+    if (c.fd < 0) {
+        c.fd = -EBADF;
+    }
+    return c;
+}
+
 int warden__service_abandon(struct warden_service *s, warden_usec_t deadline)
 {
+    /* The worker may still run (stuck), so this works on a copy of what it
+     * had recorded, and stops it from spawning anything further. */
+    struct warden_service found = {.instance = s->instance, .state_dir = s->state_dir};
     pthread_mutex_lock(&s->lock);
     s->abandoned = true;
-    struct warden_tree t = tree_of(s);
+    found.holder = ref_dup(&s->holder);
+    found.main = ref_dup(&s->main);
+    found.cgroup = s->cgroup ? strdup(s->cgroup) : NULL;
     pthread_mutex_unlock(&s->lock);
-    if (t.holder <= 0) {
-        /* Nothing spawned by this run; an earlier one's leftovers are for
-         * the next start or stop. */
-        return 0;
+
+    /* The caller reports a stop done on 0, so 0 must mean that nothing of
+     * the service is left. A run that recorded nothing (a stop stuck before
+     * it read the state) kills what the state file and the instance's
+     * cgroup name; with neither, nothing of the service is known here. */
+    int r = 0;
+    if (found.holder.pid <= 0 && !found.cgroup) {
+        r = load_state(&found);
+        if (r == -ENOENT) {
+            r = 0;
+        }
+        guess_cgroup(&found);
     }
-    int r = warden__tree_kill(&t, deadline);
     if (r == 0) {
-        if (t.cgroup) {
-            warden__cgroup_remove(t.cgroup);
+        struct warden_tree t = tree_of(&found);
+        r = warden__tree_kill(&t, deadline);
+    }
+    if (r == 0 && found.cgroup) {
+        int populated = warden__cgroup_populated(found.cgroup);
+        r = populated == 0 || populated == -ENOENT ? 0 : -EIO;
+    }
+    if (r == 0) {
+        if (found.cgroup) {
+            warden__cgroup_remove(found.cgroup);
         }
         remove_state(s);
+    } else {
+        qb_log(LOG_ERR, "processes of the service may survive: %s", strerror(-r));
     }
-    return r;
+    warden__pidref_done(&found.holder);
+    warden__pidref_done(&found.main);
+    free(found.cgroup);
+    return r == 0 ? 0 : -EIO;
 }

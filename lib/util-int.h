@@ -76,7 +76,10 @@ int warden__poll_timeout_ms(warden_usec_t deadline);
  * proc files where one write is one command. */
 int warden__write_file(const char *path, const char *text);
 
-/* Read a small file (at most max bytes) into a NUL-terminated buffer. */
+/* Read a small file (at most max bytes) into a NUL-terminated buffer. Only a
+ * regular file, and not through a symlink at the last step: -ELOOP for a
+ * symlink, -EBADFD for a FIFO, device, socket or directory. Never blocks on
+ * open. Returns the length read. */
 int warden__read_file(const char *path, size_t max, char **ret);
 
 /* printf into a new string; NULL on allocation failure. */

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "util-int.h"
 
@@ -35,9 +36,21 @@ int warden__write_file(const char *path, const char *text)
 
 int warden__read_file(const char *path, size_t max, char **ret)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* Some of these files sit where a service's user can write (a pidfile,
+     * depends_on) and root reads them: no symlink is followed at the last
+     * step, a FIFO opens without waiting for a writer, and anything but a
+     * regular file (FIFO, device, socket, directory) is refused before a
+     * byte is read. /proc, cgroup and state files are regular files. */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         return negative_errno();
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return negative_errno();
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return -EBADFD;
     }
     _cleanup_free_ char *buf = malloc(max + 1);
     if (!buf) {

@@ -21,9 +21,14 @@
 
 typedef struct warden_probe warden_probe;
 
+struct warden_exec;
+
 /** What a probe looks at besides its own spec. */
 struct warden_probe_context {
     pid_t main_pid; /**< the service's main process (0: none known) */
+    /** The service's user and groups (opaque): `exec:` checks run as that
+     *  user. NULL: as the caller. */
+    const struct warden_exec *service_exec;
 };
 
 /** The forms a probe spec takes, for error messages. */

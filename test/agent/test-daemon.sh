@@ -376,4 +376,125 @@ expect_rc 0 "stop with stop_command"
 check "stop_command ran" test -e "$tmp/stopped"
 check "the service is gone" test -z "$(pids_with_cmdline /bin/sleep $marker)"
 
+
+# ---- a service half there --------------------------------------------------------------
+# The main process crashes and leaves a child running in the service's
+# cgroup or session: that is a failed service (1), which Pacemaker stops,
+# not a stopped one (7), which would let it start beside the leftovers.
+half="/bin/sleep $marker & exec /bin/sleep $marker"
+export HA_logfile=$tmp/half.log
+agent start command="$half" shell=true
+expect_rc 0 "start of a service whose main process has a child"
+m=$(main_pid)
+kp=$(keeper_pid)
+kill -9 "$m"
+wait_until 5 dead "$m"
+wait_until 2 bash -c 'OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_command=x "$0" monitor 2>/dev/null; [ $? = 1 ]' "$AGENT"
+recurring command="$half" shell=true
+expect_rc 1 "main process gone, its child left: the keeper's verdict is failed"
+expect_reason "other processes of the service still run" "the reason says what is left"
+OCF_CHECK_LEVEL=10 agent monitor command="$half" shell=true
+expect_rc 1 "a depth-10 monitor of a half-there service fails"
+expect_reason "other process\(es\) of it still run" "its reason says so"
+kill -9 "$kp"
+wait_until 3 dead "$kp"
+recurring command="$half" shell=true
+expect_rc 1 "a monitor of a half-there service with the keeper gone fails"
+agent stop command="$half" shell=true
+expect_rc 0 "stop of a half-there service"
+check "nothing of the half-there service is left" test -z "$(pids_with_cmdline /bin/sleep $marker)"
+unset HA_logfile
+
+# ---- nothing of root's reaches what runs as user= ----------------------------------------
+# The agent runs with a descriptor it does not mean to pass on (fd 9) and
+# with libqb's log file open; the stop_command, as nobody, sees neither.
+pub=$(mktemp -d /tmp/warden-agent-pub.XXXXXX)
+chmod 1777 "$pub"
+export HA_logfile=$tmp/cluster.log
+agent start command="/bin/sleep $marker" user=nobody
+upid=$(pids_with_cmdline /bin/sleep $marker)
+# The keeper opened the log file through libqb too: close-on-exec there.
+log_fd_cloexec() {
+    local fd flags found=1
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd")" = "$2" ] || continue
+        flags=$(awk '/^flags:/{print $2}' "/proc/$1/fdinfo/${fd##*/}")
+        (( 8#$flags & 8#2000000 )) || return 1
+        found=0
+    done
+    return $found
+}
+check "libqb's log file is close-on-exec in the keeper" log_fd_cloexec "$(keeper_pid)" "$tmp/cluster.log"
+agent stop command="/bin/sleep $marker" user=nobody pending_timeout=3s \
+    stop_command="ls -l /proc/\$\$/fd > $pub/fds; id -u > $pub/uid; kill $upid" 9>"$tmp/leaked"
+expect_rc 0 "stop with a stop_command as nobody"
+check "the stop_command ran as nobody" test "$(cat "$pub/uid" 2>/dev/null)" = "$(id -u nobody)"
+check "it listed its fds" grep -q /dev/null "$pub/fds"
+check "the agent's leaked fd 9 did not reach it" bash -c '! grep -q leaked "$1"' _ "$pub/fds"
+check "the cluster log file did not reach it" bash -c '! grep -q cluster.log "$1"' _ "$pub/fds"
+check "the agent did log to that file" test -s "$tmp/cluster.log"
+unset HA_logfile
+rm -rf "$pub"
+
+# ---- a recycled holder pid is not the service's ------------------------------------------
+# Without a cgroup: the service crashes, its holder exits, and the holder's
+# pid goes to an unrelated process that makes it its session id
+# (ns_last_pid stands in for chance). Neither the next start's clean-up nor
+# a stop may touch that process. The holder must be reaped for its pid to be
+# free, and PID 1 may not reap here: this runs under a child subreaper.
+subreaper() {
+    /usr/bin/python3 -c 'import ctypes, os, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+while True:
+    p, status = os.wait()
+    if p == pid:
+        sys.exit(os.waitstatus_to_exitcode(status))' "$@"
+}
+cat >"$tmp/recycle.sh" <<'EOS'
+# Runs under the subreaper; prints key=value lines.
+. "$here/lib.sh"
+export WARDEN_CGROUP=off
+state=$WARDEN_STATE_DIR/$OCF_RESOURCE_INSTANCE/service
+# Start, crash, and hand the dead holder's pid to `setsid sleep`; print its pid.
+crash_and_take() {
+    local h m v i
+    agent start command="/bin/sleep $marker"
+    h=$(awk '/^holder/{print $2}' "$state")
+    m=$(awk '/^main/{print $2}' "$state")
+    kill -9 "$m"
+    wait_until 5 test ! -e "/proc/$h" || return 1
+    for i in $(seq 50); do
+        echo $((h - 1)) >/proc/sys/kernel/ns_last_pid
+        setsid /bin/sleep $((marker + 1)) >/dev/null 2>&1 &
+        v=$!
+        if [ "$v" = "$h" ]; then echo "$v"; return 0; fi
+        kill "$v"
+    done
+    return 1
+}
+v=$(crash_and_take) || { echo "setup=failed"; exit 0; }
+agent start command="/bin/sleep $marker"
+echo "start_rc=$rc"
+alive "$v" && echo "start_victim=alive" || echo "start_victim=killed"
+kill "$v"
+agent stop command="/bin/sleep $marker"
+v=$(crash_and_take) || { echo "setup=failed"; exit 0; }
+agent stop command="/bin/sleep $marker"
+echo "stop_rc=$rc"
+alive "$v" && echo "stop_victim=alive" || echo "stop_victim=killed"
+kill "$v"
+EOS
+export here marker
+res=$(subreaper bash "$tmp/recycle.sh")
+printf '# %s\n' $res
+check "[recycled holder pid] the pid was handed to an unrelated process" bash -c '! grep -q setup=failed <<<"$1"' _ "$res"
+check "[recycled holder pid] start after the crash succeeds" grep -q start_rc=0 <<<"$res"
+check "[recycled holder pid] start left the unrelated process alone" grep -q start_victim=alive <<<"$res"
+check "[recycled holder pid] stop after the crash succeeds" grep -q stop_rc=0 <<<"$res"
+check "[recycled holder pid] stop left the unrelated process alone" grep -q stop_victim=alive <<<"$res"
+for p in $(pids_with_cmdline /bin/sleep $((marker + 1))); do kill -9 "$p"; done
+
 finish

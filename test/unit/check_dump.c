@@ -236,6 +236,57 @@ START_TEST(test_unsafe_dir_refused)
 }
 END_TEST
 
+START_TEST(test_unsafe_ancestor_refused)
+{
+    /* dump_dir inside a directory another user may write: that user could
+     * swap dump_dir for a symlink or a directory of theirs between the check
+     * and the writes, so it is refused, whatever dump_dir itself looks like.
+     * (Regression test: only the last component was once checked, and later
+     * steps of a core dump re-walked the path by name.) */
+    make_tmp();
+    sleeper = spawn_sleeper();
+    char open_dir[128], dir[160];
+    snprintf(open_dir, sizeof(open_dir), "%s/users", tmp);
+    snprintf(dir, sizeof(dir), "%s/dumps", open_dir);
+    ck_assert_int_eq(chmod(tmp, 0755), 0);
+    ck_assert_int_eq(mkdir(open_dir, 0777), 0);
+    ck_assert_int_eq(chmod(open_dir, 0777), 0);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    struct warden_dump_options o = {.dir = dir, .keep = 5, .max_bytes = 1 << 30};
+    char *path = NULL;
+    ck_assert_int_eq(warden_dump_processes(&o, "web", "hung", &sleeper, 1,
+                                           warden_deadline_in(5 * WARDEN_USEC_PER_SEC), &path),
+                     -EPERM);
+    ck_assert_ptr_null(path);
+    ck_assert_int_eq(count_files(dir, "web-"), 0);
+    /* The same directory, once only root can change the way to it. */
+    ck_assert_int_eq(chmod(open_dir, 0755), 0);
+    ck_assert_int_eq(warden_dump_processes(&o, "web", "hung", &sleeper, 1,
+                                           warden_deadline_in(5 * WARDEN_USEC_PER_SEC), &path),
+                     0);
+    ck_assert_int_eq(count_files(dir, "web-"), 1);
+    free(path);
+    /* A symlink on the way, in a directory only root can change, is
+     * followed; a relative dump_dir is refused. */
+    char link[128], via[200];
+    snprintf(link, sizeof(link), "%s/link", tmp);
+    snprintf(via, sizeof(via), "%s/dumps", link);
+    ck_assert_int_eq(symlink("users", link), 0);
+    o.dir = via;
+    ck_assert_int_eq(warden_dump_processes(&o, "web", "hung", &sleeper, 1,
+                                           warden_deadline_in(5 * WARDEN_USEC_PER_SEC), &path),
+                     0);
+    ck_assert_int_eq(count_files(dir, "web-"), 2);
+    free(path);
+    path = NULL;
+    o.dir = "relative/dumps";
+    ck_assert_int_eq(warden_dump_processes(&o, "web", "hung", &sleeper, 1,
+                                           warden_deadline_in(5 * WARDEN_USEC_PER_SEC), &path),
+                     -EINVAL);
+    cleanup();
+}
+END_TEST
+
 START_TEST(test_full_filesystem_does_not_block)
 {
     if (geteuid() != 0) {
@@ -301,6 +352,7 @@ int main(void)
     add_tcase(s, test_naming_and_modes, 30);
     add_tcase(s, test_retention, 30);
     add_tcase(s, test_core_size_cap, 60);
+    add_tcase(s, test_unsafe_ancestor_refused, 30);
     add_tcase(s, test_unsafe_dir_refused, 30);
     add_tcase(s, test_full_filesystem_does_not_block, 30);
     add_tcase(s, test_size_parse, 10);

@@ -18,6 +18,8 @@
 
 #include "cgroup-int.h"
 #include "proc-int.h"
+#include "service-int.h"
+#include "warden/probe.h"
 
 #define MS  WARDEN_USEC_PER_MSEC
 #define SEC WARDEN_USEC_PER_SEC
@@ -550,7 +552,7 @@ static void spawn_sleep_and_kill(const char *cgroup)
     sigprocmask(SIG_SETMASK, &saved_mask, NULL);
     sigaction(SIGUSR1, &saved_usr1, NULL);
     ck_assert_msg(r == 0, "tree_spawn: %s", strerror(-r));
-    cur.tree = (struct warden_tree){.holder = holder.pid, .cgroup = cgroup};
+    cur.tree = (struct warden_tree){.holder = holder, .main = main_, .cgroup = cgroup};
     cur.live = true;
     ck_assert(warden__pidref_is_set(&holder));
     ck_assert(warden__pidref_is_set(&main_));
@@ -692,7 +694,7 @@ static void escaped_tree(const char *cgroup)
     struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
     int r = warden__tree_spawn(&e, cgroup, warden_deadline_in(5 * SEC), &holder, &main_);
     ck_assert_msg(r == 0, "tree_spawn: %s", strerror(-r));
-    cur.tree = (struct warden_tree){.holder = holder.pid, .cgroup = cgroup};
+    cur.tree = (struct warden_tree){.holder = holder, .main = main_, .cgroup = cgroup};
     cur.live = true;
     pid_t escaped = read_pid(fifo_fd, warden_deadline_in(5 * SEC));
     pid_t sleeper = read_pid(fifo2_fd, warden_deadline_in(5 * SEC));
@@ -799,7 +801,7 @@ START_TEST(test_tree_service_exits)
     exec_init(&e, (const char *[]){"/bin/true", NULL});
     struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
     ck_assert_int_eq(warden__tree_spawn(&e, NULL, warden_deadline_in(5 * SEC), &holder, &main_), 0);
-    cur.tree = (struct warden_tree){.holder = holder.pid};
+    cur.tree = (struct warden_tree){.holder = holder, .main = main_};
     cur.live = true;
     ck_assert_int_gt(main_.pid, 0);
     ck_assert_int_eq(warden__tree_wait_empty(&cur.tree, true, warden_deadline_in(5 * SEC)), 0);
@@ -867,7 +869,7 @@ START_TEST(test_tree_spawn_as_user)
     ck_assert_int_eq(r, 0);
     struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
     ck_assert_int_eq(warden__tree_spawn(&e, NULL, warden_deadline_in(5 * SEC), &holder, &main_), 0);
-    cur.tree = (struct warden_tree){.holder = holder.pid};
+    cur.tree = (struct warden_tree){.holder = holder, .main = main_};
     cur.live = true;
     char buf[4096], want[64];
     read_proc_file(main_.pid, "status", buf, sizeof(buf));
@@ -1074,6 +1076,460 @@ START_TEST(test_run_timeout_other_process_group)
 }
 END_TEST
 
+/* ---- a recycled holder pid ------------------------------------------------------ */
+
+/* Fork a child that gets pid `want` (through ns_last_pid; another process
+ * may take the pid first, so it tries a few times). The child makes a
+ * session of its own, forks a grandchild into it, reports the grandchild's
+ * pid on the pipe and waits: an unrelated process that holds the dead
+ * holder's pid as pid and as session id, and has a child below it. Returns
+ * 0 when the pid could not be had (no permission: not root). */
+static pid_t fork_at_pid(pid_t want, pid_t *ret_grandchild)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return 0;
+        }
+        char text[16];
+        int len = snprintf(text, sizeof(text), "%d", (int)want - 1);
+        bool written = write(fd, text, (size_t)len) == len;
+        close(fd);
+        if (!written) {
+            return 0;
+        }
+        int report[2];
+        ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            /* Both exec, so that nothing of the test (Check's handlers and
+             * its pipe to the runner) lives on in them. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            setsid();
+            pid_t g = fork();
+            if (g == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+                _exit(127);
+            }
+            (void)!write(report[1], &g, sizeof(g));
+            execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+            _exit(127);
+        }
+        close(report[1]);
+        pid_t g = 0;
+        ck_assert_int_eq(read(report[0], &g, sizeof(g)), (ssize_t)sizeof(g));
+        close(report[0]);
+        if (pid == want) {
+            *ret_grandchild = g;
+            return pid;
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_abort_msg("pid %d was taken by others 100 times", (int)want);
+    return 0;
+}
+
+START_TEST(test_tree_recycled_holder_pid)
+{
+    CHECK_REQUIRE_PIDFD();
+    /* The service crashes; its holder, with no child left, exits, and its
+     * pid goes to an unrelated process that makes it its session id too.
+     * The state still names the old holder (pid and start time), as a
+     * later stop or start reads it: nothing of the unrelated process is
+     * the service's. (Regression test: the session fallback once counted
+     * `pid == holder`, `sid == holder` and the holder's descendants, and
+     * SIGKILLed the unrelated process and its child.) */
+    setenv("WARDEN_CGROUP", "off", 1);
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/sleep", "1000", NULL});
+    struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__tree_spawn(&e, NULL, warden_deadline_in(5 * SEC), &holder, &main_), 0);
+    cur.tree = (struct warden_tree){.holder = holder, .main = main_};
+    cur.live = true;
+    ck_assert_int_eq(warden__pidref_signal(&main_, SIGKILL), 0);
+    ck_assert_int_eq(warden__pidref_wait_exit(&holder, warden_deadline_in(5 * SEC)), 0);
+    ck_assert_int_eq(waitpid(holder.pid, NULL, 0), holder.pid);
+    cur.live = false;
+
+    /* What a later action loads from the state: pids and start times, no
+     * pidfd (the processes are gone). */
+    struct warden_tree recorded = {
+        .holder = {.pid = holder.pid, .fd = -EBADF, .starttime = holder.starttime},
+        .main = {.pid = main_.pid, .fd = -EBADF, .starttime = main_.starttime},
+    };
+    pid_t grandchild = 0;
+    pid_t victim = fork_at_pid(holder.pid, &grandchild);
+    if (victim == 0) {
+        check_skip(__func__, "cannot write /proc/sys/kernel/ns_last_pid (not root)");
+        warden__pidref_done(&holder);
+        warden__pidref_done(&main_);
+        warden__exec_done(&e);
+        return;
+    }
+    struct warden_pidref v = WARDEN_PIDREF_NULL, g = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__pidref_open(victim, 0, &v), 0);
+    ck_assert_int_eq(warden__pidref_open(grandchild, 0, &g), 0);
+    struct warden_proc_stat st;
+    ck_assert_int_eq(warden__proc_stat(grandchild, &st), 0);
+    ck_assert_int_eq(st.sid, holder.pid);
+
+    pid_t *pids = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(warden__tree_pids(&recorded, &pids, &n), 0);
+    bool listed = pids_contain(pids, n, victim) || pids_contain(pids, n, grandchild);
+    free(pids);
+    int sent = warden__tree_signal(&recorded, SIGTERM);
+    int killed = warden__tree_kill(&recorded, warden_deadline_in(2 * SEC));
+    bool victim_alive = warden__pidref_alive(&v), grandchild_alive = warden__pidref_alive(&g);
+    /* Clean up before asserting: with CK_FORK a failed test gets no
+     * teardown. */
+    warden__pidref_signal(&g, SIGKILL);
+    warden__pidref_signal(&v, SIGKILL);
+    waitpid(victim, NULL, 0);
+    warden__pidref_done(&v);
+    warden__pidref_done(&g);
+    warden__pidref_done(&holder);
+    warden__pidref_done(&main_);
+    warden__exec_done(&e);
+    ck_assert_msg(!listed, "the unrelated process under the old holder's pid counted as the tree");
+    ck_assert_int_eq(sent, 0);
+    ck_assert_int_eq(killed, 0);
+    ck_assert_msg(victim_alive, "the unrelated process %d was killed", (int)victim);
+    ck_assert_msg(grandchild_alive, "the unrelated process's child %d was killed", (int)grandchild);
+}
+END_TEST
+
+START_TEST(test_tree_dead_holder_leftovers)
+{
+    CHECK_REQUIRE_PIDFD();
+    /* The holder itself was killed; what the service ran lives on in its
+     * session. The session id alone (no pidfd of the holder or the main
+     * process) still finds it, and the kill ends it. */
+    setenv("WARDEN_CGROUP", "off", 1);
+    make_tmpdir();
+    char *fifo = NULL;
+    int fifo_fd = open_fifo("left", &fifo);
+    char *script = NULL;
+    ck_assert_int_ge(asprintf(&script, "sleep 1000 & echo $! > %s; wait", fifo), 0);
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/sh", "-c", script, NULL});
+    struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__tree_spawn(&e, NULL, warden_deadline_in(5 * SEC), &holder, &main_), 0);
+    cur.tree = (struct warden_tree){.holder = holder, .main = main_};
+    cur.live = true;
+    pid_t sleeper = read_pid(fifo_fd, warden_deadline_in(5 * SEC));
+    struct warden_pidref s = WARDEN_PIDREF_NULL;
+    ck_assert_int_eq(warden__pidref_open(sleeper, 0, &s), 0);
+    ck_assert_int_eq(warden__pidref_signal(&holder, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(holder.pid, NULL, 0), holder.pid);
+
+    struct warden_tree recorded = {
+        .holder = {.pid = holder.pid, .fd = -EBADF, .starttime = holder.starttime},
+        .main = {.pid = main_.pid, .fd = -EBADF, .starttime = main_.starttime},
+    };
+    pid_t *pids = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(warden__tree_pids(&recorded, &pids, &n), 0);
+    ck_assert(pids_contain(pids, n, main_.pid));
+    ck_assert(pids_contain(pids, n, sleeper));
+    free(pids);
+    ck_assert_int_eq(warden__tree_kill(&recorded, warden_deadline_in(5 * SEC)), 0);
+    cur.live = false;
+    ck_assert(!warden__pidref_alive(&s));
+    ck_assert(!warden__pidref_alive(&main_));
+    warden__pidref_done(&s);
+    warden__pidref_done(&holder);
+    warden__pidref_done(&main_);
+    warden__exec_done(&e);
+    close(fifo_fd);
+    free(fifo);
+    free(script);
+}
+END_TEST
+
+/* ---- the service (lib/service.c) on top of the tree ----------------------------- */
+
+/* A service of no parameters, its state under the test's directory. */
+static struct warden_service *test_service(void)
+{
+    setenv("WARDEN_STATE_DIR", make_tmpdir(), 1);
+    char name[64];
+    snprintf(name, sizeof(name), "procs-check-%d", (int)getpid());
+    struct warden_service *s = NULL;
+    ck_assert_int_eq(warden__service_new(NULL, name, false, &s, NULL), 0);
+    ck_assert_int_eq(mkdir(s->state_dir, 0700), 0);
+    return s;
+}
+
+static void write_state_file(struct warden_service *s)
+{
+    char *path = NULL, *text = NULL;
+    ck_assert_int_ge(asprintf(&path, "%s/service", s->state_dir), 0);
+    ck_assert_int_ge(asprintf(&text, "holder %d %llu\nmain %d %llu\n", (int)s->holder.pid,
+                              (unsigned long long)s->holder.starttime, (int)s->main.pid,
+                              (unsigned long long)s->main.starttime),
+                     0);
+    write_file(path, text, 0644);
+    free(path);
+    free(text);
+}
+
+/* Start `before FIFO after` as the service's tree; the script reports a pid
+ * on the fifo. */
+static pid_t service_spawn(struct warden_service *s, struct warden_exec *e, const char *before,
+                           const char *after)
+{
+    char *fifo = NULL;
+    int fifo_fd = open_fifo("report", &fifo);
+    char *script = NULL;
+    ck_assert_int_ge(asprintf(&script, "%s%s%s", before, fifo, after), 0);
+    exec_init(e, (const char *[]){"/bin/sh", "-c", script, NULL});
+    ck_assert_int_eq(
+        warden__tree_spawn(e, s->cgroup, warden_deadline_in(5 * SEC), &s->holder, &s->main), 0);
+    cur.tree = (struct warden_tree){.holder = s->holder, .main = s->main, .cgroup = s->cgroup};
+    cur.live = true;
+    pid_t pid = read_pid(fifo_fd, warden_deadline_in(5 * SEC));
+    close(fifo_fd);
+    free(fifo);
+    free(script);
+    return pid;
+}
+
+static void service_half_there(const char *cgroup)
+{
+    /* The main process crashes; its child lives on in the service's
+     * cgroup or session. That is a failed service (-EIO, OCF 1), not a
+     * stopped one (-ESRCH, OCF 7): a "not running" would let Pacemaker
+     * start it elsewhere beside what is left here. */
+    struct warden_service *s = test_service();
+    s->cgroup = cgroup ? strdup(cgroup) : NULL;
+    struct warden_exec e;
+    pid_t child = service_spawn(s, &e, "sleep 1000 & echo $! > ", "; exec sleep 1000");
+    ck_assert_int_eq(warden__service_status(s, NULL), 0);
+    ck_assert_int_eq(warden__pidref_signal(&s->main, SIGKILL), 0);
+    ck_assert_int_eq(warden__pidref_wait_exit(&s->main, warden_deadline_in(5 * SEC)), 0);
+    char *reason = NULL;
+    int r = warden__service_status(s, &reason);
+    ck_assert_msg(r == -EIO, "status %d (%s), want -EIO", r, reason ? reason : "");
+    ck_assert_ptr_nonnull(strstr(reason, "1 other process(es) of it still run"));
+    free(reason);
+    reason = NULL;
+    /* Once the rest is gone too, the service is stopped. */
+    ck_assert_int_eq(warden__tree_kill(&cur.tree, warden_deadline_in(5 * SEC)), 0);
+    cur.live = false;
+    ck_assert(gone(child));
+    waitpid(s->holder.pid, NULL, 0);
+    ck_assert_int_eq(warden__service_status(s, &reason), -ESRCH);
+    ck_assert_ptr_nonnull(strstr(reason, "is gone"));
+    free(reason);
+    warden__service_free(s);
+    warden__exec_done(&e);
+    unsetenv("WARDEN_STATE_DIR");
+}
+
+START_TEST(test_service_half_there_session)
+{
+    CHECK_REQUIRE_PIDFD();
+    setenv("WARDEN_CGROUP", "off", 1);
+    service_half_there(NULL);
+}
+END_TEST
+
+START_TEST(test_service_half_there_cgroup)
+{
+    CHECK_REQUIRE_PIDFD();
+    const char *cgroup = test_cgroup(__func__);
+    if (cgroup) {
+        service_half_there(cgroup);
+    }
+}
+END_TEST
+
+START_TEST(test_service_abandon_loads_state)
+{
+    CHECK_REQUIRE_PIDFD();
+    /* An operation that ran over its deadline before it loaded anything (a
+     * stop stuck before it read the state): the clean-up must find the
+     * service through the state file and kill it, for its 0 means "stopped".
+     * (Regression test: it once returned 0 at once, leaving all of it.) */
+    setenv("WARDEN_CGROUP", "off", 1);
+    struct warden_service *spawned = test_service();
+    struct warden_exec e;
+    pid_t child = service_spawn(spawned, &e, "sleep 1000 & echo $! > ", "; exec sleep 1000");
+    write_state_file(spawned);
+
+    struct warden_service *s = NULL;
+    ck_assert_int_eq(warden__service_new(NULL, spawned->instance, false, &s, NULL), 0);
+    int r = warden__service_abandon(s, warden_deadline_in(5 * SEC));
+    bool main_alive = warden__pidref_alive(&spawned->main);
+    if (main_alive) {
+        warden__tree_kill(&cur.tree, warden_deadline_in(5 * SEC));
+    }
+    cur.live = false;
+    waitpid(spawned->holder.pid, NULL, 0);
+    ck_assert_int_eq(r, 0);
+    ck_assert_msg(!main_alive, "the service survived its abandoned stop");
+    ck_assert(gone(child));
+    ck_assert_int_eq(access(s->state_dir, F_OK), -1); /* state removed */
+    warden__service_free(s);
+
+    /* A state it cannot read: it cannot tell, so it is no success. */
+    ck_assert_int_eq(mkdir(spawned->state_dir, 0700), 0);
+    char *path = NULL;
+    ck_assert_int_ge(asprintf(&path, "%s/service", spawned->state_dir), 0);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(warden__service_new(NULL, spawned->instance, false, &s, NULL), 0);
+    check_log_expect_errors();
+    ck_assert_int_eq(warden__service_abandon(s, warden_deadline_in(1 * SEC)), -EIO);
+    rmdir(path);
+    free(path);
+    warden__service_free(s);
+    warden__service_free(spawned);
+    warden__exec_done(&e);
+    unsetenv("WARDEN_STATE_DIR");
+}
+END_TEST
+
+START_TEST(test_service_pidfile_not_regular)
+{
+    CHECK_REQUIRE_PIDFD();
+    /* The pidfile sits where the service's user writes. A FIFO there (or a
+     * symlink to one) must not block the status call, which runs on the
+     * keeper's loop; a symlink, even to a good pidfile, is not followed.
+     * (Regression test: root once opened it with a plain open(), which
+     * waits for a writer on a FIFO.) */
+    setenv("WARDEN_CGROUP", "off", 1);
+    struct warden_service *s = test_service();
+    struct warden_exec e;
+    pid_t child = service_spawn(s, &e, "echo $$ > ", "; exec sleep 1000");
+    ck_assert_int_eq(child, s->main.pid);
+    char *good = tmp_path("good.pid"), *fifo = tmp_path("fifo"), *link = tmp_path("link.pid");
+    char text[32];
+    snprintf(text, sizeof(text), "%d\n", (int)child);
+    write_file(good, text, 0644);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    /* The main process as recorded is gone (a re-exec, say): status asks
+     * the pidfile who runs now. */
+    struct warden_pidref real = s->main;
+    s->main = (struct warden_pidref){.pid = real.pid, .fd = -EBADF, .starttime = 1};
+    s->pidfile = good;
+    ck_assert_int_eq(warden__service_status(s, NULL), 0);
+    ck_assert_int_eq(s->main.pid, child);
+    warden__pidref_done(&s->main);
+
+    const char *const targets[] = {fifo, fifo, good};
+    for (int i = 0; i < 3; i++) {
+        s->main = (struct warden_pidref){.pid = real.pid, .fd = -EBADF, .starttime = 1};
+        s->pidfile = i == 0 ? fifo : link;
+        unlink(link);
+        ck_assert_int_eq(symlink(targets[i], link), 0);
+        warden_usec_t start = warden_now();
+        int r = warden__service_status(s, NULL);
+        ck_assert_int_lt(check_ms_since(start), 1000);
+        ck_assert_msg(r != 0, "pidfile %s (-> %s) was read", s->pidfile, targets[i]);
+        warden__pidref_done(&s->main);
+    }
+    s->pidfile = NULL;
+    s->main = real;
+    ck_assert_int_eq(warden__tree_kill(&cur.tree, warden_deadline_in(5 * SEC)), 0);
+    cur.live = false;
+    waitpid(s->holder.pid, NULL, 0);
+    warden__service_free(s);
+    warden__exec_done(&e);
+    free(good);
+    free(fifo);
+    free(link);
+    unsetenv("WARDEN_STATE_DIR");
+}
+END_TEST
+
+/* ---- what commands run for a service get ------------------------------------------- */
+
+START_TEST(test_run_no_inherited_fds)
+{
+    /* A descriptor the agent leaks (libqb's log file, opened without
+     * O_CLOEXEC) must not reach a command, which may run as the service's
+     * user. (Regression test: warden__run once passed them all on.) */
+    int leak[2];
+    ck_assert_int_eq(pipe(leak), 0);
+    char *script = NULL;
+    ck_assert_int_ge(
+        asprintf(&script, "test ! -e /proc/$$/fd/%d && test ! -e /proc/$$/fd/%d", leak[0], leak[1]),
+        0);
+    int status = -1;
+    int r = run_argv((const char *[]){"/bin/sh", "-c", script, NULL}, NULL,
+                     warden_deadline_in(5 * SEC), &status);
+    close(leak[0]);
+    close(leak[1]);
+    free(script);
+    ck_assert_int_eq(r, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the command saw the agent's fds (status %#x)", status);
+}
+END_TEST
+
+START_TEST(test_run_workdir_as_user)
+{
+    /* The working directory is entered as the user, so a directory only
+     * root may enter is refused, not entered with root's rights before the
+     * switch. (Regression test: chdir() once came before setuid().) */
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/true", NULL});
+    int r = warden__exec_set_user(&e, "nobody");
+    if (r == -ENXIO) {
+        check_skip(__func__, "no user 'nobody' on this machine");
+        warden__exec_done(&e);
+        return;
+    }
+    ck_assert_int_eq(chmod(make_tmpdir(), 0755), 0);
+    char *closed = tmp_path("closed");
+    ck_assert_int_eq(mkdir(closed, 0700), 0);
+    e.workdir = closed;
+    int status = -1;
+    r = warden__run(&e, warden_deadline_in(5 * SEC), &status);
+    ck_assert_msg(r == -ENOENT, "run in a root-only workdir as nobody: %d, status %#x", r, status);
+    /* And one the user may enter works. */
+    ck_assert_int_eq(chmod(closed, 0755), 0);
+    ck_assert_int_eq(warden__run(&e, warden_deadline_in(5 * SEC), &status), 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    e.workdir = NULL;
+    free(closed);
+    warden__exec_done(&e);
+}
+END_TEST
+
+START_TEST(test_exec_check_as_user)
+{
+    /* An exec: check of a service with user= runs as that user, not as
+     * root. (Regression test: exec: checks once always ran as root.) */
+    struct warden_exec svc = {0};
+    int r = warden__exec_set_user(&svc, "nobody");
+    if (r == -ENXIO) {
+        check_skip(__func__, "no user 'nobody' on this machine");
+        return;
+    }
+    char spec[128];
+    snprintf(spec, sizeof(spec), "exec:/bin/sh -c 'test \"$(id -u)\" = %u'", (unsigned)svc.uid);
+    warden_probe *p = NULL;
+    ck_assert_int_eq(warden_probe_new(spec, &p), 0);
+    struct warden_probe_context ctx = {.main_pid = 0, .service_exec = &svc};
+    char *reason = NULL;
+    r = warden_probe_run(p, &ctx, warden_deadline_in(5 * SEC), &reason);
+    ck_assert_msg(r == 0, "the check did not run as uid %u: %s", (unsigned)svc.uid,
+                  reason ? reason : "");
+    /* Without a service user, as the caller. */
+    ctx.service_exec = NULL;
+    r = warden_probe_run(p, &ctx, warden_deadline_in(5 * SEC), &reason);
+    ck_assert_int_ne(r, 0);
+    free(reason);
+    warden_probe_free(p);
+    warden__exec_done(&svc);
+}
+END_TEST
+
 int main(void)
 {
     check_cleanup_hook = cleanup;
@@ -1097,5 +1553,14 @@ int main(void)
     add_tcase(s, test_run_status, 15);
     add_tcase(s, test_run_timeout, 15);
     add_tcase(s, test_run_timeout_other_process_group, 15);
+    add_tcase(s, test_tree_recycled_holder_pid, 15);
+    add_tcase(s, test_tree_dead_holder_leftovers, 15);
+    add_tcase(s, test_service_half_there_session, 15);
+    add_tcase(s, test_service_half_there_cgroup, 15);
+    add_tcase(s, test_service_abandon_loads_state, 15);
+    add_tcase(s, test_service_pidfile_not_regular, 15);
+    add_tcase(s, test_run_no_inherited_fds, 15);
+    add_tcase(s, test_run_workdir_as_user, 15);
+    add_tcase(s, test_exec_check_as_user, 15);
     return check_run("check_proc", s);
 }
