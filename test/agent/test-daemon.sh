@@ -187,21 +187,22 @@ expect_rc 0 "a recurring monitor with the keeper gone answers running"
 check "it started a new keeper" alive "$(keeper_pid)"
 check "the new keeper is another process" test "$(keeper_pid)" != "$kp"
 check "the service was not touched" test "$(main_pid)" = "$m"
-check "the replacement was logged as a warning" grep -q "keeper for pid $m was gone" "$tmp/agent.log"
+check "the replacement was logged as a warning" grep -q "the keeper of pid $m is gone" "$tmp/agent.log"
 
 # A frozen keeper publishes nothing more: once its verdict is older than
-# check_interval + check_timeout + 2 s (here 1 + 1 + 2 s), it is stalled.
+# check_interval + check_timeout + 2 s (here 1 + 1 + 2 s), it is stalled. That
+# is the watcher's trouble, not the service's: the monitor ends it, answers
+# from a probe of its own and starts a new keeper (test-trust.sh has more).
 agent reload-agent command="/bin/sleep $marker" check_interval=1s check_timeout=1s
 kp=$(keeper_pid)
 kill -STOP "$kp"
-t0=$(now_ms)
-wait_until 8 bash -c 'OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_command=x "$0" monitor 2>/dev/null; [ $? = 1 ]' "$AGENT"
-t1=$(now_ms)
-recurring command="/bin/sleep $marker"
-expect_rc 1 "a frozen keeper is a stalled health monitor"
-expect_reason "health monitor stalled" "the reason says the health monitor stalled"
-check "it was seen as stalled after 4 s at most, from the last verdict ($((t1 - t0)) ms)" test $((t1 - t0)) -le 5000
-kill -CONT "$kp"
+sleep 4.5
+recurring command="/bin/sleep $marker" check_interval=1s check_timeout=1s
+expect_rc 0 "a frozen keeper does not fail a healthy service"
+check "the frozen keeper was ended" wait_until 3 dead "$kp"
+check "a new keeper runs" alive "$(keeper_pid)"
+check "the replacement of the stalled keeper was logged" grep -q "is stalled: replacing it" "$tmp/agent.log"
+check "the service was not touched" test "$(main_pid)" = "$m"
 
 agent reload-agent command="/bin/sleep $marker" check_interval=3s check="exec:/bin/true"
 expect_rc 0 "reload-agent hands new values to the keeper"
@@ -392,7 +393,7 @@ wait_until 5 dead "$m"
 wait_until 2 bash -c 'OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_command=x "$0" monitor 2>/dev/null; [ $? = 1 ]' "$AGENT"
 recurring command="$half" shell=true
 expect_rc 1 "main process gone, its child left: the keeper's verdict is failed"
-expect_reason "other processes of the service still run" "the reason says what is left"
+expect_reason "other processes of the service remain" "the reason says what is left"
 OCF_CHECK_LEVEL=10 agent monitor command="$half" shell=true
 expect_rc 1 "a depth-10 monitor of a half-there service fails"
 expect_reason "other process\(es\) of it still run" "its reason says so"
