@@ -13,9 +13,15 @@
  * so that both paths can be tested on one machine. */
 int warden__cgroup_root(char **ret);
 
-/* Create <root>/warden/<name> (idempotent); -EOPNOTSUPP when cgroup.kill is
- * missing (kernel < 5.14): the caller then falls back to sessions. */
-int warden__cgroup_create(const char *name, char **ret_path);
+/* Create the instance's cgroup, <root>/warden/<its cgroup name> (see
+ * instance-int.h; idempotent); -EOPNOTSUPP when cgroup.kill is missing
+ * (kernel < 5.14): the caller then falls back to sessions. -ENOTDIR when
+ * something other than a directory has that name. */
+int warden__cgroup_create(const char *instance, char **ret_path);
+
+/* The instance's cgroup when it exists (a directory): a start whose state
+ * was lost can still be cleaned up. -ENOENT when there is none. */
+int warden__cgroup_find(const char *instance, char **ret_path);
 
 /* Open <path>/cgroup.procs for writing; a forked child writes "0" to it to
  * join the cgroup before it execs. */

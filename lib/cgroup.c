@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cgroup-int.h"
+#include "instance-int.h"
 #include "util-int.h"
 
 int warden__cgroup_root(char **ret)
@@ -38,7 +39,30 @@ int warden__cgroup_root(char **ret)
     return -ENOMEDIUM;
 }
 
-int warden__cgroup_create(const char *name, char **ret_path)
+/* <root>/warden/<the instance's cgroup name> (instance-int.h). */
+static int instance_path(const char *root, const char *instance, char **ret)
+{
+    char name[WARDEN_INSTANCE_CGROUP_SIZE];
+    int r = warden__instance_cgroup_name(instance, name);
+    if (r < 0) {
+        return r;
+    }
+    *ret = warden__strdup_printf("%s/warden/%s", root, name);
+    return *ret ? 0 : -ENOMEM;
+}
+
+/* A cgroup is a directory; anything else there (a file of the parent's, for
+ * a name the escaping did not foresee) is not one of ours. */
+static int require_directory(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        return negative_errno();
+    }
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int warden__cgroup_create(const char *instance, char **ret_path)
 {
     _cleanup_free_ char *root = NULL;
     int r = warden__cgroup_root(&root);
@@ -46,10 +70,14 @@ int warden__cgroup_create(const char *name, char **ret_path)
         return r;
     }
     _cleanup_free_ char *parent = warden__strdup_printf("%s/warden", root);
-    _cleanup_free_ char *path = warden__strdup_printf("%s/warden/%s", root, name);
     _cleanup_free_ char *kill_file = warden__strdup_printf("%s/warden/cgroup.kill", root);
-    if (!parent || !path || !kill_file) {
+    _cleanup_free_ char *path = NULL;
+    if (!parent || !kill_file) {
         return -ENOMEM;
+    }
+    r = instance_path(root, instance, &path);
+    if (r < 0) {
+        return r;
     }
     if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
         return negative_errno();
@@ -59,6 +87,30 @@ int warden__cgroup_create(const char *name, char **ret_path)
     }
     if (mkdir(path, 0755) < 0 && errno != EEXIST) {
         return negative_errno();
+    }
+    r = require_directory(path);
+    if (r < 0) {
+        return r;
+    }
+    *ret_path = TAKE_PTR(path);
+    return 0;
+}
+
+int warden__cgroup_find(const char *instance, char **ret_path)
+{
+    _cleanup_free_ char *root = NULL;
+    _cleanup_free_ char *path = NULL;
+    int r = warden__cgroup_root(&root);
+    if (r < 0) {
+        return r;
+    }
+    r = instance_path(root, instance, &path);
+    if (r < 0) {
+        return r;
+    }
+    r = require_directory(path);
+    if (r < 0) {
+        return r;
     }
     *ret_path = TAKE_PTR(path);
     return 0;

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "instance-int.h"
 #include "proc-int.h"
 #include "util-int.h"
 #include "warden/dump.h"
@@ -169,29 +171,42 @@ static void utc_stamp(char *buf, size_t size)
     snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-/* "<instance>-<stamp>-" followed by the time: the files of one instance's
- * dumps, not those of "<instance>-2". */
-static bool is_dump_of(const char *name, const char *instance, size_t *ret_key_len)
+/* Whether text starts with what utc_stamp() writes: 20261122T154910.552Z. */
+static bool is_stamp(const char *t)
 {
-    size_t il = strlen(instance);
-    if (strncmp(name, instance, il) != 0 || name[il] != '-') {
-        return false;
-    }
-    const char *t = name + il + 1;
-    for (int i = 0; i < 8; i++) {
-        if (!isdigit((unsigned char)t[i])) {
+    static const char form[] = "ddddddddTdddddd.dddZ";
+    for (size_t i = 0; i < sizeof(form) - 1; i++) {
+        bool ok = form[i] == 'd' ? isdigit((unsigned char)t[i]) != 0 : t[i] == form[i];
+        if (!ok) {
             return false;
         }
     }
-    if (t[8] != 'T') {
+    return true;
+}
+
+/* "<stem>-<stamp>-<reason>" then ".stacks" or ".core.<PID>": a file of one
+ * of this instance's dumps (its key: all before the suffix), not of
+ * "<stem>-2"'s, nor of an instance named "<stem>-<stamp>-<reason>". The stem
+ * is the instance's file name (instance-int.h), as the dump was named. */
+static bool is_dump_of(const char *name, const char *stem, size_t *ret_key_len)
+{
+    size_t sl = strlen(stem);
+    if (strncmp(name, stem, sl) != 0 || name[sl] != '-' || !is_stamp(name + sl + 1)) {
         return false;
     }
-    const char *suffix = strstr(t, ".stacks");
-    if (!suffix) {
-        suffix = strstr(t, ".core.");
-    }
-    if (!suffix) {
+    const char *reason = name + sl + 1 + strlen("20261122T154910.552Z");
+    if (reason[0] != '-') {
         return false;
+    }
+    const char *suffix = strchr(reason, '.');
+    if (!suffix || suffix == reason + 1) {
+        return false;
+    }
+    if (!streq(suffix, ".stacks")) {
+        const char *pid = suffix + strlen(".core.");
+        if (!startswith(suffix, ".core.") || !*pid || strspn(pid, "0123456789") != strlen(pid)) {
+            return false;
+        }
     }
     *ret_key_len = (size_t)(suffix - name);
     return true;
@@ -204,7 +219,7 @@ static int cmp_desc(const void *a, const void *b)
 
 /* Keep the newest `keep` dumps of the instance (a dump: its stacks file and
  * its cores, one key); remove the files of older ones. */
-static void apply_retention(int dirfd, const char *instance, unsigned keep)
+static void apply_retention(int dirfd, const char *stem, unsigned keep)
 {
     if (keep == 0) {
         return;
@@ -222,7 +237,7 @@ static void apply_retention(int dirfd, const char *instance, unsigned keep)
     struct dirent *de;
     size_t klen;
     while ((de = readdir(d))) {
-        if (!is_dump_of(de->d_name, instance, &klen)) {
+        if (!is_dump_of(de->d_name, stem, &klen)) {
             continue;
         }
         bool seen = false;
@@ -248,7 +263,7 @@ static void apply_retention(int dirfd, const char *instance, unsigned keep)
     qsort(keys, n, sizeof(*keys), cmp_desc);
     rewinddir(d);
     while ((de = readdir(d))) {
-        if (!is_dump_of(de->d_name, instance, &klen)) {
+        if (!is_dump_of(de->d_name, stem, &klen)) {
             continue;
         }
         for (size_t i = keep; i < n; i++) {
@@ -495,9 +510,21 @@ int warden_dump_processes(const struct warden_dump_options *o, const char *insta
     if (dirfd < 0) {
         return dirfd;
     }
-    char stamp[32], base[400], name[420];
+    /* Any name Pacemaker accepts, as the instance's file name: a long one
+     * shortened with a hash, so that every file of a dump fits NAME_MAX. */
+    char stem[WARDEN_INSTANCE_FILE_SIZE];
+    if (warden__instance_file_name(instance, stem) < 0 || isempty(reason) || strchr(reason, '/') ||
+        strchr(reason, '.')) {
+        return -EINVAL;
+    }
+    char stamp[32], base[NAME_MAX + 1], name[sizeof(base) + sizeof(".stacks")];
     utc_stamp(stamp, sizeof(stamp));
-    snprintf(base, sizeof(base), "%s-%s-%s", instance, stamp, reason);
+    /* The longest file is "<base>.core.<PID>"; the core's private directory
+     * ".<base>.XXXXXX" is shorter. */
+    int len = snprintf(base, sizeof(base), "%s-%s-%s", stem, stamp, reason);
+    if (len < 0 || (size_t)len + strlen(".core.") + 10 > NAME_MAX) {
+        return -ENAMETOOLONG;
+    }
     snprintf(name, sizeof(name), "%s.stacks", base);
     struct out stacks = {
         .fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
@@ -541,7 +568,7 @@ int warden_dump_processes(const struct warden_dump_options *o, const char *insta
         }
     }
     close(out->fd);
-    apply_retention(dirfd, instance, o->keep);
+    apply_retention(dirfd, stem, o->keep);
     if (ret_path) {
         *ret_path = warden__strdup_printf("%s/%s", o->dir, name);
     }

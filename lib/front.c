@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "agent-int.h"
+#include "instance-int.h"
 #include "util-int.h"
 #include "verdict-int.h"
 
@@ -38,13 +39,17 @@ static bool fast_monitor(int argc, char **argv, int *ret_rc)
     const char *level = getenv("OCF_CHECK_LEVEL");
     const char *instance = getenv("OCF_RESOURCE_INSTANCE");
     if (isempty(interval) || strtoull(interval, NULL, 10) == 0 ||
-        (!isempty(level) && atoi(level) >= 10) || isempty(instance) || strchr(instance, '/') ||
-        instance[0] == '.') {
+        (!isempty(level) && atoi(level) >= 10)) {
+        return false;
+    }
+    /* The directory the library's service.c uses: the same mapping. */
+    char name[WARDEN_INSTANCE_FILE_SIZE];
+    if (warden__instance_file_name(instance, name) < 0) {
         return false;
     }
     const char *root = getenv("WARDEN_STATE_DIR");
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/%s", !isempty(root) ? root : WARDEN_STATE_DIR_DEFAULT, instance);
+    snprintf(dir, sizeof(dir), "%s/%s", !isempty(root) ? root : WARDEN_STATE_DIR_DEFAULT, name);
     struct warden_verdict v;
     if (warden__verdict_read(dir, &v) < 0 || warden__verdict_keeper_alive(&v) < 0) {
         return false;

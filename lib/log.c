@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "instance-int.h"
 #include "log-int.h"
 #include "param-int.h"
 #include "util-int.h"
@@ -62,10 +63,15 @@ void warden__log_open(const char *agent, const char *instance, const char *actio
     qb_log_init(name, LOG_DAEMON, LOG_INFO);
     qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
 
-    /* "%" in a name would be read as a format directive. */
+    /* Pacemaker takes names of any length, and libqb 2.0.6 overflows its
+     * own stack buffer on a long format: only a bounded form of the
+     * instance and the action goes in, with no "%" (libqb would read a
+     * directive). */
+    char inst[WARDEN_INSTANCE_LOG_SIZE], act[WARDEN_INSTANCE_LOG_SIZE];
+    warden__instance_log_name(instance, inst);
+    warden__instance_log_name(action, act);
     char format[256];
-    snprintf(format, sizeof(format), "%%N(%s)[%%P] %s: %%p: %%b",
-             instance && !strchr(instance, '%') ? instance : "-", action ? action : "-");
+    snprintf(format, sizeof(format), "%%N(%s)[%%P] %s: %%p: %%b", inst, act);
 
     bool any = false;
     if (!isempty(facility) && !streq(facility, "none")) {

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "diagnose-int.h"
+#include "instance-int.h"
 #include "monitor-int.h"
 #include "proc-int.h"
 #include "util-int.h"
@@ -23,16 +24,12 @@
 
 int warden__keeper_ipc_name(const char *instance, char **ret)
 {
-    if (strlen(instance) <= 80) {
-        *ret = warden__strdup_printf("warden-%s", instance);
-    } else {
-        /* Socket names are short; keep a readable prefix and a hash. */
-        uint32_t h = 2166136261u;
-        for (const char *c = instance; *c; c++) {
-            h = (h ^ (uint8_t)*c) * 16777619u;
-        }
-        *ret = warden__strdup_printf("warden-%.60s-%08x", instance, h);
+    char name[WARDEN_INSTANCE_IPC_SIZE];
+    int r = warden__instance_ipc_name(instance, name);
+    if (r < 0) {
+        return r;
     }
+    *ret = strdup(name);
     return *ret ? 0 : -ENOMEM;
 }
 

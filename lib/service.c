@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "cgroup-int.h"
+#include "instance-int.h"
 #include "log-int.h"
 #include "param-int.h"
 #include "service-int.h"
@@ -43,12 +44,6 @@ static int set_reason(char **ret_reason, int r, const char *fmt, ...)
         va_end(ap);
     }
     return r;
-}
-
-static bool valid_instance(const char *instance)
-{
-    return !isempty(instance) && !strchr(instance, '/') && !streq(instance, ".") &&
-           !streq(instance, "..") && strlen(instance) < 200;
 }
 
 static int build_exec(struct warden_service *s, const warden_params *p, char **ret_reason)
@@ -111,10 +106,13 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
 int warden__service_new(const warden_params *p, const char *instance, bool need_exec,
                         struct warden_service **ret, char **ret_reason)
 {
-    if (!valid_instance(instance)) {
+    /* Any other name maps to a directory, a cgroup and an IPC name
+     * (instance-int.h). */
+    char dir_name[WARDEN_INSTANCE_FILE_SIZE];
+    if (warden__instance_file_name(instance, dir_name) < 0) {
         return set_reason(ret_reason, -EINVAL,
-                          "OCF_RESOURCE_INSTANCE '%s' is not a valid resource name",
-                          instance ? instance : "");
+                          "OCF_RESOURCE_INSTANCE is empty or not set: expected the resource's "
+                          "name, as Pacemaker sets it");
     }
     struct warden_service *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -124,7 +122,7 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
     s->holder = WARDEN_PIDREF_NULL;
     s->main = WARDEN_PIDREF_NULL;
     s->instance = strdup(instance);
-    s->state_dir = warden__strdup_printf("%s/%s", warden__state_root(), instance);
+    s->state_dir = warden__strdup_printf("%s/%s", warden__state_root(), dir_name);
     const char *pidfile = warden_params_string(p, "pidfile");
     const char *stop_command = warden_params_string(p, "stop_command");
     s->pidfile = !isempty(pidfile) ? strdup(pidfile) : NULL;
@@ -273,16 +271,8 @@ static struct warden_tree tree_of(const struct warden_service *s)
  * file says so: a start whose state was lost can still be cleaned up. */
 static void guess_cgroup(struct warden_service *s)
 {
-    if (s->cgroup) {
-        return;
-    }
-    _cleanup_free_ char *root = NULL;
-    if (warden__cgroup_root(&root) < 0) {
-        return;
-    }
-    _cleanup_free_ char *path = warden__strdup_printf("%s/warden/%s", root, s->instance);
-    if (path && access(path, F_OK) == 0) {
-        s->cgroup = TAKE_PTR(path);
+    if (!s->cgroup) {
+        warden__cgroup_find(s->instance, &s->cgroup);
     }
 }
 

@@ -25,11 +25,15 @@ struct warden_dump_options {
  * from eu-stack (elfutils) when installed; then, with @p o->core, a core of
  * each process by gcore (gdb) when installed, while time remains. Files are
  * named `<instance>-<UTC time>-<reason>.stacks` and `....core.<PID>`, mode
- * 0600, created with O_EXCL|O_NOFOLLOW. Never runs past @p deadline.
- * @param reason a short tag for the file name, e.g. "hung".
+ * 0600, created with O_EXCL|O_NOFOLLOW; an instance name of more than 100
+ * bytes (or one with '/' or a leading '.') is shortened to a prefix, '~' and
+ * a hash of the whole name, so that every name fits NAME_MAX. Never runs
+ * past @p deadline.
+ * @param reason a short tag for the file name, e.g. "hung": no '/' or '.'.
  * @param ret_path the stacks file's path (free it); set when it was written.
  * @return 0, or -errno when not even the stacks file could be written (a
- *         full disk, a read-only or unsafe directory).
+ *         full disk, a read-only or unsafe directory; -EINVAL for an empty
+ *         instance or a bad reason, -ENAMETOOLONG for a reason too long).
  */
 int warden_dump_processes(const struct warden_dump_options *o, const char *instance,
                           const char *reason, const pid_t *pids, size_t n_pids,

@@ -16,6 +16,7 @@ command -v ocf-tester >/dev/null || { echo "Bail out! ocf-tester missing: apt-ge
 
 export WARDEN_STATE_DIR=$(mktemp -d /tmp/warden-agent-test.XXXXXX)
 export OCF_RESOURCE_INSTANCE=agent-test-$$
+saved_instance=$OCF_RESOURCE_INSTANCE
 export OCF_RESKEY_CRM_meta_timeout=20000
 unset OCF_RESKEY_CRM_meta_interval OCF_RA_VERSION_MAJOR OCF_RA_VERSION_MINOR HA_LOGFACILITY HA_logfile
 tmp=$(mktemp -d /tmp/warden-agent-tmp.XXXXXX)
@@ -23,7 +24,12 @@ marker=$((100000 + RANDOM))   # makes our sleep processes recognisable
 
 cleanup() {
     agent stop command=/bin/true >/dev/null 2>&1
-    for p in $(pids_with_cmdline sleep $marker) $(pids_with_cmdline /bin/sleep $marker); do kill -9 "$p" 2>/dev/null; done
+    local n
+    for n in ${names_started[@]+"${names_started[@]}"}; do
+        OCF_RESOURCE_INSTANCE=$n agent stop command=/bin/true >/dev/null 2>&1
+    done
+    for p in $(pids_with_cmdline sleep $marker) $(pids_with_cmdline /bin/sleep $marker) \
+             $(pids_with_cmdline /bin/sleep $marker 2); do kill -9 "$p" 2>/dev/null; done
     rm -rf "$WARDEN_STATE_DIR" "$tmp"
 }
 trap cleanup EXIT
@@ -497,5 +503,127 @@ check "[recycled holder pid] start left the unrelated process alone" grep -q sta
 check "[recycled holder pid] stop after the crash succeeds" grep -q stop_rc=0 <<<"$res"
 check "[recycled holder pid] stop left the unrelated process alone" grep -q stop_victim=alive <<<"$res"
 for p in $(pids_with_cmdline /bin/sleep $((marker + 1))); do kill -9 "$p"; done
+
+# ---- any name Pacemaker accepts ----------------------------------------------------
+# Pacemaker takes any XML ID as a resource name, of any length, and a clone
+# adds ":N". A name that is short and safe is its own state directory and
+# cgroup; a long one becomes its first 83 bytes, '~' and the 64-bit FNV-1a
+# hash of the whole name (computed here independently of the C); a name that
+# is a cgroup interface file gets '_' in front of its cgroup.
+cgroot=$(awk '/ - cgroup2 /{print $5; exit}' /proc/self/mountinfo)
+[ "${WARDEN_CGROUP:-}" = off ] && cgroot=
+declare -a names_started=()
+fnv1a64() {
+    local s=$1 h=$((0xcbf29ce484222325)) i c LC_ALL=C
+    for ((i = 0; i < ${#s}; i++)); do
+        printf -v c '%d' "'${s:i:1}"
+        h=$(((h ^ c) * 1099511628211))
+    done
+    printf '%016x' "$h"
+}
+long_name() { local x; printf -v x '%*s' $(($2 - ${#1})) ''; printf '%s%s' "$1" "${x// /x}"; }
+# pids_with_cmdline forks twice per process on the machine; pgrep does not.
+procs_of() { pgrep -xf "$*" || true; }
+shortened() { printf '%s~%s' "${1:0:83}" "$(fnv1a64 "$1")"; }
+
+# name_cycle NAME DIR CGROUP [SERVICE ARG]: validate, probe, start, monitor
+# (full library and the front's fast path), stop; nothing may be left.
+name_cycle() {
+    local name=$1 dir=$2 cg=$3 cmd="/bin/sleep $marker ${4:-}" label pid saved=$OCF_RESOURCE_INSTANCE
+    cmd=${cmd% }
+    label="[${name:0:20}$([ ${#name} -gt 20 ] && echo "...(${#name})")]"
+    export OCF_RESOURCE_INSTANCE=$name
+    names_started+=("$name")
+    agent meta-data
+    expect_rc 0 "$label meta-data"
+    agent validate-all command="$cmd"
+    expect_rc 0 "$label validate-all"
+    OCF_RESKEY_CRM_meta_interval=0 agent monitor command="$cmd"
+    expect_rc 7 "$label a probe before start answers not running"
+    agent stop command="$cmd"
+    expect_rc 0 "$label stop before start"
+    agent start command="$cmd"
+    expect_rc 0 "$label start"
+    pid=$(procs_of "$cmd")
+    check "$label the service runs" test -n "$pid"
+    check "$label its state is in $WARDEN_STATE_DIR/${dir:0:30}..., mode 0700" \
+        test "$(stat -c %a "$WARDEN_STATE_DIR/$dir" 2>/dev/null)" = 700
+    if [ -n "$cgroot" ]; then
+        check "$label it runs in cgroup warden/${cg:0:30}" grep -qxF "0::/warden/$cg" "/proc/$pid/cgroup"
+    fi
+    agent monitor command="$cmd"
+    expect_rc 0 "$label monitor (asks the keeper)"
+    # Without the library the front must answer from the keeper's verdict.
+    WARDEN_LIBRARY=/nonexistent OCF_RESKEY_CRM_meta_interval=10000 agent monitor command="$cmd"
+    expect_rc 0 "$label a recurring monitor is answered by the front from $dir/verdict"
+    agent stop command="$cmd"
+    expect_rc 0 "$label stop"
+    check "$label no process left" test -z "$(procs_of "$cmd")"
+    check "$label no state left" test ! -e "$WARDEN_STATE_DIR/$dir"
+    if [ -n "$cgroot" ]; then
+        check "$label no cgroup left" test ! -e "$cgroot/warden/$cg"
+    fi
+    agent stop command="$cmd"
+    expect_rc 0 "$label a second stop"
+    agent monitor command="$cmd"
+    expect_rc 7 "$label monitor after stop answers not running"
+    export OCF_RESOURCE_INSTANCE=$saved
+}
+
+for iface in cgroup.kill cpu.pressure; do
+    name_cycle "$iface" "$iface" "_$iface"
+    if [ -n "$cgroot" ]; then
+        check "[$iface] warden's own $iface is still a file" test -f "$cgroot/warden/$iface"
+    fi
+done
+name_cycle "web:0" "web:0" "web:0"
+name_cycle "names-wéb-ü:1" "names-wéb-ü:1" "names-wéb-ü:1"
+long1=$(long_name names- 300)
+name_cycle "$long1" "$(shortened "$long1")" "$(shortened "$long1")"
+
+# Two 300-character names that differ only in their last byte run side by
+# side, each in its own state and cgroup; stopping one leaves the other.
+long2=${long1%x}y
+export OCF_RESOURCE_INSTANCE=$long1
+agent start command="/bin/sleep $marker"
+expect_rc 0 "[long] start of the first of two long names sharing 299 bytes"
+OCF_RESOURCE_INSTANCE=$long2 agent start command="/bin/sleep $marker 2"
+expect_rc 0 "[long] start of the second"
+check "[long] they have two state directories" \
+    test -d "$WARDEN_STATE_DIR/$(shortened "$long1")" -a -d "$WARDEN_STATE_DIR/$(shortened "$long2")"
+agent stop command="/bin/sleep $marker"
+expect_rc 0 "[long] stop of the first"
+check "[long] the first is gone" test -z "$(procs_of /bin/sleep $marker)"
+check "[long] the second still runs" test -n "$(procs_of /bin/sleep $marker 2)"
+OCF_RESOURCE_INSTANCE=$long2 agent monitor command="/bin/sleep $marker 2"
+expect_rc 0 "[long] and its monitor passes"
+OCF_RESOURCE_INSTANCE=$long2 agent stop command="/bin/sleep $marker 2"
+expect_rc 0 "[long] stop of the second"
+check "[long] nothing of either is left" test -z "$(procs_of /bin/sleep $marker 2)" \
+    -a ! -e "$WARDEN_STATE_DIR/$(shortened "$long2")"
+
+# Every log target takes a long name (libqb 2.0.6 overflowed its own buffer
+# on a long format) and a long action; the line carries a bounded name.
+HA_logfile=$tmp/names.log HA_LOGFACILITY=daemon agent validate-all command="/bin/sleep $marker"
+expect_rc 0 "[long] validate-all logging to a file and syslog"
+HA_logfile=$tmp/names.log agent stop command="/bin/sleep $marker"
+expect_rc 0 "[long] stop logging to a file"
+check "[long] the log names the resource, shortened" grep -qE "\(names-x{40,}~[0-9a-f]{16}\)" "$tmp/names.log"
+agent "$(long_name a 300)" command="/bin/sleep $marker"
+expect_rc 3 "[long] a 300-character action is unimplemented, not a crash"
+export OCF_RESOURCE_INSTANCE=$saved_instance
+
+# No name: a configuration error with a reason; stop and probe still answer.
+for how in empty unset; do
+    if [ $how = empty ]; then export OCF_RESOURCE_INSTANCE=; else unset OCF_RESOURCE_INSTANCE; fi
+    agent start command="/bin/sleep $marker"
+    expect_rc 6 "[$how name] start is a configuration error"
+    expect_reason "OCF_RESOURCE_INSTANCE is empty or not set" "[$how name] the reason names OCF_RESOURCE_INSTANCE"
+    agent stop command="/bin/sleep $marker"
+    expect_rc 0 "[$how name] stop answers stopped"
+    OCF_RESKEY_CRM_meta_interval=0 agent monitor command="/bin/sleep $marker"
+    expect_rc 7 "[$how name] a probe answers not running"
+done
+export OCF_RESOURCE_INSTANCE=$saved_instance
 
 finish

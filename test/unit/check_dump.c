@@ -2,12 +2,15 @@
  * cores, refusing an unsafe directory, and a full filesystem that must not
  * block. */
 #include <fcntl.h>
+#include <limits.h>
 #include <regex.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "check_common.h"
+#include "instance-int.h"
+#include "util-int.h"
 #include "proc-int.h"
 #include "warden/dump.h"
 
@@ -163,6 +166,98 @@ START_TEST(test_retention)
     ck_assert_int_eq(count_files(tmp, "web-2-"), 1);
     ck_assert_int_eq(count_files(tmp, "notes.txt"), 1);
     free(path);
+    cleanup();
+}
+END_TEST
+
+START_TEST(test_retention_is_exact)
+{
+    /* Pacemaker accepts "web-20200101T000001.000Z-hung" as a resource name:
+     * its dumps begin with web's stem, a time and a reason, but are not
+     * web's, and keep=1 for web must leave them be. */
+    make_tmp();
+    chmod(tmp, 0700);
+    sleeper = spawn_sleeper();
+    const char *other = "web-20200101T000001.000Z-hung-20200101T000009.000Z-hung.stacks";
+    touch(tmp, other);
+    touch(tmp, "web-20200101T000001.000Z-hung.stacks");
+    struct warden_dump_options o = {.dir = tmp, .keep = 1, .max_bytes = 1 << 30};
+    char *path = NULL;
+    ck_assert_int_eq(warden_dump_processes(&o, "web", "hung", &sleeper, 1,
+                                           warden_deadline_in(10 * WARDEN_USEC_PER_SEC), &path),
+                     0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", tmp, other);
+    ck_assert_msg(access(p, F_OK) == 0, "another instance's dump was removed");
+    snprintf(p, sizeof(p), "%s/web-20200101T000001.000Z-hung.stacks", tmp);
+    ck_assert_int_ne(access(p, F_OK), 0);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    free(path);
+    cleanup();
+}
+END_TEST
+
+static char *repeat_char(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    ck_assert_ptr_nonnull(s);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+START_TEST(test_long_instance_names)
+{
+    /* Names of any length Pacemaker accepts: each file fits NAME_MAX, is
+     * named by the instance's file name (instance-int.h), and retention
+     * finds a long name's dumps by that same name, and only its own. */
+    make_tmp();
+    chmod(tmp, 0700);
+    sleeper = spawn_sleeper();
+    char *name = repeat_char('r', 300);
+    char *sibling = repeat_char('r', 300);
+    sibling[299] = 's'; /* the same first 299 bytes */
+    char stem[WARDEN_INSTANCE_FILE_SIZE], sibling_stem[WARDEN_INSTANCE_FILE_SIZE];
+    ck_assert_int_eq(warden__instance_file_name(name, stem), 0);
+    ck_assert_int_eq(warden__instance_file_name(sibling, sibling_stem), 0);
+    ck_assert_str_ne(stem, sibling_stem);
+    char old[512];
+    snprintf(old, sizeof(old), "%s-20200101T000001.000Z-hung.stacks", stem);
+    touch(tmp, old);
+    snprintf(old, sizeof(old), "%s-20200101T000001.000Z-hung.stacks", sibling_stem);
+    touch(tmp, old);
+
+    struct warden_dump_options o = {.dir = tmp, .keep = 1, .max_bytes = 1 << 30};
+    char *path = NULL;
+    ck_assert_int_eq(warden_dump_processes(&o, name, "start-timeout", &sleeper, 1,
+                                           warden_deadline_in(10 * WARDEN_USEC_PER_SEC), &path),
+                     0);
+    const char *base = strrchr(path, '/') + 1;
+    ck_assert_uint_le(strlen(base), NAME_MAX);
+    ck_assert_msg(startswith(base, stem) && base[strlen(stem)] == '-', "%s", base);
+    /* The file says whose dump it is, in full. */
+    ck_assert_ptr_nonnull(strstr(slurp(path), name));
+    /* keep=1: the older dump of this name went, the sibling's stayed. */
+    ck_assert_int_eq(count_files(tmp, stem), 1);
+    ck_assert_int_eq(count_files(tmp, sibling_stem), 1);
+    free(path);
+
+    /* A leading '.' makes no hidden file; no '/' reaches a path. */
+    ck_assert_int_eq(warden_dump_processes(&o, ".hidden/x", "hung", &sleeper, 1,
+                                           warden_deadline_in(10 * WARDEN_USEC_PER_SEC), &path),
+                     0);
+    base = strrchr(path, '/') + 1;
+    ck_assert_msg(base[0] != '.' && strlen(path) == strlen(tmp) + 1 + strlen(base), "%s", path);
+    free(path);
+    /* No instance, or a reason that is no file-name tag: refused. */
+    ck_assert_int_eq(warden_dump_processes(&o, "", "hung", &sleeper, 1,
+                                           warden_deadline_in(10 * WARDEN_USEC_PER_SEC), &path),
+                     -EINVAL);
+    ck_assert_int_eq(warden_dump_processes(&o, "web", "../x", &sleeper, 1,
+                                           warden_deadline_in(10 * WARDEN_USEC_PER_SEC), &path),
+                     -EINVAL);
+    free(name);
+    free(sibling);
     cleanup();
 }
 END_TEST
@@ -351,6 +446,8 @@ int main(void)
     Suite *s = suite_create("dump");
     add_tcase(s, test_naming_and_modes, 30);
     add_tcase(s, test_retention, 30);
+    add_tcase(s, test_retention_is_exact, 30);
+    add_tcase(s, test_long_instance_names, 30);
     add_tcase(s, test_core_size_cap, 60);
     add_tcase(s, test_unsafe_ancestor_refused, 30);
     add_tcase(s, test_unsafe_dir_refused, 30);
