@@ -129,22 +129,6 @@ static int copy_given(const warden_params *p, warden_params **ret)
     return 0;
 }
 
-static int reload_refused(char **ret_reason, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int reload_refused(char **ret_reason, int r, const char *fmt, ...)
-{
-    if (ret_reason) {
-        va_list ap;
-        va_start(ap, fmt);
-        free(*ret_reason);
-        if (vasprintf(ret_reason, fmt, ap) < 0) {
-            *ret_reason = NULL;
-        }
-        va_end(ap);
-    }
-    return r;
-}
-
 /* The reload text is a sequence of records "<name>=<length>:<value>\n": the
  * value is counted, not terminated, so no byte of it (a newline in a check
  * command, say) can start another record. Anything else is refused whole;
@@ -177,16 +161,17 @@ int warden__params_copy_with(const warden_params *p, const char *text, warden_pa
         if (!has_eq || name_len > RELOAD_NAME_MAX || n_digits == 0 ||
             n_digits > RELOAD_LENGTH_MAX || digits[n_digits] != ':' ||
             (n_digits > 1 && digits[0] == '0')) {
-            r = reload_refused(ret_reason, -EBADMSG, "malformed reload record at byte %zu", offset);
+            r = warden__set_reason(ret_reason, -EBADMSG, "malformed reload record at byte %zu",
+                                   offset);
             break;
         }
         size_t len = (size_t)strtoul(digits, NULL, 10);
         const char *value = digits + n_digits + 1;
         /* The value and its closing newline must both be there. */
         if (strnlen(value, len + 1) != len + 1 || value[len] != '\n') {
-            r = reload_refused(ret_reason, -EBADMSG,
-                               "reload record at byte %zu is not %zu bytes and a newline", offset,
-                               len);
+            r = warden__set_reason(ret_reason, -EBADMSG,
+                                   "reload record at byte %zu is not %zu bytes and a newline",
+                                   offset, len);
             break;
         }
         size_t i = 0;
@@ -195,15 +180,15 @@ int warden__params_copy_with(const warden_params *p, const char *text, warden_pa
             i++;
         }
         if (i == c->n) {
-            r = reload_refused(ret_reason, -ENOENT, "no parameter '%.*s'", (int)name_len, at);
+            r = warden__set_reason(ret_reason, -ENOENT, "no parameter '%.*s'", (int)name_len, at);
         } else if (!(c->values[i].decl->flags & WARDEN_PARAM_RELOADABLE)) {
             /* Reload reaches a running keeper, as root: only what the table
              * says may change without a restart may change this way. */
-            r = reload_refused(ret_reason, -EPERM, "parameter '%s' is not reloadable",
-                               c->values[i].decl->name);
+            r = warden__set_reason(ret_reason, -EPERM, "parameter '%s' is not reloadable",
+                                   c->values[i].decl->name);
         } else if (seen[i]) {
-            r = reload_refused(ret_reason, -EBADMSG, "parameter '%s' given twice",
-                               c->values[i].decl->name);
+            r = warden__set_reason(ret_reason, -EBADMSG, "parameter '%s' given twice",
+                                   c->values[i].decl->name);
         } else {
             seen[i] = true;
             _cleanup_free_ char *v = strndup(value, len);

@@ -30,22 +30,6 @@ const char *warden__state_root(void)
     return !isempty(env) ? env : WARDEN_STATE_DIR_DEFAULT;
 }
 
-static int set_reason(char **ret_reason, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int set_reason(char **ret_reason, int r, const char *fmt, ...)
-{
-    if (ret_reason) {
-        va_list ap;
-        va_start(ap, fmt);
-        free(*ret_reason);
-        if (vasprintf(ret_reason, fmt, ap) < 0) {
-            *ret_reason = NULL;
-        }
-        va_end(ap);
-    }
-    return r;
-}
-
 static int build_exec(struct warden_service *s, const warden_params *p, char **ret_reason)
 {
     char shown[WARDEN_SHOWN_SIZE];
@@ -53,12 +37,12 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
      * still runs exec: checks as that user, whatever else is amiss. */
     const char *user = warden_params_string(p, "user");
     if (!isempty(user) && warden__exec_set_user(&s->exec, user) < 0) {
-        return set_reason(ret_reason, -ENXIO, "user '%s' does not exist on this node",
-                          warden__shown(user, shown));
+        return warden__set_reason(ret_reason, -ENXIO, "user '%s' does not exist on this node",
+                                  warden__shown(user, shown));
     }
     const char *command = warden_params_string(p, "command");
     if (isempty(command)) {
-        return set_reason(ret_reason, -EINVAL, "parameter 'command' is required");
+        return warden__set_reason(ret_reason, -EINVAL, "parameter 'command' is required");
     }
     int r;
     if (warden_params_boolean(p, "shell")) {
@@ -76,17 +60,19 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
     } else {
         r = warden__argv_split(command, &s->exec.argv);
         if (r < 0) {
-            return set_reason(ret_reason, r,
-                              "parameter 'command' has invalid value '%s': expected a program "
-                              "and its arguments, with '...' or \"...\" quoting",
-                              warden__shown(command, shown));
+            return warden__set_reason(
+                ret_reason, r,
+                "parameter 'command' has invalid value '%s': expected a program "
+                "and its arguments, with '...' or \"...\" quoting",
+                warden__shown(command, shown));
         }
     }
     char *path = NULL;
     r = warden__find_executable(s->exec.argv[0], &path);
     if (r < 0) {
-        return set_reason(ret_reason, -ENOPKG, "command '%s' is not installed on this node: %s",
-                          warden__shown(s->exec.argv[0], shown), strerror(-r));
+        return warden__set_reason(ret_reason, -ENOPKG,
+                                  "command '%s' is not installed on this node: %s",
+                                  warden__shown(s->exec.argv[0], shown), strerror(-r));
     }
     free(s->exec.argv[0]);
     s->exec.argv[0] = path;
@@ -95,8 +81,9 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
     if (!isempty(workdir)) {
         struct stat st;
         if (stat(workdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            return set_reason(ret_reason, -ENXIO, "workdir '%s' is not a directory on this node",
-                              warden__shown(workdir, shown));
+            return warden__set_reason(ret_reason, -ENXIO,
+                                      "workdir '%s' is not a directory on this node",
+                                      warden__shown(workdir, shown));
         }
         s->exec.workdir = workdir;
     }
@@ -110,9 +97,10 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
      * (instance-int.h). */
     char dir_name[WARDEN_INSTANCE_FILE_SIZE];
     if (warden__instance_file_name(instance, dir_name) < 0) {
-        return set_reason(ret_reason, -EINVAL,
-                          "OCF_RESOURCE_INSTANCE is empty or not set: expected the resource's "
-                          "name, as Pacemaker sets it");
+        return warden__set_reason(
+            ret_reason, -EINVAL,
+            "OCF_RESOURCE_INSTANCE is empty or not set: expected the resource's "
+            "name, as Pacemaker sets it");
     }
     struct warden_service *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -137,8 +125,9 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
     if (r < 0) {
         warden__service_free(s);
         char shown[WARDEN_SHOWN_SIZE];
-        return set_reason(ret_reason, r, "parameter 'check' has invalid value '%s': expected %s",
-                          warden__shown(check, shown), WARDEN_PROBE_FORMS);
+        return warden__set_reason(ret_reason, r,
+                                  "parameter 'check' has invalid value '%s': expected %s",
+                                  warden__shown(check, shown), WARDEN_PROBE_FORMS);
     }
     r = build_exec(s, p, ret_reason);
     if (r < 0 && need_exec) {
@@ -309,7 +298,7 @@ int warden__service_status(struct warden_service *s, char **ret_reason)
 {
     if (!warden__pidref_is_set(&s->main) && !warden__pidref_is_set(&s->holder) &&
         load_state(s) < 0) {
-        return set_reason(ret_reason, -ESRCH, "not running");
+        return warden__set_reason(ret_reason, -ESRCH, "not running");
     }
     if (warden__pidref_alive(&s->main)) {
         return 0;
@@ -332,9 +321,9 @@ int warden__service_status(struct warden_service *s, char **ret_reason)
     size_t n = 0, left = 0;
     int r = warden__tree_pids(&t, &pids, &n);
     if (r < 0) {
-        return set_reason(ret_reason, -EIO,
-                          "service process %d is gone; cannot tell whether others remain: %s",
-                          (int)s->main.pid, strerror(-r));
+        return warden__set_reason(
+            ret_reason, -EIO, "service process %d is gone; cannot tell whether others remain: %s",
+            (int)s->main.pid, strerror(-r));
     }
     for (size_t i = 0; i < n; i++) {
         if (pids[i] != s->holder.pid) {
@@ -342,11 +331,12 @@ int warden__service_status(struct warden_service *s, char **ret_reason)
         }
     }
     if (left > 0) {
-        return set_reason(ret_reason, -EIO,
-                          "service process %d is gone but %zu other process(es) of it still run",
-                          (int)s->main.pid, left);
+        return warden__set_reason(
+            ret_reason, -EIO,
+            "service process %d is gone but %zu other process(es) of it still run",
+            (int)s->main.pid, left);
     }
-    return set_reason(ret_reason, -ESRCH, "service process %d is gone", (int)s->main.pid);
+    return warden__set_reason(ret_reason, -ESRCH, "service process %d is gone", (int)s->main.pid);
 }
 
 /* The probe, once the service is known to run. exec: checks run as the
@@ -437,12 +427,12 @@ static int wait_pidfile(struct warden_service *s, warden_usec_t deadline, char *
                                 {.fd = s->holder.fd, .events = POLLIN}};
         int n = poll(pfd, 2, warden__poll_timeout_ms(deadline));
         if (n == 0) {
-            return set_reason(ret_reason, -ETIMEDOUT, "pidfile %s did not name a live process",
-                              s->pidfile);
+            return warden__set_reason(ret_reason, -ETIMEDOUT,
+                                      "pidfile %s did not name a live process", s->pidfile);
         }
         if (n > 0 && pfd[1].revents) {
-            return set_reason(ret_reason, -ESRCH, "service exited before it wrote pidfile %s",
-                              s->pidfile);
+            return warden__set_reason(ret_reason, -ESRCH,
+                                      "service exited before it wrote pidfile %s", s->pidfile);
         }
         char buf[4096];
         while (read(ino, buf, sizeof(buf)) > 0) {
@@ -460,8 +450,8 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
         int r = warden__service_status(s, &reason);
         if (r < 0) {
             /* -ESRCH, or -EIO when it left processes behind. */
-            return set_reason(ret_reason, r, "service exited while starting (%s)",
-                              reason ? reason : "gone");
+            return warden__set_reason(ret_reason, r, "service exited while starting (%s)",
+                                      reason ? reason : "gone");
         }
         r = probe_running(s, deadline, &reason);
         if (r == 0) {
@@ -470,8 +460,8 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
         warden_usec_t wake = warden_deadline_in(pause);
         warden__pidref_wait_exit(&s->main, wake < deadline ? wake : deadline);
         if (warden_now() >= deadline) {
-            return set_reason(ret_reason, -ETIMEDOUT, "not healthy in time: %s",
-                              reason ? reason : "check failed");
+            return warden__set_reason(ret_reason, -ETIMEDOUT, "not healthy in time: %s",
+                                      reason ? reason : "check failed");
         }
         pause = pause * 2 > WARDEN_USEC_PER_SEC ? WARDEN_USEC_PER_SEC : pause * 2;
     }
@@ -480,7 +470,7 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
 int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
 {
     if (!s->exec.argv || !s->exec.envp) {
-        return set_reason(ret_reason, -EINVAL, "no command to start");
+        return warden__set_reason(ret_reason, -EINVAL, "no command to start");
     }
     if (warden__service_status(s, NULL) == 0) {
         qb_log(LOG_INFO, "already running as pid %d", (int)s->main.pid);
@@ -488,11 +478,13 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     }
     int r = clean_leftovers(s, deadline);
     if (r < 0) {
-        return set_reason(ret_reason, r, "cannot clean up an earlier start: %s", strerror(-r));
+        return warden__set_reason(ret_reason, r, "cannot clean up an earlier start: %s",
+                                  strerror(-r));
     }
     r = make_state_dir(s);
     if (r < 0) {
-        return set_reason(ret_reason, r, "cannot create %s: %s", s->state_dir, strerror(-r));
+        return warden__set_reason(ret_reason, r, "cannot create %s: %s", s->state_dir,
+                                  strerror(-r));
     }
     r = warden__cgroup_create(s->instance, &s->cgroup);
     if (r < 0) {
@@ -514,7 +506,8 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
             warden__cgroup_remove(s->cgroup);
         }
         remove_state(s);
-        return set_reason(ret_reason, r, "cannot start %s: %s", s->exec.argv[0], strerror(-r));
+        return warden__set_reason(ret_reason, r, "cannot start %s: %s", s->exec.argv[0],
+                                  strerror(-r));
     }
     qb_log(LOG_INFO, "started %s as pid %d%s%s", s->exec.argv[0], (int)s->main.pid,
            s->cgroup ? " in cgroup " : " in session ", s->cgroup ? s->cgroup : "");
@@ -570,7 +563,7 @@ static int report_survivors(struct warden_service *s, char **ret_reason)
     for (size_t i = 0; i < n && len < sizeof(list) - 16; i++) {
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", i ? " " : "", (int)pids[i]);
     }
-    return set_reason(ret_reason, -EBUSY, "%zu process(es) survived SIGKILL: %s", n, list);
+    return warden__set_reason(ret_reason, -EBUSY, "%zu process(es) survived SIGKILL: %s", n, list);
 }
 
 int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
@@ -581,15 +574,16 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
      * a state or a cgroup it cannot read is a failed stop, not a done one. */
     int r = load_state(s);
     if (r < 0 && r != -ENOENT) {
-        return set_reason(ret_reason, -EIO, "cannot read the service's state in %s: %s",
-                          s->state_dir, strerror(-r));
+        return warden__set_reason(ret_reason, -EIO, "cannot read the service's state in %s: %s",
+                                  s->state_dir, strerror(-r));
     }
     if (r == -ENOENT) {
         guess_cgroup(s);
         int populated = s->cgroup ? warden__cgroup_populated(s->cgroup) : 0;
         if (populated < 0 && populated != -ENOENT) {
-            return set_reason(ret_reason, -EIO, "cannot tell whether cgroup %s is empty: %s",
-                              s->cgroup, strerror(-populated));
+            return warden__set_reason(ret_reason, -EIO,
+                                      "cannot tell whether cgroup %s is empty: %s", s->cgroup,
+                                      strerror(-populated));
         }
         if (populated <= 0) {
             if (s->cgroup) {

@@ -80,6 +80,12 @@ int warden__write_file(const char *path, const char *text);
  * regular file, and not through a symlink at the last step: -ELOOP for a
  * symlink, -EBADFD for a FIFO, device, socket or directory. Never blocks on
  * open. Returns the length read. */
+/* Set *ret_reason (when ret_reason is not NULL) to the formatted text,
+ * replacing what it held, and return r: for "return warden__set_reason(
+ * ret_reason, -EINVAL, ...)". */
+int warden__set_reason(char **ret_reason, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 int warden__read_file(const char *path, size_t max, char **ret);
 
 /* printf into a new string; NULL on allocation failure. */

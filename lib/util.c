@@ -84,3 +84,17 @@ char *warden__strdup_printf(const char *fmt, ...)
     va_end(ap);
     return r < 0 ? NULL : s;
 }
+
+int warden__set_reason(char **ret_reason, int r, const char *fmt, ...)
+{
+    if (ret_reason) {
+        va_list ap;
+        va_start(ap, fmt);
+        free(*ret_reason);
+        if (vasprintf(ret_reason, fmt, ap) < 0) {
+            *ret_reason = NULL;
+        }
+        va_end(ap);
+    }
+    return r;
+}
