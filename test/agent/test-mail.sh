@@ -184,7 +184,11 @@ t0=$(now_ms)
 wait_until 3 bash -c '! OCF_RESKEY_CRM_meta_interval=10000 "$0" monitor >/dev/null 2>&1' "$AGENT"
 t1=$(now_ms)
 recurring
-expect_rc 7 "[smtp] after kill -9 of master: not running"
+# Postfix's qmgr and pickup outlive their master by a moment: when they are
+# still there as the main process exits, the service is half there, failed
+# (1), not cleanly stopped (7); either is right, depending on that moment.
+check "[smtp] after kill -9 of master: stopped (7), or failed with processes left (1): rc=$rc" \
+    bash -c '[ "$1" = 7 ] || { [ "$1" = 1 ] && grep -q "other processes of the service remain" <<<"$2"; }' _ "$rc" "$err"
 check "[smtp] known at once ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 900
 expect_reason "service process $old exited" "[smtp] the reason names the main process"
 check "[smtp] no Postfix process is left" wait_until 3 test -z "$(leftovers smtp)"
