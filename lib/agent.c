@@ -471,6 +471,24 @@ static int op_ask(void *userdata, warden_usec_t deadline)
 #define KEEPER_ANSWER_TIMEOUT (2 * WARDEN_USEC_PER_SEC)
 
 /* Depth 0: the keeper's cached verdict, at once. */
+/* counts: a recurring monitor that reads a failure the keeper is pushing
+ * waits for the recovery to cancel it (warden__verdict_await), as the
+ * front's fast path does, then answers from the newest verdict. */
+static int answer_after_push(struct run *r, struct warden_verdict *v)
+{
+    int w = warden__verdict_await(
+        r->service->state_dir, v,
+        warden__verdict_await_deadline(getenv("OCF_RESKEY_CRM_meta_timeout")));
+    int k = warden__verdict_answer(v, warden_now(), &r->reason);
+    if (w <= 0 && k != 0 && warden__verdict_pushing(v)) {
+        qb_log(LOG_WARNING,
+               "reporting a failure the keeper pushed (%s): Pacemaker may count it "
+               "twice",
+               w == -ETIMEDOUT ? "no recovery before this monitor's timeout" : strerror(-w));
+    }
+    return k;
+}
+
 static int answer_from_keeper(struct run *r)
 {
     /* Asked under the wrapper: a frozen keeper never completes libqb's
@@ -488,7 +506,8 @@ static int answer_from_keeper(struct run *r)
     }
     struct warden_verdict v = a.verdict;
     if (k == 0) {
-        return warden__verdict_answer(&v, warden_now(), &r->reason);
+        /* counts: a failure being pushed is left to the push (verdict.c) */
+        return answer_after_push(r, &v);
     }
     if (k == -EACCES) {
         return exit_with(r, -EACCES, "the keeper refused this monitor (not root or haclient)");
@@ -511,6 +530,12 @@ static int action_monitor(struct run *r)
 {
     if (!r->probe && check_level() < 10) {
         return answer_from_keeper(r);
+    }
+    /* counts: a deep monitor too leaves a failure being pushed to the push */
+    struct warden_verdict pushed;
+    if (!r->probe && warden__verdict_read(r->service->state_dir, &pushed) == 0 &&
+        warden__verdict_pushing(&pushed) && warden__verdict_keeper_alive(&pushed) == 0) {
+        return answer_after_push(r, &pushed);
     }
     warden_usec_t timeout = warden_params_time(r->params, "check_timeout");
     if (r->op_timeout && timeout + OP_GRACE >= r->op_timeout) {

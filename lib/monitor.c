@@ -196,6 +196,7 @@ struct keeper_process {
     qb_loop_timer_handle dump_timer;
     char *push_reason;
     bool push_after_dump;
+    uint64_t push_generation; /* counts: the failure warden-push is telling */
 };
 
 static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
@@ -209,6 +210,8 @@ static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
     return warden_probe_run(probe, &ctx, deadline, ret_reason);
 }
 
+/* ---- counts: the push (warden-push) ------------------------------------- */
+
 static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
 {
     struct keeper_process *kp = data;
@@ -216,7 +219,12 @@ static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
     qb_loop_poll_del(kp->loop, fd);
     waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
     close(fd);
-    if (info.si_code == CLD_EXITED && info.si_status == 0) {
+    bool done = info.si_code == CLD_EXITED && info.si_status == 0;
+    /* A waiting recurring monitor reports the failure itself unless the
+     * controller has it. */
+    warden__keeper_push_state(kp->keeper, kp->push_generation,
+                              done ? WARDEN_PUSH_DONE : WARDEN_PUSH_FAILED);
+    if (done) {
         qb_log(LOG_INFO, "warden-push finished");
     } else if (info.si_code == CLD_EXITED && info.si_status == 77) {
         qb_log(LOG_DEBUG, "no cluster to push the failure to");
@@ -229,23 +237,61 @@ static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
     return 0;
 }
 
+static const char *push_path(void)
+{
+    const char *path = getenv("WARDEN_PUSH");
+    return isempty(path) ? WARDEN_PUSH_PATH : path;
+}
+
+static int32_t on_clear_exit(int32_t fd, int32_t revents, void *data)
+{
+    struct keeper_process *kp = data;
+    siginfo_t info = {0};
+    qb_loop_poll_del(kp->loop, fd);
+    waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
+    close(fd);
+    return 0;
+}
+
+/* A fresh keeper: the operator's note of an earlier failure
+ * (warden-failure-<rsc>, set by warden-push) goes once that failure has
+ * been cleaned up (warden-push --clear decides). Detached: never in a
+ * monitor's path. */
+static void push_clear(struct keeper_process *kp)
+{
+    if (isempty(kp->node)) {
+        return;
+    }
+    const char *path = push_path();
+    char *argv[] = {(char *)path, "--clear", kp->node, kp->resource, NULL};
+    pid_t pid = warden__spawn_detached(path, argv, -EBADF, NULL);
+    int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+    if (fd >= 0) {
+        qb_loop_poll_add(kp->loop, QB_LOOP_LOW, fd, POLLIN, kp, on_clear_exit);
+    }
+}
+
 static void push_now(struct keeper_process *kp)
 {
     if (isempty(kp->node)) {
         qb_log(LOG_DEBUG, "not run by a cluster (no OCF_RESKEY_CRM_meta_on_node): push skipped");
         return;
     }
-    const char *path = getenv("WARDEN_PUSH");
-    if (isempty(path)) {
-        path = WARDEN_PUSH_PATH;
-    }
+    const char *path = push_path();
     char *argv[] = {(char *)path, kp->node, kp->resource,
                     kp->provider, kp->type, kp->push_reason ? kp->push_reason : "",
                     NULL};
+    /* Published before the push: a recurring monitor that runs meanwhile
+     * leaves the count to it (verdict-int.h). */
+    struct warden_verdict v;
+    warden__keeper_verdict(kp->keeper, &v);
+    kp->push_generation = v.pushes;
+    warden__keeper_push_state(kp->keeper, kp->push_generation, WARDEN_PUSH_PENDING);
     pid_t pid = warden__spawn_detached(path, argv, -EBADF, NULL);
     int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
     if (fd < 0) {
         qb_log(LOG_WARNING, "cannot run %s to push the failure: %s", path, strerror(errno));
+        warden__keeper_push_state(kp->keeper, kp->push_generation, WARDEN_PUSH_FAILED);
         return;
     }
     /* Logged now: Pacemaker usually stands this keeper down (to restart the
@@ -560,6 +606,7 @@ int warden__keeper_main(const warden_params *p, const char *instance,
            warden_probe_spec(kp.service->probe),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     signal_ready();
+    push_clear(&kp); /* counts */
     qb_loop_run(kp.loop);
     result = 0;
 out:
