@@ -15,7 +15,7 @@
  *
  * The reason reaches the operator: the controller records a pushed failure
  * as "asyncmon ... Simulated failure" (hard-coded up to Pacemaker 3.0), so
- * warden-push first sets the transient node attribute
+ * warden-push also sets (right after the push) the transient node attribute
  * warden-failure-RESOURCE to "REASON at TIME" (UTC), which `crm_mon -A` and
  * `pcs status --full` show. `--clear` (run by every new keeper, detached)
  * removes it once the failure has been cleaned up: when the resource has no
@@ -426,7 +426,6 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *node = argv[1], *rsc = argv[2];
-    note_failure(node, rsc, argc > 5 ? argv[5] : NULL, now_ms() + 5000);
 #if WARDEN_PCMK_DOUBLE_COUNTS
     int r = push_counted_once(node, rsc, argv[3], argv[4]);
 #else
@@ -441,6 +440,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "warden-push: %s on %s: %s\n", rsc, node, strerror(-r));
         return 1;
     }
+    /* After the push, which it must not delay: the operator reads it after
+     * the fact. */
+    note_failure(node, rsc, argc > 5 ? argv[5] : NULL, now_ms() + 5000);
     crm_info("pushed the failure of %s on %s", rsc, node);
     return 0;
 }
