@@ -305,7 +305,6 @@ static void push_now(struct keeper_process *kp)
 static void dump_finished(struct keeper_process *kp, bool in_time)
 {
     char *path = in_time ? warden__dump_read_report(kp->dump_report_fd) : NULL;
-    warden__keeper_hold(kp->keeper, false);
     if (path) {
         char note[300];
         snprintf(note, sizeof(note), "dump in %s", path);
@@ -326,9 +325,12 @@ static void dump_finished(struct keeper_process *kp, bool in_time)
     close(kp->dump_pidfd);
     close(kp->dump_report_fd);
     kp->dump_pid = 0;
+    /* counts: the failure is published with its push already pending, so
+     * that no monitor reports it in between */
     if (kp->push_after_dump) {
         push_now(kp);
     }
+    warden__keeper_hold(kp->keeper, false);
 }
 
 static int32_t on_dump_exit(int32_t fd, int32_t revents, void *data)
