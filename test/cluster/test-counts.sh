@@ -167,6 +167,34 @@ if [[ " $PHASES " == *" threshold "* ]]; then
     lab_crm resource stop counts-thr || true
 fi
 
+if [[ " $PHASES " == *" stall "* ]]; then
+    # attrd delivering nothing for a while (corosync stopped: as during a
+    # membership change), at several points of the push: still one count.
+    step "a stalled attrd: corosync stopped for 2.5 s at points of the push"
+    coro=$(lab_proc_find_prefix corosync -f | head -n1)
+    [[ -n $coro ]] || fail "no corosync pid"
+    lab_crm configure primitive counts-stall ocf:warden:daemon \
+        params command="/bin/sleep 10004" op monitor interval=2s timeout=20s ||
+        fail "could not create counts-stall"
+    lab_wait_for -t 30 lab_rsc_is counts-stall Started "$LAB_NODE" || fail "counts-stall not Started"
+    k=0
+    for delay in 0 0.02 0.05 0.1 0.2 0.4; do
+        k=$(( k + 1 ))
+        old=$(main_pid counts-stall) || fail "counts-stall: no main process"
+        kill -KILL "$old"
+        sleep "$delay"
+        kill -STOP "$coro"
+        sleep 2.5
+        kill -CONT "$coro"
+        lab_wait_for -q -t "$RECOVER_TIMEOUT" running_anew counts-stall "$old" ||
+            fail "counts-stall: not running again after kill $k"
+        settled counts-stall "$k" ||
+            fail "counts-stall: fail count $(lab_failcount counts-stall) after kill $k (stall $delay s after it), want $k ($(counts_of counts-stall))"
+        echo "counts-stall kill $k (stall ${delay}s after): fail count $k" >&2
+    done
+    lab_crm resource stop counts-stall || true
+fi
+
 if [[ " $PHASES " == *" storm "* ]]; then
     step "storm: $STORM resources, every service killed at once"
     cfg=$(mktemp)
