@@ -217,31 +217,6 @@ static int attr_delete(const char *node, const char *name, uint64_t deadline)
     return r == 0 ? 0 : r < 0 ? r : -EIO;
 }
 
-/* Every update attrd took before this call has been delivered once this
- * returns 0: set a private attribute to a new token and wait until a query
- * returns it. attrd has no event to wait on: it is asked again after 10,
- * 20, 40... ms (one query answers at once when attrd is not stalled). */
-static int attrd_barrier(const char *node, const char *rsc, uint64_t deadline)
-{
-    char name[512], token[64], seen[128];
-    snprintf(name, sizeof(name), "warden-push-%s", rsc);
-    snprintf(token, sizeof(token), "%d.%llu", (int)getpid(), (unsigned long long)now_ms());
-    int r = attr_set(node, name, token, true, deadline);
-    if (r < 0) {
-        return r;
-    }
-    for (long wait = 10;; wait = wait < 320 ? wait * 2 : wait) {
-        if (attr_query(node, name, seen, sizeof(seen), deadline) == 0 && strcmp(seen, token) == 0) {
-            return 0;
-        }
-        if ((uint64_t)ms_left(deadline) <= (uint64_t)wait) {
-            return -ETIMEDOUT;
-        }
-        struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
 static long long count_value(const char *text)
 {
     if (strncmp(text, "INFINITY", 8) == 0 || strncmp(text, "+INFINITY", 9) == 0) {
@@ -263,13 +238,6 @@ static int count_query(const char *node, const char *name, long long *ret, uint6
         *ret = count_value(value);
     }
     return r;
-}
-
-static int count_set(const char *node, const char *name, long long value, uint64_t deadline)
-{
-    char text[32];
-    snprintf(text, sizeof(text), "%lld", value);
-    return attr_set(node, name, text, false, deadline);
 }
 
 /* ---- the operator's note ----------------------------------------------------- */
@@ -328,8 +296,145 @@ static int clear_note(const char *node, const char *rsc)
 /* ---- one count per failure before 2.1.6 (see the top of the file) --------- */
 
 #if WARDEN_PCMK_DOUBLE_COUNTS
+/* Here attrd is spoken to in this process, over one connection: in a storm
+ * of failures a dozen attrd_updater processes per push cost more CPU than
+ * the recovery itself. Its API (installed, though named internal) as in
+ * 2.1.5, the only version compiled with this; the option bits are 2.1.5's
+ * pcmk__node_attr_value and pcmk__node_attr_private. */
+#include <crm/common/ipc_attrd_internal.h>
+
+#define ATTR_VALUE   (1U << 3)
+#define ATTR_PRIVATE (1U << 1)
+
 #define BARRIER_MS   5000  /* attrd stalled longer than this: leave the count */
 #define STOP_WAIT_MS 60000 /* the recovery's stop of the keeper */
+
+struct attrd {
+    pcmk_ipc_api_t *api;
+    /* the reply to the last query */
+    bool answered;
+    int rc;
+    char value[256];
+};
+
+static void on_attrd_reply(pcmk_ipc_api_t *api, enum pcmk_ipc_event type, crm_exit_t status,
+                           void *event_data, void *user_data)
+{
+    struct attrd *a = user_data;
+    if (type != pcmk_ipc_event_reply) {
+        return;
+    }
+    a->answered = true;
+    a->rc = -ENOENT;
+    pcmk__attrd_api_reply_t *reply = event_data;
+    if (status != CRM_EX_OK || !reply || reply->reply_type != pcmk__attrd_reply_query ||
+        !reply->data.pairs) {
+        return;
+    }
+    const pcmk__attrd_query_pair_t *pair = reply->data.pairs->data;
+    if (pair && pair->value && pair->value[0]) {
+        snprintf(a->value, sizeof(a->value), "%s", pair->value);
+        a->rc = 0;
+    }
+}
+
+static int attrd_open(struct attrd *a)
+{
+    *a = (struct attrd){0};
+    int r = rc_to_errno(pcmk_new_ipc_api(&a->api, pcmk_ipc_attrd));
+    if (r < 0) {
+        return r;
+    }
+    pcmk_register_ipc_callback(a->api, on_attrd_reply, a);
+    r = rc_to_errno(pcmk_connect_ipc(a->api, pcmk_ipc_dispatch_sync));
+    if (r < 0) {
+        pcmk_free_ipc_api(a->api);
+        a->api = NULL;
+    }
+    return r;
+}
+
+static void attrd_close(struct attrd *a)
+{
+    if (a->api) {
+        pcmk_disconnect_ipc(a->api);
+        pcmk_free_ipc_api(a->api);
+        a->api = NULL;
+    }
+}
+
+/* The delivered value: 0, -ENOENT when none; each request is bounded by
+ * libcrmcommon's IPC timeout (5 s). */
+static int a_query(struct attrd *a, const char *node, const char *name, char *value, size_t size)
+{
+    a->answered = false;
+    int r = rc_to_errno(pcmk__attrd_api_query(a->api, node, name, 0));
+    if (r < 0) {
+        return r;
+    }
+    if (!a->answered) {
+        return -EIO;
+    }
+    if (a->rc == 0) {
+        size_t n = strnlen(a->value, size - 1);
+        memcpy(value, a->value, n);
+        value[n] = '\0';
+    }
+    return a->rc;
+}
+
+static int a_set(struct attrd *a, const char *node, const char *name, const char *value,
+                 bool private)
+{
+    return rc_to_errno(pcmk__attrd_api_update(a->api, node, name, value, NULL, NULL, NULL,
+                                              ATTR_VALUE | (private ? ATTR_PRIVATE : 0)));
+}
+
+/* Every update attrd took before this call has been delivered once this
+ * returns 0: set a private attribute to a new token and wait until a query
+ * returns it. attrd has no event to wait on: it is asked again after 5, 10,
+ * 20... ms (one query answers at once when attrd is not stalled). */
+static int a_barrier(struct attrd *a, const char *node, const char *rsc, uint64_t deadline)
+{
+    char name[512], token[64], seen[128];
+    snprintf(name, sizeof(name), "warden-push-%s", rsc);
+    snprintf(token, sizeof(token), "%d.%llu", (int)getpid(), (unsigned long long)now_ms());
+    int r = a_set(a, node, name, token, true);
+    if (r < 0) {
+        return r;
+    }
+    for (long wait = 5;; wait = wait < 320 ? wait * 2 : wait) {
+        if (a_query(a, node, name, seen, sizeof(seen)) == 0 && strcmp(seen, token) == 0) {
+            return 0;
+        }
+        if ((uint64_t)ms_left(deadline) <= (uint64_t)wait) {
+            return -ETIMEDOUT;
+        }
+        struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int a_count(struct attrd *a, const char *node, const char *name, long long *ret)
+{
+    char value[64];
+    int r = a_query(a, node, name, value, sizeof(value));
+    if (r == -ENOENT) {
+        *ret = 0;
+        return 0;
+    }
+    if (r == 0) {
+        *ret = count_value(value);
+    }
+    return r;
+}
+
+static int a_count_set(struct attrd *a, const char *node, const char *name, long long value)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%lld", value);
+    return a_set(a, node, name, text, false);
+}
 
 /* The child's half: after the controller's increments, set the count to
  * want. keeper_fd: a pidfd of the keeper. */
@@ -342,38 +447,49 @@ static void settle(const char *node, const char *rsc, const char *name, long lon
         crm_notice("%s: keeper still runs after %d s (no recovery?): settling the count now", rsc,
                    STOP_WAIT_MS / 1000);
     }
+    struct attrd a;
     uint64_t deadline = now_ms() + BARRIER_MS;
-    int r = attrd_barrier(node, rsc, deadline);
+    int r = attrd_open(&a);
     long long now = 0;
     if (r == 0) {
-        r = count_query(node, name, &now, deadline);
+        r = a_barrier(&a, node, rsc, deadline);
+    }
+    if (r == 0) {
+        r = a_count(&a, node, name, &now);
     }
     if (r < 0) {
         crm_warn("%s: attrd did not settle in %d ms (%s): %s left as Pacemaker made it, it may "
                  "be off by one",
                  rsc, BARRIER_MS, strerror(-r), name);
+        attrd_close(&a);
         return;
     }
     if (now == want) {
         crm_info("%s: %s is %lld: one count", rsc, name, now);
-        return;
+    } else {
+        r = a_count_set(&a, node, name, want);
+        crm_notice("%s: %s was %lld after the push (Pacemaker 2.1.5 counts it %s): set to "
+                   "%lld%s",
+                   rsc, name, now, now > want ? "twice" : "folded", want, r < 0 ? " FAILED" : "");
     }
-    r = count_set(node, name, want, deadline);
-    crm_notice("%s: %s was %lld after the push (Pacemaker 2.1.5 counts it %s): set to %lld%s", rsc,
-               name, now, now > want ? "twice" : "folded", want, r < 0 ? " FAILED" : "");
+    attrd_close(&a);
 }
 
 static int push_counted_once(const char *node, const char *rsc, const char *provider,
-                             const char *type)
+                             const char *type, const char *reason)
 {
     char name[512];
     snprintf(name, sizeof(name), "fail-count-%s#asyncmon_0", rsc);
     int keeper_fd = pidfd_open(getppid(), 0);
     uint64_t deadline = now_ms() + BARRIER_MS;
     long long before = 0;
-    int r = attrd_barrier(node, rsc, deadline);
+    struct attrd a;
+    int r = attrd_open(&a);
     if (r == 0) {
-        r = count_query(node, name, &before, deadline);
+        r = a_barrier(&a, node, rsc, deadline);
+    }
+    if (r == 0) {
+        r = a_count(&a, node, name, &before);
     }
     if (r < 0) {
         /* Without a true count nothing can be set: push as Pacemaker
@@ -381,20 +497,34 @@ static int push_counted_once(const char *node, const char *rsc, const char *prov
         crm_warn("%s: attrd did not settle in %d ms (%s): pushing without the 2.1.5 count "
                  "correction",
                  rsc, BARRIER_MS, strerror(-r));
+        attrd_close(&a);
         if (keeper_fd >= 0) {
             close(keeper_fd);
         }
-        return push_failure(node, rsc, provider, type);
-    }
-    /* Below the right value until the increments land. */
-    bool lowered = count_set(node, name, before - 1, deadline) == 0;
-    r = push_failure(node, rsc, provider, type);
-    if (r < 0) {
-        if (lowered) {
-            count_set(node, name, before, now_ms() + BARRIER_MS);
+        r = push_failure(node, rsc, provider, type);
+        if (r == 0) {
+            note_failure(node, rsc, reason, now_ms() + 5000);
         }
         return r;
     }
+    /* Below the right value until the increments land. */
+    bool lowered = a_count_set(&a, node, name, before - 1) == 0;
+    r = push_failure(node, rsc, provider, type);
+    if (r < 0) {
+        if (lowered) {
+            a_count_set(&a, node, name, before);
+        }
+        attrd_close(&a);
+        return r;
+    }
+    /* The operator's note, on the same connection (see note_failure). */
+    char note[512], value[REASON_MAX + 64];
+    snprintf(note, sizeof(note), "warden-failure-%s", rsc);
+    reason_value(reason, value, sizeof(value));
+    if (a_set(&a, node, note, value, false) < 0) {
+        crm_warn("%s: cannot set %s", rsc, note);
+    }
+    attrd_close(&a); /* the child makes its own connection */
     /* The rest waits for the recovery: in a child, so that the keeper
      * learns at once that the controller has the failure. */
     pid_t pid = fork();
@@ -426,10 +556,16 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *node = argv[1], *rsc = argv[2];
+    const char *reason = argc > 5 ? argv[5] : NULL;
 #if WARDEN_PCMK_DOUBLE_COUNTS
-    int r = push_counted_once(node, rsc, argv[3], argv[4]);
+    int r = push_counted_once(node, rsc, argv[3], argv[4], reason);
 #else
     int r = push_failure(node, rsc, argv[3], argv[4]);
+    if (r == 0) {
+        /* After the push, which it must not delay: the operator reads it
+         * after the fact. */
+        note_failure(node, rsc, reason, now_ms() + 5000);
+    }
 #endif
     if (r == -ENOTCONN) {
         fprintf(stderr, "warden-push: no Pacemaker controller to talk to\n");
@@ -440,9 +576,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "warden-push: %s on %s: %s\n", rsc, node, strerror(-r));
         return 1;
     }
-    /* After the push, which it must not delay: the operator reads it after
-     * the fact. */
-    note_failure(node, rsc, argc > 5 ? argv[5] : NULL, now_ms() + 5000);
     crm_info("pushed the failure of %s on %s", rsc, node);
     return 0;
 }
