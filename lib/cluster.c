@@ -75,6 +75,10 @@
 extern char **environ;
 
 #define REASON_MAX 200 /* of the attribute's value; Pacemaker keeps 128 of an exit reason */
+/* The note is written to the CIB this long after it is set (attrd's
+ * dampening): every status change aborts the controller's transition, and
+ * in a storm of failures the recovery comes first. */
+#define NOTE_DELAY "5s"
 
 static uint64_t now_ms(void)
 {
@@ -198,13 +202,12 @@ static int attr_query(const char *node, const char *name, char *value, size_t si
     return 0;
 }
 
-static int attr_set(const char *node, const char *name, const char *value, bool private,
-                    uint64_t deadline)
+/* The note (see NOTE_DELAY). */
+static int attr_set_note(const char *node, const char *name, const char *value, uint64_t deadline)
 {
     char out[256];
-    char *args[] = {
-        "attrd_updater",       "-U", (char *)value, "-n", (char *)name, "-N", (char *)node,
-        private ? "-p" : NULL, NULL};
+    char *args[] = {"attrd_updater", "-U", (char *)value, "-n", (char *)name, "-N",
+                    (char *)node,    "-d", NOTE_DELAY,    NULL};
     int r = attrd_updater(args, out, sizeof(out), deadline);
     return r == 0 ? 0 : r < 0 ? r : -EIO;
 }
@@ -264,7 +267,7 @@ static void note_failure(const char *node, const char *rsc, const char *reason, 
     char name[512], value[REASON_MAX + 64];
     snprintf(name, sizeof(name), "warden-failure-%s", rsc);
     reason_value(reason, value, sizeof(value));
-    int r = attr_set(node, name, value, false, deadline);
+    int r = attr_set_note(node, name, value, deadline);
     if (r < 0) {
         crm_warn("%s: cannot set %s: %s", rsc, name, strerror(-r));
     }
@@ -305,6 +308,7 @@ static int clear_note(const char *node, const char *rsc)
 
 #define ATTR_VALUE   (1U << 3)
 #define ATTR_PRIVATE (1U << 1)
+#define ATTR_DELAY   (1U << 4)
 
 #define BARRIER_MS   5000  /* attrd stalled longer than this: leave the count */
 #define STOP_WAIT_MS 60000 /* the recovery's stop of the keeper */
@@ -388,6 +392,22 @@ static int a_set(struct attrd *a, const char *node, const char *name, const char
 {
     return rc_to_errno(pcmk__attrd_api_update(a->api, node, name, value, NULL, NULL, NULL,
                                               ATTR_VALUE | (private ? ATTR_PRIVATE : 0)));
+}
+
+/* Set with a write delay (dampening), as for the note. */
+static int a_set_delayed(struct attrd *a, const char *node, const char *name, const char *value,
+                         const char *delay)
+{
+    return rc_to_errno(pcmk__attrd_api_update(a->api, node, name, value, delay, NULL, NULL,
+                                              ATTR_VALUE | ATTR_DELAY));
+}
+
+/* The resource's migration-threshold, which Pacemaker hands every action
+ * (and so the keeper, and us) as a meta attribute; INFINITY when unset. */
+static long long migration_threshold(void)
+{
+    const char *t = getenv("OCF_RESKEY_CRM_meta_migration_threshold");
+    return t && *t ? count_value(t) : 1000000;
 }
 
 /* Every update attrd took before this call has been delivered once this
@@ -507,8 +527,14 @@ static int push_counted_once(const char *node, const char *rsc, const char *prov
         }
         return r;
     }
-    /* Below the right value until the increments land. */
-    bool lowered = a_count_set(&a, node, name, before - 1) == 0;
+    /* Below the right value until the increments land, where B+2 would
+     * reach the threshold: a transient count of B+2 must not move the
+     * resource. Elsewhere the CIB is spared the write (a storm of failures
+     * is a storm of CIB writes). */
+    long long threshold = migration_threshold();
+    bool lowered = before + 2 >= threshold && a_count_set(&a, node, name, before - 1) == 0;
+    crm_info("%s: %s is %lld (migration-threshold %lld)%s", rsc, name, before, threshold,
+             lowered ? ": lowered by one until the push lands" : "");
     r = push_failure(node, rsc, provider, type);
     if (r < 0) {
         if (lowered) {
@@ -521,7 +547,7 @@ static int push_counted_once(const char *node, const char *rsc, const char *prov
     char note[512], value[REASON_MAX + 64];
     snprintf(note, sizeof(note), "warden-failure-%s", rsc);
     reason_value(reason, value, sizeof(value));
-    if (a_set(&a, node, note, value, false) < 0) {
+    if (a_set_delayed(&a, node, note, value, NOTE_DELAY) < 0) {
         crm_warn("%s: cannot set %s", rsc, note);
     }
     attrd_close(&a); /* the child makes its own connection */

@@ -154,6 +154,8 @@ if [[ " $PHASES " == *" threshold "* ]]; then
     echo "counts-thr: Stopped after the third failure, fail count 3" >&2
 
     step "the reason reaches the operator (crm_mon -A)"
+    # written to the CIB 5 s after the push (warden-push's NOTE_DELAY)
+    lab_wait_for -t 15 '[[ $(env -u CIB_file crm_mon -1 -A 2>&1) == *warden-failure-counts-thr* ]]' || true
     attrs=$(env -u CIB_file crm_mon -1 -A 2>&1)
     line=$(grep -F "warden-failure-counts-thr" <<< "$attrs" || true)
     echo "crm_mon -A: ${line# }" >&2
