@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "diagnose-int.h"
@@ -271,6 +272,40 @@ static void push_clear(struct keeper_process *kp)
     }
 }
 
+/* Pushes in flight on this node at most: a failure storm (every service of
+ * the node killed at once) pushed all at once floods the controller (each
+ * push is several CIB writes, each of which aborts its transition; measured
+ * in the lab with 50: no transition computed for 20 s, then the controller
+ * exited on CIB query timeouts). Past this many, a failure is left to the
+ * recurring monitors, which spread it over their interval and count it
+ * once, as any agent's failure. */
+#define PUSH_SLOTS 8
+
+/* One of PUSH_SLOTS slot locks (<state root>/.push-slots/N, flock), or
+ * -EBUSY when all are held. The fd goes to warden-push, which (with the
+ * child that settles the count) holds it until it is done. */
+static int push_slot(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/.push-slots", warden__state_root());
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        return negative_errno();
+    }
+    for (int i = 0; i < PUSH_SLOTS; i++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%d", dir, i);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            return negative_errno();
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            return fd;
+        }
+        close(fd);
+    }
+    return -EBUSY;
+}
+
 static void push_now(struct keeper_process *kp)
 {
     if (isempty(kp->node)) {
@@ -286,8 +321,18 @@ static void push_now(struct keeper_process *kp)
     struct warden_verdict v;
     warden__keeper_verdict(kp->keeper, &v);
     kp->push_generation = v.pushes;
+    int slot = push_slot();
+    if (slot < 0) {
+        /* The verdict keeps push NONE: monitors report it at once. */
+        qb_log(LOG_NOTICE, "%s: leaving this failure to the recurring monitor",
+               slot == -EBUSY ? "many failures are being pushed on this node"
+                              : "cannot take a push slot");
+        return;
+    }
     warden__keeper_push_state(kp->keeper, kp->push_generation, WARDEN_PUSH_PENDING);
-    pid_t pid = warden__spawn_detached(path, argv, -EBADF, NULL);
+    /* As fd 3: held by warden-push, unused. */
+    pid_t pid = warden__spawn_detached(path, argv, slot, NULL);
+    close(slot);
     int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
     if (fd < 0) {
         qb_log(LOG_WARNING, "cannot run %s to push the failure: %s", path, strerror(errno));
