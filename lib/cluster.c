@@ -402,14 +402,6 @@ static int a_set_delayed(struct attrd *a, const char *node, const char *name, co
                                               ATTR_VALUE | ATTR_DELAY));
 }
 
-/* The resource's migration-threshold, which Pacemaker hands every action
- * (and so the keeper, and us) as a meta attribute; INFINITY when unset. */
-static long long migration_threshold(void)
-{
-    const char *t = getenv("OCF_RESKEY_CRM_meta_migration_threshold");
-    return t && *t ? count_value(t) : 1000000;
-}
-
 /* Every update attrd took before this call has been delivered once this
  * returns 0: set a private attribute to a new token and wait until a query
  * returns it. attrd has no event to wait on: it is asked again after 5, 10,
@@ -527,14 +519,11 @@ static int push_counted_once(const char *node, const char *rsc, const char *prov
         }
         return r;
     }
-    /* Below the right value until the increments land, where B+2 would
-     * reach the threshold: a transient count of B+2 must not move the
-     * resource. Elsewhere the CIB is spared the write (a storm of failures
-     * is a storm of CIB writes). */
-    long long threshold = migration_threshold();
-    bool lowered = before + 2 >= threshold && a_count_set(&a, node, name, before - 1) == 0;
-    crm_info("%s: %s is %lld (migration-threshold %lld)%s", rsc, name, before, threshold,
-             lowered ? ": lowered by one until the push lands" : "");
+    /* Below the right value until the increments land: a transient B+2
+     * must not reach migration-threshold (which Pacemaker does not tell
+     * agents: measured, it is not in their environment). */
+    bool lowered = a_count_set(&a, node, name, before - 1) == 0;
+    crm_info("%s: %s is %lld: lowered by one until the push lands", rsc, name, before);
     r = push_failure(node, rsc, provider, type);
     if (r < 0) {
         if (lowered) {
