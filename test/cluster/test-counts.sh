@@ -10,7 +10,9 @@
 #     never earlier;
 #  3. the reason reaches the operator: after a push, the node attribute
 #     warden-failure-<rsc> holds the keeper's reason (what crm_mon -A shows);
-#  4. a storm: COUNTS_STORM (default 50) resources, every service killed at
+#  4. attrd stalled (corosync stopped 2.5 s) at several points of a push:
+#     still one count;
+#  5. a storm: COUNTS_STORM (default 50) resources, every service killed at
 #     once; all run again, each counted exactly once, the controller is
 #     never respawned (same pid, no "Evicting" in the log).
 # The kill is pushed by the keeper (warden-push); a recurring monitor that
@@ -20,7 +22,7 @@
 #
 # Exit status: 0 pass, 1 fail, 77 skip. Teardown from an EXIT trap.
 # Knobs: COUNTS_CRASHES, COUNTS_STORM, COUNTS_PHASES (default "intervals
-# threshold storm").
+# threshold stall storm"; meson runs "storm" as a test of its own).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +32,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 AGENT_PATH=/usr/lib/ocf/resource.d/warden/daemon
 CRASHES=${COUNTS_CRASHES:-10}
 STORM=${COUNTS_STORM:-50}
-PHASES=${COUNTS_PHASES:-intervals threshold storm}
+PHASES=${COUNTS_PHASES:-intervals threshold stall storm}
 RECOVER_TIMEOUT=30
 # A double count shows within a second or two of the recovery (the second
 # increment, or a monitor that reported too): the count must hold this long.
