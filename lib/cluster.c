@@ -17,7 +17,9 @@
  * as "asyncmon ... Simulated failure" (hard-coded up to Pacemaker 3.0), so
  * warden-push also sets (right after the push) the transient node attribute
  * warden-failure-RESOURCE to "REASON at TIME" (UTC), which `crm_mon -A` and
- * `pcs status --full` show. `--clear` (run by every new keeper, detached)
+ * `pcs status --full` show (attrd writes it to the CIB 5 s later: every
+ * status write aborts the controller's transition, and in a storm the
+ * recovery comes first). `--clear` (run by every new keeper, detached)
  * removes it once the failure has been cleaned up: when the resource has no
  * fail count of pushed failures left on the node.
  *
@@ -38,7 +40,8 @@
  *    it has been delivered (corosync delivers one sender's messages in
  *    order; a query answers with delivered values). Then the count read is
  *    the true one: B;
- *  - it sets the count to B-1, then pushes. The two increments then land on
+ *  - it sets the count to B-1 (always: Pacemaker does not tell agents the
+ *    migration-threshold), then pushes. The two increments then land on
  *    B+1 (or B, folded). Values in between stay at or below B+1, so
  *    migration-threshold is not reached early;
  *  - in a child, detached: it waits until the keeper (its parent) exits.
@@ -51,7 +54,10 @@
  * pushes, our own corrections and clean-ups: a clean-up run by hand in the
  * middle of a push is the one case this cannot order. Every step is
  * bounded; a barrier not reached in time (attrd stalled longer than the
- * bound) leaves the count as Pacemaker made it, and says so in the log. */
+ * bound) leaves the count as Pacemaker made it, and says so in the log.
+ * attrd is spoken to in process (its API as installed by 2.1.5), one
+ * connection per process: an attrd_updater per step cost a storm of
+ * failures more CPU than its recovery. */
 #include <crm/common/ipc.h>
 #include <crm/common/ipc_controld.h>
 #include <crm/common/logging.h>
