@@ -570,6 +570,25 @@ static int keeper_request(struct run *r, const char *reload_text, warden_usec_t 
 /* How long a keeper may take to answer before it counts as stuck. */
 #define KEEPER_ANSWER_TIMEOUT (2 * WARDEN_USEC_PER_SEC)
 
+/* A recurring monitor that reads a failure the keeper is pushing waits for
+ * the recovery to cancel it (warden__verdict_await), as the front's fast
+ * path does, then answers from the newest verdict: the push counts the
+ * failure, the cancelled monitor does not. */
+static int answer_after_push(struct run *r, struct warden_verdict *v, char **ret_reason)
+{
+    int w = warden__verdict_await(
+        r->service->state_dir, v,
+        warden__verdict_await_deadline(getenv("OCF_RESKEY_CRM_meta_timeout")));
+    int k = warden__verdict_answer(v, warden_now(), ret_reason);
+    if (w <= 0 && k != 0 && k != -ETIMEDOUT && warden__verdict_pushing(v)) {
+        qb_log(LOG_WARNING,
+               "reporting a failure the keeper pushed (%s): Pacemaker may count it "
+               "twice",
+               w == -ETIMEDOUT ? "no recovery before this monitor's timeout" : strerror(-w));
+    }
+    return k;
+}
+
 /* A fresh IsAlive, now, under check_timeout (depth 10, probes, and a
  * depth-0 monitor whose keeper cannot answer). */
 static int probe_now(struct run *r)
@@ -608,7 +627,7 @@ static int answer_from_keeper(struct run *r)
     int k = keeper_request(r, NULL, KEEPER_ANSWER_TIMEOUT, &v);
     if (k == 0) {
         char *reason = NULL;
-        int answer = warden__verdict_answer(&v, warden_now(), &reason);
+        int answer = answer_after_push(r, &v, &reason);
         if (answer != -ETIMEDOUT) {
             free(r->reason);
             r->reason = reason;
@@ -645,6 +664,13 @@ static int action_monitor(struct run *r)
 {
     if (!r->probe && check_level() < 10) {
         return answer_from_keeper(r);
+    }
+    /* A deep recurring monitor too leaves a failure being pushed to the
+     * push. */
+    struct warden_verdict pushed;
+    if (!r->probe && warden__verdict_read(r->service->state_dir, &pushed) == 0 &&
+        warden__verdict_pushing(&pushed) && warden__verdict_keeper_alive(&pushed) == 0) {
+        return answer_after_push(r, &pushed, &r->reason);
     }
     return probe_now(r);
 }

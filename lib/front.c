@@ -54,6 +54,10 @@ static bool fast_monitor(int argc, char **argv, int *ret_rc)
     if (warden__verdict_read(dir, &v) < 0 || warden__verdict_keeper_alive(&v) < 0) {
         return false;
     }
+    /* A failure the keeper pushes is counted by the push; the recovery
+     * cancels this monitor (no second count) unless it answers first. */
+    int w = warden__verdict_await(
+        dir, &v, warden__verdict_await_deadline(getenv("OCF_RESKEY_CRM_meta_timeout")));
     char *reason = NULL;
     int r = warden__verdict_answer(&v, warden_now(), &reason);
     if (r == -ETIMEDOUT) {
@@ -61,6 +65,13 @@ static bool fast_monitor(int argc, char **argv, int *ret_rc)
          * the service. The full agent replaces it and checks now. */
         free(reason);
         return false;
+    }
+    if (w <= 0 && r != 0 && warden__verdict_pushing(&v)) {
+        /* execd logs the agent's stderr */
+        fprintf(stderr,
+                "warden: reporting a failure the keeper pushed (%s): Pacemaker may count "
+                "it twice\n",
+                w == -ETIMEDOUT ? "no recovery before this monitor's timeout" : strerror(-w));
     }
     *ret_rc = r == 0        ? WARDEN_OCF_SUCCESS
               : r == -ESRCH ? WARDEN_OCF_NOT_RUNNING

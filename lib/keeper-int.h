@@ -93,6 +93,11 @@ void warden__keeper_annotate(warden_keeper *k, const char *text);
  * publishes the current one. */
 void warden__keeper_hold(warden_keeper *k, bool hold);
 
+/* Say how the push of failure `generation` (the verdict's `pushes`) goes,
+ * and publish it at once: PENDING before warden-push runs, then DONE or
+ * FAILED (verdict-int.h). Ignored once that failure is no longer current. */
+void warden__keeper_push_state(warden_keeper *k, uint64_t generation, enum warden_push state);
+
 /* Publish every verdict in state_dir/verdict (see verdict-int.h). */
 int warden__keeper_publish(warden_keeper *k, const char *state_dir);
 

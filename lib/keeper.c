@@ -111,6 +111,7 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     if (health == WARDEN_HEALTH_RUNNING) {
         k->in_episode = false;
         k->note[0] = '\0';
+        v->push = WARDEN_PUSH_NONE;
     }
     snprintf(v->reason, sizeof(v->reason), "%s%s%s", k->note, k->note[0] && reason ? "; " : "",
              reason ? reason : "");
@@ -118,6 +119,7 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
         /* Once per episode: a failing service is reported once, then left
          * to Pacemaker's recovery. */
         k->in_episode = true;
+        v->push = WARDEN_PUSH_NONE; /* until the push begins (warden__keeper_push_state) */
         qb_log(LOG_WARNING, "failure: %s", v->reason);
         if (k->cfg.notify_cluster) {
             v->pushes++;
@@ -177,6 +179,16 @@ void warden__keeper_annotate(warden_keeper *k, const char *text)
     snprintf(k->note, sizeof(k->note), "%s", text);
     snprintf(joined, sizeof(joined), "%s%s%s", k->note, v->reason[0] ? "; " : "", v->reason);
     snprintf(v->reason, sizeof(v->reason), "%.*s", (int)sizeof(v->reason) - 1, joined);
+    publish(k);
+}
+
+void warden__keeper_push_state(warden_keeper *k, uint64_t generation, enum warden_push state)
+{
+    /* A push of an earlier failure that ends late says nothing of this one. */
+    if (!k->in_episode || k->verdict.pushes != generation) {
+        return;
+    }
+    k->verdict.push = (uint32_t)state;
     publish(k);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "diagnose-int.h"
@@ -305,6 +306,7 @@ struct keeper_process {
     qb_loop_timer_handle dump_timer;
     char *push_reason;
     bool push_after_dump;
+    uint64_t push_generation; /* counts: the failure warden-push is telling */
 };
 
 static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
@@ -318,6 +320,8 @@ static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
     return warden_probe_run(probe, &ctx, deadline, ret_reason);
 }
 
+/* ---- counts: the push (warden-push) ------------------------------------- */
+
 static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
 {
     struct keeper_process *kp = data;
@@ -325,7 +329,12 @@ static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
     qb_loop_poll_del(kp->loop, fd);
     waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
     close(fd);
-    if (info.si_code == CLD_EXITED && info.si_status == 0) {
+    bool done = info.si_code == CLD_EXITED && info.si_status == 0;
+    /* A waiting recurring monitor reports the failure itself unless the
+     * controller has it. */
+    warden__keeper_push_state(kp->keeper, kp->push_generation,
+                              done ? WARDEN_PUSH_DONE : WARDEN_PUSH_FAILED);
+    if (done) {
         qb_log(LOG_INFO, "warden-push finished");
     } else if (info.si_code == CLD_EXITED && info.si_status == 77) {
         qb_log(LOG_DEBUG, "no cluster to push the failure to");
@@ -338,23 +347,105 @@ static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
     return 0;
 }
 
+static const char *push_path(void)
+{
+    const char *path = getenv("WARDEN_PUSH");
+    return isempty(path) ? WARDEN_PUSH_PATH : path;
+}
+
+static int32_t on_clear_exit(int32_t fd, int32_t revents, void *data)
+{
+    struct keeper_process *kp = data;
+    siginfo_t info = {0};
+    qb_loop_poll_del(kp->loop, fd);
+    waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
+    close(fd);
+    return 0;
+}
+
+/* A fresh keeper: the operator's note of an earlier failure
+ * (warden-failure-<rsc>, set by warden-push) goes once that failure has
+ * been cleaned up (warden-push --clear decides). Detached: never in a
+ * monitor's path. */
+static void push_clear(struct keeper_process *kp)
+{
+    if (isempty(kp->node)) {
+        return;
+    }
+    const char *path = push_path();
+    char *argv[] = {(char *)path, "--clear", kp->node, kp->resource, NULL};
+    pid_t pid = warden__spawn_detached(path, argv, -EBADF, NULL);
+    int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+    if (fd >= 0) {
+        qb_loop_poll_add(kp->loop, QB_LOOP_LOW, fd, POLLIN, kp, on_clear_exit);
+    }
+}
+
+/* Pushes in flight on this node at most: a failure storm (every service of
+ * the node killed at once) pushed all at once floods the controller (each
+ * push is several CIB writes, each of which aborts its transition; measured
+ * in the lab with 50: no transition computed for 20 s, then the controller
+ * exited on CIB query timeouts). Past this many, a failure is left to the
+ * recurring monitors, which spread it over their interval and count it
+ * once, as any agent's failure. */
+#define PUSH_SLOTS 8
+
+/* One of PUSH_SLOTS slot locks (<state root>/.push-slots/N, flock), or
+ * -EBUSY when all are held. The fd goes to warden-push, which (with the
+ * child that settles the count) holds it until it is done. */
+static int push_slot(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/.push-slots", warden__state_root());
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        return negative_errno();
+    }
+    for (int i = 0; i < PUSH_SLOTS; i++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%d", dir, i);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            return negative_errno();
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            return fd;
+        }
+        close(fd);
+    }
+    return -EBUSY;
+}
+
 static void push_now(struct keeper_process *kp)
 {
     if (isempty(kp->node)) {
         qb_log(LOG_DEBUG, "not run by a cluster (no OCF_RESKEY_CRM_meta_on_node): push skipped");
         return;
     }
-    const char *path = getenv("WARDEN_PUSH");
-    if (isempty(path)) {
-        path = WARDEN_PUSH_PATH;
-    }
+    const char *path = push_path();
     char *argv[] = {(char *)path, kp->node, kp->resource,
                     kp->provider, kp->type, kp->push_reason ? kp->push_reason : "",
                     NULL};
-    pid_t pid = warden__spawn_detached(path, argv, -EBADF, NULL);
+    /* Published before the push: a recurring monitor that runs meanwhile
+     * leaves the count to it (verdict-int.h). */
+    struct warden_verdict v;
+    warden__keeper_verdict(kp->keeper, &v);
+    kp->push_generation = v.pushes;
+    int slot = push_slot();
+    if (slot < 0) {
+        /* The verdict keeps push NONE: monitors report it at once. */
+        qb_log(LOG_NOTICE, "%s: leaving this failure to the recurring monitor",
+               slot == -EBUSY ? "many failures are being pushed on this node"
+                              : "cannot take a push slot");
+        return;
+    }
+    warden__keeper_push_state(kp->keeper, kp->push_generation, WARDEN_PUSH_PENDING);
+    /* As fd 3: held by warden-push, unused. */
+    pid_t pid = warden__spawn_detached(path, argv, slot, NULL);
+    close(slot);
     int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
     if (fd < 0) {
         qb_log(LOG_WARNING, "cannot run %s to push the failure: %s", path, strerror(errno));
+        warden__keeper_push_state(kp->keeper, kp->push_generation, WARDEN_PUSH_FAILED);
         return;
     }
     /* Logged now: Pacemaker usually stands this keeper down (to restart the
@@ -368,7 +459,6 @@ static void push_now(struct keeper_process *kp)
 static void dump_finished(struct keeper_process *kp, bool in_time)
 {
     char *path = in_time ? warden__dump_read_report(kp->dump_report_fd) : NULL;
-    warden__keeper_hold(kp->keeper, false);
     if (path) {
         char note[300];
         snprintf(note, sizeof(note), "dump in %s", path);
@@ -389,9 +479,12 @@ static void dump_finished(struct keeper_process *kp, bool in_time)
     close(kp->dump_pidfd);
     close(kp->dump_report_fd);
     kp->dump_pid = 0;
+    /* counts: the failure is published with its push already pending, so
+     * that no monitor reports it in between */
     if (kp->push_after_dump) {
         push_now(kp);
     }
+    warden__keeper_hold(kp->keeper, false);
 }
 
 static int32_t on_dump_exit(int32_t fd, int32_t revents, void *data)
@@ -690,6 +783,7 @@ int warden__keeper_main(const warden_params *p, const char *instance,
            warden__shown(warden_probe_spec(kp.service->probe), check),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     signal_ready(how);
+    push_clear(&kp); /* counts */
     qb_loop_run(kp.loop);
     result = 0;
 out:

@@ -1,7 +1,10 @@
 /* Verdicts: the answer, the published file, the keeper's liveness. Linked
  * into the agent's front too, so: libc only. */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/inotify.h>
+#include <sys/pidfd.h>
 
 #include "util-int.h"
 #include "verdict-int.h"
@@ -92,4 +95,67 @@ int warden__verdict_keeper_alive(const struct warden_verdict *v)
         return -EIO;
     }
     return state != 'Z' && start == v->keeper_start ? 0 : -ESRCH;
+}
+
+warden_usec_t warden__verdict_await_deadline(const char *timeout_ms)
+{
+    warden_usec_t timeout =
+        timeout_ms ? (warden_usec_t)strtoull(timeout_ms, NULL, 10) * WARDEN_USEC_PER_MSEC : 0;
+    warden_usec_t margin = timeout / 10 > WARDEN_USEC_PER_SEC ? timeout / 10 : WARDEN_USEC_PER_SEC;
+    return timeout > margin ? warden_deadline_in(timeout - margin) : 0;
+}
+
+/* The same failure, still being pushed by the same keeper. */
+static bool same_push(const struct warden_verdict *a, const struct warden_verdict *b)
+{
+    return a->keeper_pid == b->keeper_pid && a->keeper_start == b->keeper_start &&
+           a->pushes == b->pushes && warden__verdict_pushing(b);
+}
+
+int warden__verdict_await(const char *state_dir, struct warden_verdict *v, warden_usec_t deadline)
+{
+    if (!warden__verdict_pushing(v) || deadline == 0) {
+        return 1;
+    }
+    /* Watch first, then read again: a change between the caller's read and
+     * the watch is not missed. The keeper replaces the file by rename and
+     * removes it when it stands down. */
+    _cleanup_close_ int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (ifd < 0 || inotify_add_watch(ifd, state_dir,
+                                     IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+        return negative_errno();
+    }
+    /* A keeper killed outright leaves its verdict behind: its exit ends the
+     * wait too. */
+    _cleanup_close_ int pfd = v->keeper_pid > 1 ? pidfd_open(v->keeper_pid, 0) : -EBADF;
+    if (pfd >= 0 && warden__verdict_keeper_alive(v) < 0) {
+        return 0;
+    }
+    for (;;) {
+        struct warden_verdict now;
+        if (warden__verdict_read(state_dir, &now) < 0) {
+            return 0; /* stood down: answer the failure we read */
+        }
+        if (!same_push(v, &now)) {
+            /* Over, or the push failed: answer from what the keeper says
+             * now (a new keeper's verdict is as good). */
+            *v = now;
+            return 0;
+        }
+        *v = now;
+        struct pollfd p[2] = {{.fd = ifd, .events = POLLIN}, {.fd = pfd, .events = POLLIN}};
+        int n = poll(p, pfd >= 0 ? 2 : 1, warden__poll_timeout_ms(deadline));
+        if (n == 0) {
+            return -ETIMEDOUT;
+        }
+        if (n < 0 && errno != EINTR) {
+            return negative_errno();
+        }
+        if (p[1].revents) {
+            return 0;
+        }
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        while (read(ifd, buf, sizeof(buf)) > 0) {
+        }
+    }
 }

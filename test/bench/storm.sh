@@ -1,0 +1,116 @@
+#!/bin/bash
+# test/bench/storm.sh - a failure storm, measured (issue 10). Run by hand, as
+# root, on a machine with no cluster running; it brings up the single-node
+# lab (test/cluster/lab.sh) once per agent and tears it down.
+#
+#   test/bench/storm.sh [N] [AGENTS]      defaults: 100 "warden anything"
+#
+# For each agent: N resources (ocf:warden:daemon, or ocf:heartbeat:anything,
+# both running "/bin/sleep <unique>", monitor every 10 s), all started; then
+# every service process is killed (one kill -9 of all of them) and it
+# measures, per resource, the time until a new service process runs; then
+# waits (60 s at most) for the fail counts to settle and reports their
+# distribution, whether pacemaker-controld was respawned, and how many
+# times the CIB manager evicted a client ("Evicting" in the log).
+# Output: one summary line per agent, "storm: ..." (figures for the README).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../cluster" && pwd)
+# shellcheck source=../cluster/lab.sh
+. "$here/lab.sh"
+
+N=${1:-100}
+AGENTS=${2:-warden anything}
+
+trap 'lab_down_if_started >/dev/null 2>&1 || true' EXIT
+
+# service_cmd AGENT I: the service's argv.
+service_cmd() { printf '/bin/sleep %d%04d' "$([[ $1 == warden ]] && echo 4 || echo 5)" "$2"; }
+
+run() {
+    local agent=$1 cfg i rsc ctl ctl_after mark evictions
+    lab_up >&2 || { echo "lab_up failed" >&2; return 1; }
+    ctl=$(lab_proc_find pacemaker-controld | head -n1)
+    cfg=$(mktemp)
+    for (( i = 1; i <= N; i++ )); do
+        rsc=$(printf 'storm-%s-%03d' "$agent" "$i")
+        if [[ $agent == warden ]]; then
+            printf 'primitive %s ocf:warden:daemon params command="%s" op monitor interval=10s timeout=20s\n' \
+                "$rsc" "$(service_cmd "$agent" "$i")"
+        else
+            printf 'primitive %s ocf:heartbeat:anything params binfile=/bin/sleep cmdline_options="%s" op monitor interval=10s timeout=20s\n' \
+                "$rsc" "$(service_cmd "$agent" "$i" | cut -d' ' -f2)"
+        fi
+    done > "$cfg"
+    env -u CIB_file crm configure load update "$cfg" >/dev/null 2>&1
+    rm -f "$cfg"
+    started() {
+        local n
+        n=$(_lab_xpath "count(//resources/resource[starts-with(@id,'storm-') and @role='Started'])")
+        [[ $n == "$N" ]]
+    }
+    lab_wait_for -t 300 -i 1 started || { echo "not all $N started" >&2; return 1; }
+    sleep 12 # one monitor of each has run
+    mark=$(lab_log_mark)
+    # Kill all at once and time each service's return, from /proc.
+    python3 - "$agent" "$N" <<'PY' >"$LAB_DIR/storm-$agent.times"
+import os, sys, time, signal
+agent, n = sys.argv[1], int(sys.argv[2])
+prefix = "4" if agent == "warden" else "5"
+want = {f"{prefix}{i:04d}": None for i in range(1, n + 1)}
+def scan():
+    found = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{d}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if len(argv) >= 2 and argv[0].endswith(b"sleep") and state != "Z":
+            a = argv[1].decode(errors="replace")
+            if a in want:
+                found[a] = int(d)
+    return found
+old = scan()
+assert len(old) == n, f"found {len(old)} of {n} services"
+t0 = time.monotonic()
+for pid in old.values():
+    os.kill(pid, signal.SIGKILL)
+back = {}
+while len(back) < n and time.monotonic() - t0 < 300:
+    time.sleep(0.05)
+    for a, pid in scan().items():
+        if a not in back and pid != old[a]:
+            back[a] = time.monotonic() - t0
+for a in want:
+    print(a, f"{back[a]:.2f}" if a in back else "never")
+PY
+    sleep 5
+    local settle_deadline=$(( $(lab_now) + 60000 )) counts xml
+    while :; do
+        xml=$(lab_mon_xml)
+        counts=$(for (( i = 1; i <= N; i++ )); do lab_failcount_in "$xml" "$(printf 'storm-%s-%03d' "$agent" "$i")"; done | sort -n | uniq -c | awk '{printf "%s×%s ", $1, $2}')
+        [[ $counts == "$N×1 " ]] && break
+        (( $(lab_now) < settle_deadline )) || break
+        sleep 2
+    done
+    ctl_after=$(lab_proc_find pacemaker-controld | head -n1)
+    evictions=$(lab_log_since "$mark" | grep -c Evicting || true)
+    local times
+    times=$(awk '$2 != "never" {print $2}' "$LAB_DIR/storm-$agent.times" | sort -n)
+    local cnt median max never
+    cnt=$(wc -l <<< "$times")
+    median=$(sed -n "$(( (cnt + 1) / 2 ))p" <<< "$times")
+    max=$(tail -n1 <<< "$times")
+    never=$(grep -c never "$LAB_DIR/storm-$agent.times" || true)
+    echo "storm: $agent x$N killed at once: running again median ${median}s max ${max}s (never: $never); fail counts ${counts% }; controller $([[ $ctl == "$ctl_after" ]] && echo "kept (pid $ctl)" || echo "RESPAWNED ($ctl -> $ctl_after)"); evictions $evictions"
+    lab_down >&2
+}
+
+for a in $AGENTS; do
+    run "$a"
+done

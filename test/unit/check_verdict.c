@@ -1,0 +1,210 @@
+/* How a recurring monitor answers a failure the keeper pushes
+ * (lib/verdict.c, warden__verdict_await): it leaves the count to the push
+ * and waits for the recovery to cancel it, on the state directory's events. */
+#include "check_common.h"
+
+#include <sys/stat.h>
+
+#include "verdict-int.h"
+
+#define MS  WARDEN_USEC_PER_MSEC
+#define SEC WARDEN_USEC_PER_SEC
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/check-verdict-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/verdict", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static struct warden_verdict failed(enum warden_push push)
+{
+    struct warden_verdict v = {
+        .health = WARDEN_HEALTH_STOPPED,
+        .at_usec = warden_now(),
+        .pushes = 1,
+        .push = push,
+        .check_interval_usec = 10 * SEC,
+        .check_timeout_usec = 5 * SEC,
+    };
+    snprintf(v.reason, sizeof(v.reason), "service process 4711 exited");
+    return v;
+}
+
+/* Publishes `next` (or removes the verdict when NULL) after ms, from a
+ * child: the keeper's side. */
+static pid_t publish_later(long ms, const struct warden_verdict *next)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (next) {
+            _exit(warden__verdict_write(dir, next) == 0 ? 0 : 1);
+        }
+        char path[128];
+        snprintf(path, sizeof(path), "%s/verdict", dir);
+        _exit(unlink(path) == 0 ? 0 : 1);
+    }
+    return pid;
+}
+
+static void reap(pid_t pid)
+{
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+START_TEST(test_no_wait_without_push)
+{
+    /* Nothing pushed, or pushing failed, or healthy: answer at once. */
+    enum warden_push states[] = {WARDEN_PUSH_NONE, WARDEN_PUSH_FAILED};
+    for (size_t i = 0; i < 2; i++) {
+        struct warden_verdict v = failed(states[i]);
+        warden_usec_t start = warden_now();
+        ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 1);
+        ck_assert_int_lt(check_ms_since(start), 100);
+    }
+    struct warden_verdict ok = failed(WARDEN_PUSH_DONE);
+    ok.health = WARDEN_HEALTH_RUNNING;
+    ck_assert_int_eq(warden__verdict_await(dir, &ok, warden_deadline_in(5 * SEC)), 1);
+    /* No op timeout given (a manual run): no wait either. */
+    struct warden_verdict v = failed(WARDEN_PUSH_DONE);
+    ck_assert_int_eq(warden__verdict_await(dir, &v, 0), 1);
+}
+END_TEST
+
+START_TEST(test_waits_until_deadline)
+{
+    /* The push is done and nobody cancels the monitor: it waits to its
+     * deadline, then answers the failure (and the caller says it may count
+     * twice). */
+    struct warden_verdict v = failed(WARDEN_PUSH_DONE);
+    ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
+    warden_usec_t start = warden_now();
+    ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(400 * MS)), -ETIMEDOUT);
+    long long took = check_ms_since(start);
+    ck_assert_int_ge(took, 390);
+    ck_assert_int_lt(took, 1000);
+    ck_assert_int_eq(v.push, WARDEN_PUSH_DONE);
+    ck_assert(warden__verdict_pushing(&v));
+}
+END_TEST
+
+START_TEST(test_push_failed_ends_wait)
+{
+    /* pending -> failed: the monitor reports the failure at once, on the
+     * event, long before its deadline. */
+    struct warden_verdict v = failed(WARDEN_PUSH_PENDING);
+    ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
+    struct warden_verdict next = v;
+    next.push = WARDEN_PUSH_FAILED;
+    pid_t pid = publish_later(200, &next);
+    warden_usec_t start = warden_now();
+    ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 0);
+    long long took = check_ms_since(start);
+    reap(pid);
+    ck_assert_int_ge(took, 150);
+    ck_assert_int_lt(took, 1500);
+    ck_assert_int_eq(v.push, WARDEN_PUSH_FAILED);
+    ck_assert(!warden__verdict_pushing(&v));
+}
+END_TEST
+
+START_TEST(test_keeps_waiting_through_ticks)
+{
+    /* pending -> done, and the keeper's ticks republish the same failure:
+     * still the push's to count; the wait goes on to the deadline. */
+    struct warden_verdict v = failed(WARDEN_PUSH_PENDING);
+    ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
+    struct warden_verdict next = v;
+    next.push = WARDEN_PUSH_DONE;
+    pid_t pid = publish_later(100, &next);
+    warden_usec_t start = warden_now();
+    ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(600 * MS)), -ETIMEDOUT);
+    reap(pid);
+    ck_assert_int_ge(check_ms_since(start), 590);
+    ck_assert_int_eq(v.push, WARDEN_PUSH_DONE);
+}
+END_TEST
+
+START_TEST(test_stand_down_ends_wait)
+{
+    /* The keeper stood down (the verdict is gone): answer the failure read. */
+    struct warden_verdict v = failed(WARDEN_PUSH_DONE);
+    ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
+    pid_t pid = publish_later(150, NULL);
+    warden_usec_t start = warden_now();
+    ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 0);
+    reap(pid);
+    ck_assert_int_lt(check_ms_since(start), 1500);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_STOPPED);
+}
+END_TEST
+
+START_TEST(test_new_failure_ends_wait)
+{
+    /* Another generation (a new failure, or a new keeper's verdict) is
+     * answered from: the one waited on is over. */
+    struct warden_verdict v = failed(WARDEN_PUSH_DONE);
+    ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
+    struct warden_verdict next = v;
+    next.pushes = 2;
+    next.health = WARDEN_HEALTH_RUNNING;
+    next.push = WARDEN_PUSH_NONE;
+    pid_t pid = publish_later(100, &next);
+    ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 0);
+    reap(pid);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
+}
+END_TEST
+
+START_TEST(test_deadline_from_op_timeout)
+{
+    /* The op timeout less max(1 s, 10%); none (or too short): no wait. */
+    warden_usec_t now = warden_now();
+    warden_usec_t d = warden__verdict_await_deadline("20000");
+    ck_assert_uint_ge(d, now + 18 * SEC);
+    ck_assert_uint_le(d, warden_now() + 18 * SEC);
+    d = warden__verdict_await_deadline("5000");
+    ck_assert_uint_ge(d, now + 4 * SEC);
+    ck_assert_uint_le(d, warden_now() + 4 * SEC);
+    ck_assert_uint_eq(warden__verdict_await_deadline(NULL), 0);
+    ck_assert_uint_eq(warden__verdict_await_deadline("1000"), 0);
+    ck_assert_uint_eq(warden__verdict_await_deadline(""), 0);
+}
+END_TEST
+
+static void add_fixture_tcase(Suite *s, const TTest *t, int timeout)
+{
+    TCase *tc = tcase_create(t->name);
+    tcase_add_checked_fixture(tc, check_setup, check_teardown);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, t);
+    tcase_set_timeout(tc, timeout);
+    suite_add_tcase(s, tc);
+}
+
+int main(void)
+{
+    Suite *s = suite_create("verdict");
+    add_fixture_tcase(s, test_no_wait_without_push, 10);
+    add_fixture_tcase(s, test_waits_until_deadline, 10);
+    add_fixture_tcase(s, test_push_failed_ends_wait, 10);
+    add_fixture_tcase(s, test_keeps_waiting_through_ticks, 10);
+    add_fixture_tcase(s, test_stand_down_ends_wait, 10);
+    add_fixture_tcase(s, test_new_failure_ends_wait, 10);
+    add_fixture_tcase(s, test_deadline_from_op_timeout, 10);
+    return check_run("check_verdict", s);
+}
