@@ -74,11 +74,16 @@ struct warden_keeper {
 static void publish(warden_keeper *k)
 {
     if (k->held) {
-        return;
+        /* The verdict stays as it was while a failure is dumped, but it
+         * stays fresh: the keeper is not stuck, and a monitor that took it
+         * for stuck would replace it mid-dump and report the failure
+         * itself, without the dump. */
+        k->published.at_usec = warden_now();
+    } else {
+        k->published = k->verdict;
     }
-    k->published = k->verdict;
     if (k->publish_dir) {
-        int r = warden__verdict_write(k->publish_dir, &k->verdict);
+        int r = warden__verdict_write(k->publish_dir, &k->published);
         if (r < 0) {
             qb_log(LOG_WARNING, "cannot publish the verdict in %s: %s", k->publish_dir,
                    strerror(-r));

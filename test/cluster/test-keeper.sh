@@ -209,7 +209,7 @@ scenario_keeper() {
     # One more monitor: it must answer from the new keeper and find no fault.
     sleep $(( KEEPER_MONITOR + 1 ))
     log_since "$mark" | grep -F "warden-daemon($rsc)" | grep -Ei 'keeper' | sed 's/^/    log: /' >&2 || true
-    log_has "$mark" "warden-daemon\\($rsc\\).* monitor: warning: keeper .*gone" ||
+    log_has "$mark" "warden-daemon\\($rsc\\).* monitor: warning: the keeper of pid [0-9]+ is gone" ||
         fail "no monitor warning about the lost keeper of $rsc in $PCMK_LOG"
     [[ $(main_pid "$rsc") == "$main" ]] || fail "the main process changed from $main to $(main_pid "$rsc" || echo none)"
     [[ $(keeper_pid "$rsc") == "$newk" ]] || fail "the keeper changed again, from $newk to $(keeper_pid "$rsc" || echo none)"

@@ -629,6 +629,33 @@ START_TEST(test_crash_with_survivors_is_failed)
 }
 END_TEST
 
+/* A verdict held while a failure is dumped stays what it was, but fresh:
+ * the keeper is not stuck (a monitor that took it for stuck replaced the
+ * keeper mid-dump and reported the failure without the dump, in CI). */
+START_TEST(test_held_verdict_stays_fresh)
+{
+    static const enum step steps[] = {OK};
+    struct script s = {.steps = steps, .n = 1};
+    warden_keeper *k = keeper_with(&s, 50 * MS, 20 * MS, 1);
+    char dir[] = "/tmp/check-keeper-held-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(warden__keeper_publish(k, dir), 0);
+    run_for(s.loop, 100);
+    warden__keeper_hold(k, true);
+    run_for(s.loop, 300); /* past interval + timeout, several ticks */
+    struct warden_verdict v;
+    ck_assert_int_eq(warden__verdict_read(dir, &v), 0);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
+    ck_assert_uint_lt(warden_now() - v.at_usec, 70 * MS);
+    warden__keeper_hold(k, false);
+    keeper_done(k, &s);
+    char path[64];
+    snprintf(path, sizeof(path), "%s/verdict", dir);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 /* Review M4: a check that cannot resolve its host did not reach the
  * service; a DNS outage must not fail (and fail over) every resource whose
  * check names a host. Not counted, not pushed. */
@@ -691,6 +718,7 @@ int main(void)
     add_tcase(s, test_ipc_impostor_refused, 20);
     add_tcase(s, test_returned_hung_probe_joined, 10);
     add_tcase(s, test_unresolvable_not_counted, 10);
+    add_tcase(s, test_held_verdict_stays_fresh, 10);
     add_tcase(s, test_crash_with_survivors_is_failed, 10);
     return check_run("check_keeper", s);
 }
