@@ -322,13 +322,20 @@ static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
 
 /* ---- counts: the push (warden-push) ------------------------------------- */
 
-static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
+/* A helper run by the keeper has exited: stop watching it, reap it. */
+static siginfo_t reap_helper(struct keeper_process *kp, int fd)
 {
-    struct keeper_process *kp = data;
     siginfo_t info = {0};
     qb_loop_poll_del(kp->loop, fd);
     waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
     close(fd);
+    return info;
+}
+
+static int32_t on_push_exit(int32_t fd, int32_t revents, void *data)
+{
+    struct keeper_process *kp = data;
+    siginfo_t info = reap_helper(kp, fd);
     bool done = info.si_code == CLD_EXITED && info.si_status == 0;
     /* A waiting recurring monitor reports the failure itself unless the
      * controller has it. */
@@ -355,11 +362,7 @@ static const char *push_path(void)
 
 static int32_t on_clear_exit(int32_t fd, int32_t revents, void *data)
 {
-    struct keeper_process *kp = data;
-    siginfo_t info = {0};
-    qb_loop_poll_del(kp->loop, fd);
-    waitid(P_PIDFD, (id_t)fd, &info, WEXITED);
-    close(fd);
+    reap_helper(data, fd);
     return 0;
 }
 
