@@ -306,7 +306,7 @@ struct keeper_process {
     qb_loop_timer_handle dump_timer;
     char *push_reason;
     bool push_after_dump;
-    uint64_t push_generation; /* counts: the failure warden-push is telling */
+    uint64_t push_generation; /* the failure warden-push is telling */
 };
 
 static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
@@ -320,7 +320,7 @@ static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
     return warden_probe_run(probe, &ctx, deadline, ret_reason);
 }
 
-/* ---- counts: the push (warden-push) ------------------------------------- */
+/* ---- the push (warden-push) ----------------------------------------------- */
 
 /* A helper run by the keeper has exited: stop watching it, reap it. */
 static siginfo_t reap_helper(struct keeper_process *kp, int fd)
@@ -482,7 +482,7 @@ static void dump_finished(struct keeper_process *kp, bool in_time)
     close(kp->dump_pidfd);
     close(kp->dump_report_fd);
     kp->dump_pid = 0;
-    /* counts: the failure is published with its push already pending, so
+    /* The failure is published with its push already pending, so
      * that no monitor reports it in between */
     if (kp->push_after_dump) {
         push_now(kp);
@@ -786,7 +786,7 @@ int warden__keeper_main(const warden_params *p, const char *instance,
            warden__shown(warden_probe_spec(kp.service->probe), check),
            warden_time_format(cfg.check_interval, t, sizeof(t)));
     signal_ready(how);
-    push_clear(&kp); /* counts */
+    push_clear(&kp); /* an old failure's note goes once its fail count is cleaned up */
     qb_loop_run(kp.loop);
     result = 0;
 out:
