@@ -3,6 +3,7 @@
  * and waits for the recovery to cancel it, on the state directory's events. */
 #include "check_common.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "verdict-int.h"
@@ -41,29 +42,40 @@ static struct warden_verdict failed(enum warden_push push)
 }
 
 /* Publishes `next` (or removes the verdict when NULL) after ms, from a
- * child: the keeper's side. */
-static pid_t publish_later(long ms, const struct warden_verdict *next)
+ * child: the keeper's side. The child says how it went on a pipe, not in
+ * its exit status: under valgrind a forked child's exit status is
+ * valgrind's verdict on the memory it inherited. */
+struct publisher {
+    pid_t pid;
+    int result_fd;
+};
+
+static struct publisher publish_later(long ms, const struct warden_verdict *next)
 {
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
-        if (next) {
-            _exit(warden__verdict_write(dir, next) == 0 ? 0 : 1);
-        }
         char path[128];
         snprintf(path, sizeof(path), "%s/verdict", dir);
-        _exit(unlink(path) == 0 ? 0 : 1);
+        bool ok = next ? warden__verdict_write(dir, next) == 0 : unlink(path) == 0;
+        (void)!write(fds[1], ok ? "0" : "1", 1);
+        _exit(0);
     }
-    return pid;
+    close(fds[1]);
+    return (struct publisher){.pid = pid, .result_fd = fds[0]};
 }
 
-static void reap(pid_t pid)
+static void reap(struct publisher p)
 {
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char c = 0;
+    ck_assert_int_eq(read(p.result_fd, &c, 1), 1);
+    close(p.result_fd);
+    ck_assert_int_eq(waitpid(p.pid, NULL, 0), p.pid);
+    ck_assert_int_eq(c, '0');
 }
 
 START_TEST(test_no_wait_without_push)
@@ -110,11 +122,11 @@ START_TEST(test_push_failed_ends_wait)
     ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
     struct warden_verdict next = v;
     next.push = WARDEN_PUSH_FAILED;
-    pid_t pid = publish_later(200, &next);
+    struct publisher pub = publish_later(200, &next);
     warden_usec_t start = warden_now();
     ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 0);
     long long took = check_ms_since(start);
-    reap(pid);
+    reap(pub);
     ck_assert_int_ge(took, 150);
     ck_assert_int_lt(took, 1500);
     ck_assert_int_eq(v.push, WARDEN_PUSH_FAILED);
@@ -130,10 +142,10 @@ START_TEST(test_keeps_waiting_through_ticks)
     ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
     struct warden_verdict next = v;
     next.push = WARDEN_PUSH_DONE;
-    pid_t pid = publish_later(100, &next);
+    struct publisher pub = publish_later(100, &next);
     warden_usec_t start = warden_now();
     ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(600 * MS)), -ETIMEDOUT);
-    reap(pid);
+    reap(pub);
     ck_assert_int_ge(check_ms_since(start), 590);
     ck_assert_int_eq(v.push, WARDEN_PUSH_DONE);
 }
@@ -144,10 +156,10 @@ START_TEST(test_stand_down_ends_wait)
     /* The keeper stood down (the verdict is gone): answer the failure read. */
     struct warden_verdict v = failed(WARDEN_PUSH_DONE);
     ck_assert_int_eq(warden__verdict_write(dir, &v), 0);
-    pid_t pid = publish_later(150, NULL);
+    struct publisher pub = publish_later(150, NULL);
     warden_usec_t start = warden_now();
     ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 0);
-    reap(pid);
+    reap(pub);
     ck_assert_int_lt(check_ms_since(start), 1500);
     ck_assert_int_eq(v.health, WARDEN_HEALTH_STOPPED);
 }
@@ -163,9 +175,9 @@ START_TEST(test_new_failure_ends_wait)
     next.pushes = 2;
     next.health = WARDEN_HEALTH_RUNNING;
     next.push = WARDEN_PUSH_NONE;
-    pid_t pid = publish_later(100, &next);
+    struct publisher pub = publish_later(100, &next);
     ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 0);
-    reap(pid);
+    reap(pub);
     ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
 }
 END_TEST
