@@ -13,6 +13,8 @@ set -euo pipefail
 packages=(
     # build
     gcc meson ninja-build pkg-config libqb-dev pacemaker-dev check
+    # test: a C++ program against the headers (test/agent/test-abi.sh)
+    g++
     # run: the cluster stack warden's agents live in
     pacemaker corosync crmsh resource-agents
     # test: DTD validation, leak checking, process tools, format check

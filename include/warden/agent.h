@@ -8,6 +8,10 @@
 
 #include "warden/param.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** OCF exit codes (Pacemaker 2.1 semantics). */
 enum warden_ocf_rc {
     WARDEN_OCF_SUCCESS = 0,
@@ -46,3 +50,7 @@ int warden_agent_main(const struct warden_agent *agent, int argc, char **argv);
  * this mapping lives; the README documents it.
  */
 enum warden_ocf_rc warden_ocf_rc_from_errno(int r);
+
+#ifdef __cplusplus
+}
+#endif

@@ -11,6 +11,10 @@
 
 #include "warden/time.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Where and what to dump. */
 struct warden_dump_options {
     const char *dir;    /**< created 0700 if missing; never followed as a symlink */
@@ -44,3 +48,7 @@ int warden_dump_processes(const struct warden_dump_options *o, const char *insta
  * 1024). @return 0 or -EINVAL.
  */
 int warden_size_parse(const char *text, uint64_t *ret);
+
+#ifdef __cplusplus
+}
+#endif

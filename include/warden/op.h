@@ -8,6 +8,10 @@
 
 #include "warden/time.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /**
  * An operation. It gets the deadline too, and should itself return by then;
  * the wrapper is the guard for the one that does not.
@@ -26,3 +30,7 @@ typedef int (*warden_op_fn)(void *userdata, warden_usec_t deadline);
  *         -errno when the thread could not be started.
  */
 int warden_op_run(warden_op_fn fn, void *userdata, warden_usec_t deadline, int *ret_result);
+
+#ifdef __cplusplus
+}
+#endif

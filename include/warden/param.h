@@ -10,6 +10,10 @@
 
 #include "warden/time.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** The OCF content types a parameter can have. */
 enum warden_param_type {
     WARDEN_PARAM_STRING,
@@ -72,3 +76,7 @@ bool warden_params_is_set(const warden_params *p, const char *name);
  * @return 0, -ENOENT for an undeclared name, -ENOMEM.
  */
 int warden_params_set_default(warden_params *p, const char *name, const char *value);
+
+#ifdef __cplusplus
+}
+#endif

@@ -19,6 +19,10 @@
 
 #include "warden/time.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct warden_probe warden_probe;
 
 struct warden_exec;
@@ -77,3 +81,7 @@ int warden_probe_run(const warden_probe *p, const struct warden_probe_context *c
 
 /** @return the spec the probe was made from. */
 const char *warden_probe_spec(const warden_probe *p);
+
+#ifdef __cplusplus
+}
+#endif

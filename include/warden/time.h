@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Microseconds. Deadlines are absolute CLOCK_MONOTONIC points. */
 typedef uint64_t warden_usec_t;
 
@@ -37,3 +41,7 @@ int warden_time_parse(const char *text, warden_usec_t *ret_usec);
  * @return @p buf.
  */
 char *warden_time_format(warden_usec_t usec, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif

@@ -10,3 +10,4 @@
 #include "warden/param.h"
 #include "warden/probe.h"
 #include "warden/time.h"
+#include "warden/version.h"
