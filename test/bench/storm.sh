@@ -4,6 +4,8 @@
 # lab (test/cluster/lab.sh) once per agent and tears it down.
 #
 #   test/bench/storm.sh [N] [AGENTS]      defaults: 100 "warden anything"
+#   STORM_PROPS="node-action-limit=16 load-threshold=400%" test/bench/storm.sh
+#                                         the same with cluster options set
 #
 # For each agent: N resources (ocf:warden:daemon, or ocf:heartbeat:anything,
 # both running "/bin/sleep <unique>", monitor every 10 s), all started; then
@@ -31,6 +33,10 @@ run() {
     local agent=$1 cfg i rsc ctl ctl_after mark evictions
     lab_up >&2 || { echo "lab_up failed" >&2; return 1; }
     ctl=$(lab_proc_find pacemaker-controld | head -n1)
+    local prop
+    for prop in ${STORM_PROPS:-}; do
+        env -u CIB_file crm_attribute --type crm_config --name "${prop%%=*}" --update "${prop#*=}" >/dev/null
+    done
     cfg=$(mktemp)
     for (( i = 1; i <= N; i++ )); do
         rsc=$(printf 'storm-%s-%03d' "$agent" "$i")
@@ -53,7 +59,7 @@ run() {
     sleep 12 # one monitor of each has run
     mark=$(lab_log_mark)
     # Kill all at once and time each service's return, from /proc.
-    python3 - "$agent" "$N" <<'PY' >"$LAB_DIR/storm-$agent.times"
+    python3 - "$agent" "$N" <<'PY' >"$LAB_DIR/storm-$agent.times" 2>"$LAB_DIR/storm-$agent.load"
 import os, sys, time, signal
 agent, n = sys.argv[1], int(sys.argv[2])
 prefix = "4" if agent == "warden" else "5"
@@ -77,6 +83,7 @@ def scan():
     return found
 old = scan()
 assert len(old) == n, f"found {len(old)} of {n} services"
+print("load", open("/proc/loadavg").read().split()[0], file=sys.stderr)
 t0 = time.monotonic()
 for pid in old.values():
     os.kill(pid, signal.SIGKILL)
@@ -89,6 +96,9 @@ while len(back) < n and time.monotonic() - t0 < 300:
 for a in want:
     print(a, f"{back[a]:.2f}" if a in back else "never")
 PY
+    [[ -s $LAB_DIR/storm-$agent.times ]] || { cat "$LAB_DIR/storm-$agent.load" >&2; return 1; }
+    local load
+    load=$(sed -n 's/^load //p' "$LAB_DIR/storm-$agent.load" 2>/dev/null)
     sleep 5
     local settle_deadline=$(( $(lab_now) + 60000 )) counts xml
     while :; do
@@ -107,7 +117,9 @@ PY
     median=$(sed -n "$(( (cnt + 1) / 2 ))p" <<< "$times")
     max=$(tail -n1 <<< "$times")
     never=$(grep -c never "$LAB_DIR/storm-$agent.times" || true)
-    echo "storm: $agent x$N killed at once: running again median ${median}s max ${max}s (never: $never); fail counts ${counts% }; controller $([[ $ctl == "$ctl_after" ]] && echo "kept (pid $ctl)" || echo "RESPAWNED ($ctl -> $ctl_after)"); evictions $evictions"
+    local throttle
+    throttle=$(lab_log_since "$mark" | grep -o 'New throttle mode: [a-z]*' | awk '{print $4}' | paste -sd, -)
+    echo "storm: $agent x$N${STORM_PROPS:+ ($STORM_PROPS)} killed at once (load ${load:-?}): running again median ${median}s max ${max}s (never: $never); fail counts ${counts% }; controller $([[ $ctl == "$ctl_after" ]] && echo "kept (pid $ctl)" || echo "RESPAWNED ($ctl -> $ctl_after)"); evictions $evictions; throttle ${throttle:-unchanged}"
     lab_down >&2
 }
 
