@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The main job: build and install warden, then show it at work in a throwaway
 # Pacemaker cluster on this machine, left running afterwards.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Install what warden needs on Debian 12, only what is missing.
 #   scripts/deps.sh          build + run + test dependencies
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The whole test suite, as CI runs it (.ci/run runs exactly this).
 #  1. install what is missing (apt-get), build, install the agents
 #  2. unit tests (Check), agent tests (ocf-tester, every exit code), and the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/lab.sh - a throwaway single-node Pacemaker + Corosync cluster on
 # 127.0.0.1, for tests that need a real cluster.
 #

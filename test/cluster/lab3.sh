@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/lab3.sh - a throwaway Pacemaker + Corosync cluster of 1 to 3
 # nodes on one machine, each node in its own network, PID, mount and UTS
 # namespace, for tests that need failover between real nodes.
