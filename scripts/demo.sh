@@ -41,9 +41,7 @@ case ${1:-} in
 esac
 
 scripts/deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
-meson install -C build --quiet
+scripts/install.sh build
 echo "installed: $(ls /usr/lib/ocf/resource.d/warden/ | paste -sd" ")  ->  /usr/lib/ocf/resource.d/warden/"
 
 bye() {
