@@ -155,8 +155,10 @@
       <xsl:value-of select="@interval"/>
       <xsl:text> timeout=</xsl:text>
       <xsl:value-of select="@timeout"/>
+      <!-- OCF_CHECK_LEVEL, not crmsh's depth=: crmsh 4.4 stores depth=
+           as an attribute named depth, which no agent is given. -->
       <xsl:if test="@depth and @depth != '0'">
-        <xsl:text> depth=</xsl:text>
+        <xsl:text> OCF_CHECK_LEVEL=</xsl:text>
         <xsl:value-of select="@depth"/>
       </xsl:if>
     </xsl:for-each>
