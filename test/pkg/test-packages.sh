@@ -196,6 +196,7 @@ if [ "${1:-}" = --inside ]; then
     else
         say "FAIL the purge left: ${left[*]}"
     fi
+    say "DONE"
     exit 0
 fi
 
@@ -266,13 +267,18 @@ echo "# the Debian 12 root: $img ($(secs "$t") s)"
 
 # 4 and 5, in namespaces of their own.
 t=$(now)
+done=
 while IFS= read -r line; do
     case $line in
         "PASS "*) ok "${line#PASS }" ;;
         "FAIL "*) not_ok "${line#FAIL }" ;;
+        DONE) done=1 ;;
         *) echo "$line" ;;
     esac
 done < <(unshare --mount --pid --fork --propagation private "$0" --inside "$img" "$tmp" 2>&1)
+# An install that failed ends the phase early (and failed); anything else
+# that ends it early must not pass silently.
+[ -n "$done" ] || [ "$n_fail" -gt 0 ] || not_ok "the phase in the root did not run to its end"
 echo "# in the root: $(secs "$t") s; the whole test: $(secs "$t_all") s"
 if grep -qs " $tmp/" /proc/self/mountinfo; then
     not_ok "a mount under $tmp is left: $(grep " $tmp/" /proc/self/mountinfo | head -3)"
