@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ocf:warden:daemon - any long-running program, kept alive the EXRES way. */
 #include <warden/warden.h>
 

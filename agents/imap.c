@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ocf:warden:imap - Dovecot (or another server), checked by speaking IMAP. */
 #include <warden/warden.h>
 

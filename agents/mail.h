@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the mail agents share: the address parameter, checks, and defaults
  * derived from the instance's configuration. Header-only: each agent is one
  * file. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ocf:warden:pop3 - Dovecot (or another server), checked by speaking POP3. */
 #include <warden/warden.h>
 

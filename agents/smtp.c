@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ocf:warden:smtp - Postfix (or another MTA), checked by speaking SMTP. */
 #include <warden/warden.h>
 

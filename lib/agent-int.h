@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The full agent, behind the front (front.c). Private. */
 #pragma once
 

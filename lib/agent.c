@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* warden_agent_main: an OCF agent from a table. Parses the parameters,
  * prints meta-data, validates, runs the action under the wrapper's deadline
  * and maps the result to an OCF exit code, with the reason on stderr as

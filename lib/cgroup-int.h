@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cgroup v2: one cgroup per service instance, killed whole with cgroup.kill.
  * Private to the library. */
 #pragma once

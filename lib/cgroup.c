@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cgroup v2 support. The kernel gives us two things we want: a set that no
  * process can leave by forking or setsid(), and cgroup.kill to end the set at
  * once (Linux 5.14+). Where either is missing the caller falls back to the

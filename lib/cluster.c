@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* warden-push: tell the local Pacemaker controller that a resource failed,
  * now, instead of waiting for its next monitor. What `crm_resource --fail`
  * does, through the same call (pcmk_controld_api_fail).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The dump helper: a detached process (this binary, in an internal mode)
  * that dumps an instance's processes within a budget and reports where the
  * dump went. Run by the keeper before it pushes a failed or hung check, by a

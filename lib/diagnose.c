@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The dump helper (see diagnose-int.h). */
 #include <fcntl.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Dumps of a stuck service (see dump.h).
  *
  * Safety: a dump holds what the service had in memory (passwords, mail), so

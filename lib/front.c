@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The front of every agent: the code Pacemaker runs on every monitor.
  *
  * Each monitor is a fresh exec of the agent, so what the agent loads is paid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A resource instance's name where it becomes a directory, a cgroup, a
  * socket, a file name or a log line. Pacemaker accepts any XML ID, of any
  * length, and a clone adds ":N"; each of those places takes less. All the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Resource instance names in paths, cgroups, IPC and logs (see
  * instance-int.h). libc only: the agent's front links this file. */
 #include <inttypes.h>

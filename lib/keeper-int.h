@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The keeper: EXRES's ExchangeIsAliveMonitor + ExchangeCheckIsAliveWrapper.
  * One per running resource instance, in a process of its own. Its loop
  * thread wakes every check_interval and hands the probe to a check thread;

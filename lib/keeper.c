@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The keeper's loop (see keeper-int.h).
  *
  * Threads: the loop thread owns everything; the check thread only runs the

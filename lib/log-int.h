@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Logging through libqb, where Pacemaker says. Private. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Logging targets. Pacemaker hands its log settings to agents in the
  * environment, in both the PCMK_ and the older HA_ spelling. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The agent's side of the keeper: ask it for the verdict, start one, stand
  * it down, hand it reloaded values; and the keeper process itself, built
  * around one service. Private. */

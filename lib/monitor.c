@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The keeper seen from the agent, and the keeper process's main. */
 #include <fcntl.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The wrapper and its worker. The result travels back through a slot guarded
  * by a mutex, with an eventfd to wake the waiting thread. The slot is shared
  * by reference count, so a worker abandoned at the deadline can still finish

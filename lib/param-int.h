@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parameter tables and parsed values (private). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parameters: declarations merged from the agent and the library, values
  * from OCF_RESKEY_*, typed parsing with messages that name the accepted form. */
 #include <ctype.h>

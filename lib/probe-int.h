@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Health probes: what the library and the tests see beyond probe.h. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Health probes. Each kind is a row of a table: its prefix, how to parse
  * what follows, how to run. Every step is bounded by the one deadline,
  * resolving a host name included (in a thread: see "resolving HOST").

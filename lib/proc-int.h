@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Processes: references by pidfd, the holder that owns a service's process
  * tree, the tree itself, and short-lived commands. Private to the library. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Processes: spawn, reference by pidfd, enumerate and kill a service's tree.
  *
  * Code that runs between fork() and exec() (child_exec, holder_main) calls

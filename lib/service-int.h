@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The managed service: start, stop and status of one resource instance's
  * process tree, with its state under <state_dir>/<instance>/. Private. */
 #pragma once

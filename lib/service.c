@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The managed service of one resource instance.
  *
  * Lock: s->lock only. The worker thread holds it while it spawns and while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Monotonic time and OCF time values. */
 #include <ctype.h>
 #include <stdio.h>

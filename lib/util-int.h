@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Small helpers shared by every libwarden module: cleanup attributes, errno
  * conversion, monotonic time. Private to the library. */
 #pragma once

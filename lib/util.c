@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the library's modules (see util-int.h). */
 #include <fcntl.h>
 #include <stdarg.h>

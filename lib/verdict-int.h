@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The keeper's verdict: what it serves over IPC and publishes in its state
  * directory, and how a monitor answers from it. No libqb here: the agent's
  * front (front.c) reads verdicts without loading it. Private. */

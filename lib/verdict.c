@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Verdicts: the answer, the published file, the keeper's liveness. Linked
  * into the agent's front too, so: libc only. */
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The main job: build and install warden, then show it at work in a throwaway
 # Pacemaker cluster on this machine, left running afterwards.
 #
@@ -40,9 +41,7 @@ case ${1:-} in
 esac
 
 scripts/deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
-meson install -C build --quiet
+scripts/install.sh build
 echo "installed: $(ls /usr/lib/ocf/resource.d/warden/ | paste -sd" ")  ->  /usr/lib/ocf/resource.d/warden/"
 
 bye() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Install what warden needs on Debian 12, only what is missing.
 #   scripts/deps.sh          build + run + test dependencies
 #
@@ -24,6 +25,9 @@ packages=(
     # test: the servers of ocf:warden:smtp, imap and pop3 (never started as
     # the distribution's services; see above)
     postfix dovecot-imapd dovecot-pop3d
+    # build and test: the Debian packages (test/pkg): build them, lintian,
+    # a Debian 12 root to install them in, their man pages
+    debhelper dpkg-dev fakeroot lintian debootstrap xsltproc man-db
 )
 
 missing=()

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Print an agent's parameters as a Markdown table, from its own meta-data,
 # so the README never drifts from what the agent declares.
 #   scripts/params-table.sh build/agents/daemon

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The whole test suite, as CI runs it (.ci/run runs exactly this).
-#  1. install what is missing (apt-get), build, install the agents
-#  2. unit tests (Check), agent tests (ocf-tester, every exit code), and the
-#     real single-node cluster tests (corosync + Pacemaker on 127.0.0.1)
+#  1. install what is missing (apt-get), build, install to /usr
+#     (scripts/install.sh: an old copy under /usr/local is removed first)
+#  2. unit tests (Check), agent tests (ocf-tester, every exit code), the
+#     real single-node cluster tests (corosync + Pacemaker on 127.0.0.1), and
+#     the Debian packages (test/pkg: built, lintian, installed in a Debian 12
+#     root, ocf-tester and man there, purged)
 #  3. the unit tests again under valgrind (no errors, no leaks)
 #  4. unit and agent tests again in an ASan+UBSan build
 set -euo pipefail
@@ -22,20 +26,17 @@ step "format (clang-format, .clang-format)"
 clang-format --dry-run --Werror lib/*.c lib/*.h include/warden/*.h agents/*.c agents/*.h \
     test/unit/*.c test/unit/*.h test/bench/*.c
 
-step "build"
-[ -f $build/build.ninja ] || meson setup $build >/dev/null
-ninja -C $build
-step "install"
-meson install -C $build --quiet
+step "build and install to /usr (scripts/install.sh)"
+scripts/install.sh $build
 
-step "tests: unit, agent, cluster"
-meson test -C $build --print-errorlogs --suite unit --suite agent --suite cluster
+step "tests: unit, agent, cluster, pkg (the Debian packages in a Debian 12 root)"
+meson test -C $build --print-errorlogs --suite unit --suite agent --suite cluster --suite pkg
 
 step "unit tests under valgrind"
 meson test -C $build --print-errorlogs --suite unit --setup valgrind
 
 step "ASan+UBSan build: unit and agent tests"
-[ -f $asan/build.ninja ] || meson setup $asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+[ -f $asan/build.ninja ] || meson setup --prefix=/usr $asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C $asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     meson test -C $asan --print-errorlogs --suite unit --suite agent

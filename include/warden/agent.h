@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file agent.h
  * An OCF resource agent as a table. warden_agent_main() does the rest:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file dump.h
  * Dumps of a stuck service for diagnosis, before it is recovered: EXRES's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file op.h
  * The wrapper: run an operation in a worker thread and wait for it against an

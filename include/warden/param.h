@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file param.h
  * An agent's parameters: typed declarations, and the values Pacemaker passed

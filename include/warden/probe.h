@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file probe.h
  * Health probes: EXRES's IsAlive. A probe is given as text, the `check`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file time.h
  * One time type for all of warden: microseconds on CLOCK_MONOTONIC.

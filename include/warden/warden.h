@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file warden.h
  * libwarden: Exchange's EXRES cluster resource model for Pacemaker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fake-keeper INSTANCE VICTIM_PID HEALTH LOG: any local user serving a keeper's
  * IPC name (warden__keeper_ipc_name: an abstract socket name, first come first served), answering
  * every request with a forged verdict that names VICTIM_PID as the keeper

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helpers for the agent tests: TAP output, running the agent the way
 # Pacemaker does (parameters in OCF_RESKEY_*), and looking for processes.
 # shellcheck shell=bash

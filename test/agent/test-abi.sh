@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # What an agent links against (issue 14's stable ABI): libwarden.so.0 exports
 # the functions of the public headers and nothing else of the library, each
 # under a symbol version (lib/libwarden.map), the headers compile and link as

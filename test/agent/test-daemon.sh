@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ocf:warden:daemon, driven as Pacemaker and ocf-tester drive it: every exit
 # code path, the escalating stop on both process-tree paths (cgroup, and
 # session + subreaper), daemonizing services, users, and clean-up of what an

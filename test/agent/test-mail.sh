@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ocf:warden:smtp, imap and pop3 against real servers: a throwaway Postfix
 # instance and two throwaway Dovecot instances (imap, pop3) of this test,
 # bound to 127.0.0.1 on unprivileged ports, all their files in a temp dir

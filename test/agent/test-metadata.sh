@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Every agent's meta-data, in both forms, against the schema its caller
 # validates with: OCF 1.1 (OCF_RA_VERSION_MAJOR=1, OCF_RA_VERSION_MINOR=1, as
 # Pacemaker 2.1 asks) against ra/1.1/ra-api.rng of the OCF spec

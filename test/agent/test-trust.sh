@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # What ocf:warden:daemon believes, as the security review attacked it: a
 # local user serving the keeper's IPC name (an abstract socket, first come
 # first served) must not get a process killed by root, a dead service

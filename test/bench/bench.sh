@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # warden's benchmark, run by hand (not part of the test suite). Prints, in
 # one run, side by side with ocf:heartbeat:anything managing the same service:
 #   1. wall time of a monitor, direct invocation, 200 runs: median and p99,

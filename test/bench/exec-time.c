@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* exec-time: run a command N times (fork + exec + wait, environment as
  * given) and print the median and p99 wall time in microseconds.
  *   exec-time N COMMAND [ARGS...]

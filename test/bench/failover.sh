@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Failover benchmark, run by hand (not part of the test suite): the EXRES
 # virtual server group of test/cluster/vserver.sh (IPaddr2 + SMTP + IMAP on
 # the virtual address) in the 3-node lab, built twice:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/bench/storm.sh - a failure storm, measured (issue 10). Run by hand, as
 # root, on a machine with no cluster running; it brings up the single-node
 # lab (test/cluster/lab.sh) once per agent and tears it down.

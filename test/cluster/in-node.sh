@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/in-node.sh - what a node of the 3-node lab knows of a warden
 # resource, asked inside that node (its /run, /proc and cgroups):
 #     lab3_exec NODE test/cluster/in-node.sh COMMAND RSC [ARG...]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/lab.sh - a throwaway single-node Pacemaker + Corosync cluster on
 # 127.0.0.1, for tests that need a real cluster.
 #
@@ -62,7 +63,7 @@ LAB_BACKUP=${LAB_BACKUP:-$LAB_PCMK_VARLIB/warden-lab-backup}
 # Environment handed to corosync and pacemakerd (and through pacemaker-execd to
 # the resource agents): a clean one, like a service manager would give them, so
 # nothing from the calling test (CIB_file, meson's variables, ...) leaks in.
-LAB_DAEMON_PATH=${LAB_DAEMON_PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
+LAB_DAEMON_PATH=${LAB_DAEMON_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}
 
 _LAB_PIDS_FILE=$LAB_STATE/pids   # lines: "<role> <pid> <starttime>"
 _LAB_DAEMON_COMMS='^(corosync|pacemakerd|pacemaker-.*)$'

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/lab3.sh - a throwaway Pacemaker + Corosync cluster of 1 to 3
 # nodes on one machine, each node in its own network, PID, mount and UTS
 # namespace, for tests that need failover between real nodes.
@@ -100,7 +101,7 @@ LAB3_STOP_TIMEOUT=${LAB3_STOP_TIMEOUT:-20}       # s for the graceful pacemakerd
 LAB3_KILL_TIMEOUT=${LAB3_KILL_TIMEOUT:-15}       # s for a node to die after SIGKILL of its PID 1
 LAB3_REAP_TIMEOUT=${LAB3_REAP_TIMEOUT:-5}        # s to let PID 1 reap dead unshare processes
 LAB3_CGROUP_TIMEOUT=${LAB3_CGROUP_TIMEOUT:-10}   # s for a dead node's cgroup to empty
-LAB3_DAEMON_PATH=${LAB3_DAEMON_PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
+LAB3_DAEMON_PATH=${LAB3_DAEMON_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}
 LAB3_MAX_NODES=3
 
 _LAB3_PIDS=$LAB3_STATE/pids      # lines: "<node>-<role> <pid> <starttime>"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/scenarios.sh - the frame of the warden cluster tests that run
 # several scenarios in one lab (test-keeper.sh, test-dump.sh): each scenario in
 # a subshell, its own primitive created and removed, and a check that nothing

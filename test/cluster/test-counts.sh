@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-counts.sh - one failure, one count (issue 10), in a real
 # single-node cluster with the installed ocf:warden:daemon:
 #  1. three resources monitored every 1 s, 2 s and 10 s; their service

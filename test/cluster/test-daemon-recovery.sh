@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-daemon-recovery.sh - the warden daemon agent in a real
 # cluster: Pacemaker runs "/bin/sleep 100000" through ocf:warden:daemon; we
 # SIGKILL that service process and check that Pacemaker notices (the agent's

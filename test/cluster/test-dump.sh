@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-dump.sh - dump on failure (EXRES DumpProcessOnIsAliveFailure,
 # issue 4) in a real cluster. One lab, the scenarios below in a row, each with
 # a primitive of its own (created, driven, stopped, deleted, and checked to

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-keeper.sh - the warden keeper in a real cluster. One lab,
 # six scenarios in a row, each with a primitive of its own (created, driven,
 # stopped, deleted, and checked to have left no process behind):

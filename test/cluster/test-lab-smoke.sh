@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-lab-smoke.sh - proves the cluster lab works end to end:
 # bring up a one-node cluster, run an ocf:pacemaker:Dummy with a 5 s monitor,
 # make its monitor fail (delete the Dummy's state file: its monitor then

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-lab3-smoke.sh - proves the 3-node lab (lab3.sh) works end
 # to end and measures it:
 #   1. bring up 3 nodes (n1 n2 n3), time until all are online with one DC;

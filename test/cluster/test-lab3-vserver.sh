@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-lab3-vserver.sh - an "EXRES virtual server" failing over
 # between three real nodes (lab3.sh): a group "vs" of ocf:heartbeat:IPaddr2
 # (LAB3_VIP), ocf:warden:smtp (Postfix) and ocf:warden:imap (Dovecot), both

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/test-mail.sh - ocf:warden:smtp, imap and pop3 in a real
 # single-node cluster, each running a throwaway server of this test (Postfix,
 # and two Dovecot instances side by side; 127.0.0.1, unprivileged ports,

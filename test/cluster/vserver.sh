@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/vserver.sh - an "EXRES virtual server" in the 3-node lab
 # (lab3.sh): a group of a virtual address (ocf:heartbeat:IPaddr2 with
 # LAB3_VIP), an SMTP server and an IMAP server listening on that address,

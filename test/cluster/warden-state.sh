@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test/cluster/warden-state.sh - what the cluster tests know of a warden
 # resource on this node, read from the agent's own state in
 # $STATE_ROOT/<rsc>/ (default /run/warden): its holder, main process, cgroup

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What every unit test shares: one test case per test with its own timeout,
  * a guard that fails a test when the library logs an error the test did not
  * expect, and checks that a test left no fd, thread or child process behind.

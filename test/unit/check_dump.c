@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Dumps: file naming and modes, retention (dump_keep), the size cap on
  * cores, refusing an unsafe directory, and a full filesystem that must not
  * block. */

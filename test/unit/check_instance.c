@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Resource instance names in paths, cgroups, IPC names and log formats
  * (lib/instance.c): short safe names kept, long ones shortened with a hash
  * of the whole name, no '/', no leading '.', no clash with the kernel's

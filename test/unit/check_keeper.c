@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The keeper's loop with scripted probes: healthy, failing, flapping around
  * the threshold, slow, hung forever; the cached answer and the stall guard;
  * a crash seen through the main process's pidfd; a restarted dependency;

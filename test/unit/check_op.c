@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The wrapper (lib/op.c): an operation runs in a worker thread; the caller
  * gets its result, or -ETIMEDOUT at the deadline however long the operation
  * goes on. An abandoned worker must still finish cleanly: each test that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parameters (lib/param.c): merged declaration tables, values from
  * OCF_RESKEY_*, validation messages, typed getters, derived defaults and the
  * meta-data block. */

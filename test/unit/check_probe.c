@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Health probes (lib/probe.c): parsing the `check` parameter, and each kind
  * run against something real on this machine: a socket the test listens on,
  * a command, a process, and for the protocol probes a scripted fake server

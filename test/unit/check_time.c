@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Monotonic time, deadlines and OCF time values (lib/time.c). */
 #include "check_common.h"
 

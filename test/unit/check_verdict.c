@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* How a recurring monitor answers a failure the keeper pushes
  * (lib/verdict.c, warden__verdict_await): it leaves the count to the push
  * and waits for the recovery to cancel it, on the state directory's events. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A scripted fake server for the protocol probes: it listens on the loopback
  * address, any port, in a thread of the test, and serves every connection it
  * accepts by the same script: lines to say, lines it expects to hear, pauses,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Throwaway mail servers for the tests of ocf:warden:smtp, imap and pop3 (and
 # the benchmark): a Postfix instance and Dovecot instances of their own, in a
 # directory the caller owns, bound to 127.0.0.1 on unprivileged ports, with
