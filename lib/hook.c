@@ -56,7 +56,11 @@ int warden__hook_run(const char *name, warden_agent_fn fn, const struct warden_a
     if (w == -ETIMEDOUT) {
         atomic_fetch_add(&n_abandoned, 1);
         char buf[32];
+        /* The time it had, as the administrator gave it (check_timeout
+         * 1s, not the 999.8ms left when the call began). */
+        warden_usec_t tick = 10 * WARDEN_USEC_PER_MSEC;
         warden_usec_t had = ctx->deadline > start ? ctx->deadline - start : 0;
+        had = (had + tick / 2) / tick * tick;
         return warden__set_reason(ret_reason, -ETIMEDOUT, "%s did not return within %s", what,
                                   warden_time_format(had, buf, sizeof(buf)));
     }
