@@ -25,7 +25,7 @@ static const struct warden_param params[] = {
     {NULL},
 };
 
-static int prepare(warden_params *p)
+static int prepare(warden_params *p, char **ret_reason)
 {
     return warden_mail_prepare(p, "dovecot", "-c", "-F", "config", "pop3");
 }

@@ -8,6 +8,7 @@
 
 #include "agent-int.h"
 #include "diagnose-int.h"
+#include "hook-int.h"
 #include "log-int.h"
 #include "monitor-int.h"
 #include "param-int.h"
@@ -724,7 +725,7 @@ static int action_validate(struct run *r)
 
 static int action_keeper(struct run *r)
 {
-    return warden__keeper_main(r->params, r->instance, r->agent->prepare) == 0 ? 0 : -EIO;
+    return warden__keeper_main(r->params, r->instance, r->agent) == 0 ? 0 : -EIO;
 }
 
 static int action_dump(struct run *r)
@@ -778,15 +779,24 @@ static int dispatch(struct run *r)
         return exit_with(r, -EOPNOTSUPP, "action '%s' is not implemented", r->action);
     }
     if (r->agent->prepare) {
-        int k = r->agent->prepare(r->params);
+        char *why = NULL;
+        int k = r->agent->prepare(r->params, &why);
         if (k < 0) {
-            return exit_with(r, k, "cannot derive defaults: %s", strerror(-k));
+            char buf[WARDEN_REASON_SHOWN_SIZE];
+            int e = why ? exit_with(r, k, "%s", warden__reason_shown(why, buf))
+                        : exit_with(r, k, "cannot derive defaults: %s", strerror(-k));
+            free(why);
+            return e;
         }
+        free(why);
     }
     int valid = warden__params_validate(r->params, &r->reason);
     if (valid == 0) {
         valid =
             warden__service_new(r->params, r->instance, act->needs_exec, &r->service, &r->reason);
+    }
+    if (valid == 0) {
+        valid = warden__service_set_agent(r->service, r->agent, &r->reason);
     }
     if (valid == 0 && act->needs_exec) {
         valid = warden__params_check_node(r->params, &r->reason);
@@ -799,13 +809,86 @@ static int dispatch(struct run *r)
     return act->run(r);
 }
 
+/* The common `check` of an agent that has a probe of its own: that probe
+ * is its default. */
+static const struct warden_param agent_check_param = {
+    "check",
+    WARDEN_PARAM_STRING,
+    WARDEN_PARAM_RELOADABLE,
+    "agent",
+    "Health probe (EXRES IsAlive)",
+    "How to tell the service is healthy: 'agent' (the default: this agent's own probe of the "
+    "service), 'process' (its main process runs), 'tcp:HOST:PORT' (a connection is accepted), "
+    "'exec:COMMAND' (the command exits 0), or a dialogue in a protocol warden speaks: "
+    "'smtp:HOST:PORT', 'imap:HOST:PORT', 'pop3:HOST:PORT', 'http:HOST:PORT/PATH'. A server that "
+    "accepts a connection but does not answer fails a protocol check: it is hung.",
+    "agent, " WARDEN_PROBE_FORMS,
+    check_probe_spec};
+
+/* The agent's tables as this library knows them (agent.h, "Extensibility"):
+ * the fields within the sizes the agent was compiled with, zero-extended;
+ * unknown fields of a newer agent must be unset (-E2BIG). Parameters are
+ * copied one by one, at the agent's stride. An agent with a probe of its
+ * own and no `check` of its own gets agent_check_param. */
+static int agent_normalize(const struct warden_agent *in, size_t agent_size, size_t param_size,
+                           struct warden_agent *out, struct warden_param **ret_params)
+{
+    if (!in || agent_size < sizeof(in->name) || (param_size && param_size < sizeof(char *))) {
+        return -EINVAL;
+    }
+    int r = warden__struct_copy(out, sizeof(*out), in, agent_size);
+    if (r < 0 || !out->name) {
+        return r < 0 ? r : -EINVAL;
+    }
+    size_t n = 0;
+    bool has_check = false;
+    const unsigned char *at = (const unsigned char *)out->params;
+    for (; at && *(const char *const *)(at + n * param_size); n++) {
+        has_check = has_check || streq(*(const char *const *)(at + n * param_size), "check");
+    }
+    bool add_check = out->probe && !has_check;
+    struct warden_param *params = calloc(n + 2, sizeof(*params));
+    if (!params) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r = warden__struct_copy(&params[i], sizeof(params[i]), at + i * param_size, param_size);
+        if (r < 0) {
+            free(params);
+            return r;
+        }
+    }
+    if (add_check) {
+        params[n] = agent_check_param;
+    }
+    out->params = params;
+    *ret_params = params;
+    return 0;
+}
+
 /* The whole agent; the front (front.c) loads this library and calls it for
  * everything but a depth-0 monitor it can answer by itself. */
-int warden__agent_main_full(const struct warden_agent *agent, int argc, char **argv)
+int warden__agent_main_full(const struct warden_agent *agent_in, size_t agent_size,
+                            size_t param_size, int argc, char **argv)
 {
     /* Static: a worker abandoned at its deadline may still use it until the
      * process exits (one invocation per process). */
     static struct run r;
+    static struct warden_agent agent_copy;
+    static struct warden_param *params_copy;
+    const struct warden_agent *agent = &agent_copy;
+    int k = agent_normalize(agent_in, agent_size, param_size, &agent_copy, &params_copy);
+    if (k == -E2BIG) {
+        fputs("ocf-exit-reason:this agent was built against a newer libwarden than the one "
+              "installed: it sets fields of struct warden_agent or warden_param that this "
+              "library does not know (install a newer libwarden)\n",
+              stderr);
+        return WARDEN_OCF_ERR_INSTALLED;
+    }
+    if (k < 0) {
+        fprintf(stderr, "ocf-exit-reason:the agent's table is unusable: %s\n", strerror(-k));
+        return WARDEN_OCF_ERR_GENERIC;
+    }
     r = (struct run){.agent = agent, .argc = argc, .argv = argv};
     r.action = argc > 1 ? argv[1] : NULL;
     r.instance = getenv("OCF_RESOURCE_INSTANCE");
@@ -844,7 +927,7 @@ int warden__agent_main_full(const struct warden_agent *agent, int argc, char **a
         fprintf(stderr, "ocf-exit-reason:%s\n", r.reason);
     }
     free(r.reason);
-    if (abandoned_op || keeper_abandoned) {
+    if (abandoned_op || keeper_abandoned || warden__hooks_abandoned()) {
         /* The worker may still hold it; the process ends in a moment. */
         return rc;
     }
@@ -852,5 +935,7 @@ int warden__agent_main_full(const struct warden_agent *agent, int argc, char **a
     warden__service_free(r.service);
     warden__params_free(r.params);
     free(r.table);
+    free(params_copy);
+    params_copy = NULL;
     return rc;
 }

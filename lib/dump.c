@@ -503,10 +503,18 @@ static int64_t dump_core(struct out *out, int dirfd, const char *base, pid_t pid
 
 /* ---- the dump ---------------------------------------------------------------- */
 
-int warden_dump_processes(const struct warden_dump_options *o, const char *instance,
+int warden_dump_processes(const struct warden_dump_options *options, const char *instance,
                           const char *reason, const pid_t *pids, size_t n_pids,
                           warden_usec_t deadline, char **ret_path)
 {
+    /* As this library knows them (dump.h): size 0 is the 1.0 layout. */
+    struct warden_dump_options copy;
+    const struct warden_dump_options *o = &copy;
+    int k = warden__struct_copy(&copy, sizeof(copy), options,
+                                options->size ? options->size : sizeof(copy));
+    if (k < 0) {
+        return k;
+    }
     _cleanup_close_ int dirfd = open_dump_dir(o->dir);
     if (dirfd < 0) {
         return dirfd;

@@ -24,7 +24,7 @@
 #define WARDEN_LIBRARY "libwarden.so.0"
 #endif
 
-typedef int (*full_main_fn)(const struct warden_agent *, int, char **);
+typedef int (*full_main_fn)(const struct warden_agent *, size_t, size_t, int, char **);
 
 /* Resolved where the full library is linked into the same binary. */
 extern __typeof__(warden__agent_main_full) warden__agent_main_full __attribute__((weak));
@@ -84,16 +84,19 @@ static bool fast_monitor(int argc, char **argv, int *ret_rc)
     return true;
 }
 
-int warden_agent_main(const struct warden_agent *agent, int argc, char **argv)
+int warden_agent_main_sized(const struct warden_agent *agent, size_t agent_size, size_t param_size,
+                            int argc, char **argv)
 {
     int rc;
     if (fast_monitor(argc, argv, &rc)) {
         return rc;
     }
     if (warden__agent_main_full) {
-        return warden__agent_main_full(agent, argc, argv);
+        return warden__agent_main_full(agent, agent_size, param_size, argc, argv);
     }
-    /* WARDEN_LIBRARY in the environment: tests run the build tree's. */
+    /* WARDEN_LIBRARY in the environment: tests run the build tree's (or an
+     * installed copy's under a DESTDIR); otherwise the path of the library
+     * this front was built with, the installed one. */
     const char *lib = getenv("WARDEN_LIBRARY");
     void *h = dlopen(!isempty(lib) ? lib : WARDEN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
     full_main_fn full = h ? (full_main_fn)dlsym(h, "warden__agent_main_full") : NULL;
@@ -103,5 +106,5 @@ int warden_agent_main(const struct warden_agent *agent, int argc, char **argv)
         return argc > 1 && streq(argv[1], "monitor") ? WARDEN_OCF_NOT_RUNNING
                                                      : WARDEN_OCF_ERR_INSTALLED;
     }
-    return full(agent, argc, argv);
+    return full(agent, agent_size, param_size, argc, argv);
 }

@@ -40,10 +40,11 @@ int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline);
  * instance; never a pid learned over IPC. */
 int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
 
-/* The keeper process: runs until stood down. prepare is the agent's (it
- * derives defaults from reloaded values too). Exit status for main(). */
+/* The keeper process: runs until stood down. agent is the agent's table:
+ * its prepare derives defaults from reloaded values too, its probe is
+ * check=agent. Exit status for main(). */
 int warden__keeper_main(const warden_params *p, const char *instance,
-                        int (*prepare)(warden_params *p));
+                        const struct warden_agent *agent);
 
 /* The internal action name that runs a keeper. */
 #define WARDEN_KEEPER_ACTION "__warden_keeper"

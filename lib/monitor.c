@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "diagnose-int.h"
+#include "hook-int.h"
 #include "instance-int.h"
 #include "monitor-int.h"
 #include "proc-int.h"
@@ -297,9 +298,12 @@ struct keeper_process {
     warden_probe *retired[16];  /* probes replaced by reloads, freed at exit */
     size_t n_retired;
     pid_t watched_main;
-    int (*prepare)(warden_params *p); /* the agent's */
+    const struct warden_agent *agent; /* its prepare and probe */
     const warden_params *params;      /* the current values */
-    warden_params *reloaded;          /* owned: the values of the last reload */
+    /* owned: the values of every reload, kept until exit (a probe bound to
+     * them, check=agent, may still read them; reloads are rare) */
+    warden_params **reloaded;
+    size_t n_reloaded;
     char *node, *resource, *provider, *type;
     /* a dump before the push */
     pid_t dump_pid;
@@ -593,14 +597,18 @@ static int kp_reload(void *userdata, const char *text)
     }
     /* Defaults that derive from other values (smtp's check from address
      * and port) are derived again, as the agent does on every action. */
-    if (kp->prepare) {
-        r = kp->prepare(p);
+    _cleanup_free_ char *why = NULL;
+    if (kp->agent->prepare) {
+        r = kp->agent->prepare(p, &why);
         if (r < 0) {
+            char shown[WARDEN_REASON_SHOWN_SIZE];
+            qb_log(LOG_ERR, "reload refused: %s",
+                   why ? warden__reason_shown(why, shown) : strerror(-r));
             warden__params_free(p);
             return r;
         }
+        free(TAKE_PTR(why));
     }
-    _cleanup_free_ char *why = NULL;
     struct warden_keeper_config cfg;
     warden_probe *probe = NULL;
     r = warden__params_validate(p, &why);
@@ -610,11 +618,19 @@ static int kp_reload(void *userdata, const char *text)
     if (r == 0) {
         r = warden_probe_new(warden_params_string(p, "check"), &probe);
     }
-    if (r < 0) {
-        qb_log(LOG_ERR, "reload refused: %s", why ? why : "invalid values");
-        warden__params_free(p);
-        return r;
+    if (r == 0) {
+        r = warden__hook_bind_probe(probe, kp->agent, p, kp->service->instance, &why);
     }
+    warden_params **kept =
+        r == 0 ? realloc(kp->reloaded, (kp->n_reloaded + 1) * sizeof(*kp->reloaded)) : NULL;
+    if (r < 0 || !kept) {
+        qb_log(LOG_ERR, "reload refused: %s", why ? why : r < 0 ? "invalid values" : "no memory");
+        warden_probe_free(probe);
+        warden__params_free(p);
+        return r < 0 ? r : -ENOMEM;
+    }
+    kp->reloaded = kept;
+    kp->reloaded[kp->n_reloaded++] = p;
     pthread_mutex_lock(&kp->probe_lock);
     if (kp->n_retired < ELEMENTSOF(kp->retired)) {
         kp->retired[kp->n_retired++] = kp->service->probe;
@@ -625,8 +641,6 @@ static int kp_reload(void *userdata, const char *text)
     pthread_mutex_unlock(&kp->probe_lock);
     warden__keeper_reconfigure(kp->keeper, &cfg);
     warden__keeper_watch_dependency(kp->keeper, warden_params_string(p, "depends_on"));
-    warden__params_free(kp->reloaded);
-    kp->reloaded = p;
     kp->params = p;
     char t[32], check[WARDEN_SHOWN_SIZE];
     qb_log(LOG_NOTICE, "reloaded: check '%s' every %s",
@@ -696,10 +710,10 @@ static char *dup_env(const char *name)
 }
 
 int warden__keeper_main(const warden_params *p, const char *instance,
-                        int (*prepare)(warden_params *p))
+                        const struct warden_agent *agent)
 {
     prctl(PR_SET_NAME, "warden-keeper");
-    struct keeper_process kp = {.params = p, .prepare = prepare};
+    struct keeper_process kp = {.params = p, .agent = agent};
     pthread_mutex_init(&kp.probe_lock, NULL);
     bool owner = false;
     _cleanup_free_ char *why = NULL;
@@ -710,6 +724,9 @@ int warden__keeper_main(const warden_params *p, const char *instance,
     struct warden_keeper_config cfg;
 
     int r = warden__service_new(p, instance, false, &kp.service, &why);
+    if (r == 0) {
+        r = warden__service_set_agent(kp.service, agent, &why);
+    }
     if (r < 0 || keeper_config(p, &cfg) < 0) {
         qb_log(LOG_ERR, "keeper: bad configuration: %s", why ? why : "invalid keeper settings");
         goto out;
@@ -806,11 +823,19 @@ out:
             }
         }
     }
+    if (warden__hooks_abandoned()) {
+        /* The agent's probe may still run, reading the probe and the
+         * values it was given: the process ends in a moment. */
+        return result;
+    }
     for (size_t i = 0; i < kp.n_retired; i++) {
         warden_probe_free(kp.retired[i]);
     }
     warden__service_free(kp.service);
-    warden__params_free(kp.reloaded);
+    for (size_t i = 0; i < kp.n_reloaded; i++) {
+        warden__params_free(kp.reloaded[i]);
+    }
+    free(kp.reloaded);
     pthread_mutex_destroy(&kp.probe_lock);
     if (kp.dump_pid > 0) {
         close(kp.dump_pidfd);

@@ -2,7 +2,22 @@
 /* Health probes: what the library and the tests see beyond probe.h. */
 #pragma once
 
+#include <stdbool.h>
+
+#include "warden/probe.h"
+
 /* How many name lookups a probe gave up on at its deadline are still
  * running in this process (each in a thread of its own, which frees it and
  * ends once getaddrinfo() returns). At most a few: see lib/probe.c. */
 int warden__probe_lookups_abandoned(void);
+
+/* check=agent: a probe of the agent's own (agent.h). The spec parses
+ * anywhere (so that a parameter check accepts it); the library binds it to
+ * the agent's probe when it builds the service (hook.c). Run unbound, it
+ * fails with -EINVAL: the agent has no probe. */
+typedef int (*warden_probe_agent_fn)(void *userdata, pid_t main_pid, warden_usec_t deadline,
+                                     char **ret_reason);
+bool warden__probe_is_agent(const warden_probe *p);
+/* Takes userdata, freed with free_userdata when the probe is. */
+void warden__probe_bind_agent(warden_probe *p, warden_probe_agent_fn fn, void *userdata,
+                              void (*free_userdata)(void *));

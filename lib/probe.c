@@ -33,6 +33,10 @@ struct warden_probe {
     char *port;
     char *path;              /* http: "/..." */
     struct warden_exec exec; /* exec */
+    /* agent: bound by the library (hook.c) */
+    warden_probe_agent_fn agent_fn;
+    void *agent_userdata;
+    void (*agent_free)(void *);
 };
 
 struct probe_kind {
@@ -950,8 +954,42 @@ static int dialogue_run(const warden_probe *p, _unused_ const struct warden_prob
     return r;
 }
 
+/* ---- agent: the agent's own probe ------------------------------------------ */
+
+static int agent_parse(_unused_ warden_probe *p, const char *arg)
+{
+    return isempty(arg) ? 0 : -EINVAL;
+}
+
+static int agent_run(const warden_probe *p, const struct warden_probe_context *ctx,
+                     warden_usec_t deadline, char **ret_reason)
+{
+    if (!p->agent_fn) {
+        set_reason(ret_reason, strdup("check 'agent': this agent has no probe of its own"));
+        return -EINVAL;
+    }
+    return p->agent_fn(p->agent_userdata, ctx->main_pid, deadline, ret_reason);
+}
+
+bool warden__probe_is_agent(const warden_probe *p)
+{
+    return p && p->kind->run == agent_run;
+}
+
+void warden__probe_bind_agent(warden_probe *p, warden_probe_agent_fn fn, void *userdata,
+                              void (*free_userdata)(void *))
+{
+    if (p->agent_free) {
+        p->agent_free(p->agent_userdata);
+    }
+    p->agent_fn = fn;
+    p->agent_userdata = userdata;
+    p->agent_free = free_userdata;
+}
+
 static const struct probe_kind kinds[] = {
     {"process", process_parse, process_run, NULL},
+    {"agent", agent_parse, agent_run, NULL},
     {"tcp:", tcp_parse, tcp_run, NULL},
     {"exec:", exec_parse, exec_run, NULL},
     {"smtp:", tcp_parse, dialogue_run, &smtp_dialogue},
@@ -996,6 +1034,9 @@ warden_probe *warden_probe_free(warden_probe *p)
     free(p->port);
     free(p->path);
     warden__exec_done(&p->exec);
+    if (p->agent_free) {
+        p->agent_free(p->agent_userdata);
+    }
     free(p);
     return NULL;
 }
@@ -1011,7 +1052,15 @@ int warden_probe_check_spec(const char *spec)
 int warden_probe_run(const warden_probe *p, const struct warden_probe_context *ctx,
                      warden_usec_t deadline, char **ret_reason)
 {
-    return p->kind->run(p, ctx, deadline, ret_reason);
+    /* As this library knows it (probe.h): size 0 is the 1.0 layout. */
+    struct warden_probe_context c;
+    int r = warden__struct_copy(&c, sizeof(c), ctx, ctx->size ? ctx->size : sizeof(c));
+    if (r < 0) {
+        set_reason(ret_reason, strdup("the probe context sets fields this libwarden does not "
+                                      "know (built against a newer one)"));
+        return r;
+    }
+    return p->kind->run(p, &c, deadline, ret_reason);
 }
 
 const char *warden_probe_spec(const warden_probe *p)

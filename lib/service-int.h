@@ -6,11 +6,17 @@
 #include <pthread.h>
 
 #include "proc-int.h"
+#include "warden/agent.h"
 #include "warden/param.h"
 #include "warden/probe.h"
 
 struct warden_service {
     char *instance;
+    /* The agent (its probe and hooks: hook.c) and the values they see; both
+     * outlive the service. NULL: no hooks (a stop with an invalid
+     * configuration, the tests). */
+    const struct warden_agent *agent;
+    const warden_params *params;
     char *state_dir; /* <state_dir>/<instance>, mode 0700 */
     struct warden_exec exec;
     char *pidfile;
@@ -40,6 +46,12 @@ struct warden_service {
  * is missing on this node), -ENXIO (user or workdir missing on this node). */
 int warden__service_new(const warden_params *p, const char *instance, bool need_exec,
                         struct warden_service **ret, char **ret_reason);
+
+/* The agent whose probe (check=agent) and hooks the service runs: binds the
+ * service's probe. -EINVAL and a reason when check is 'agent' and the agent
+ * has none. */
+int warden__service_set_agent(struct warden_service *s, const struct warden_agent *agent,
+                              char **ret_reason);
 struct warden_service *warden__service_free(struct warden_service *s);
 
 /* The directory that holds every instance's state: WARDEN_STATE_DIR in the
@@ -50,11 +62,15 @@ const char *warden__state_root(void);
 int warden__service_status(struct warden_service *s, char **ret_reason);
 
 /* Start and wait until healthy. Idempotent: a healthy running service is
- * left alone; leftovers of an earlier start are cleaned up first. */
+ * left alone; leftovers of an earlier start are cleaned up first. The
+ * agent's before_start runs just before the command (not when the service
+ * already runs), its ready once the check passes. */
 int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
 
 /* Graceful stop, then SIGKILL of the whole tree as the deadline nears.
- * 0 only when no process of the service is left. */
+ * 0 only when no process of the service is left. The agent's before_stop
+ * runs first, while the main process lives; its after_stop once nothing is
+ * left (its failure fails the stop). */
 int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
 
 /* Run the probe once against the running service. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cgroup-int.h"
+#include "hook-int.h"
 #include "instance-int.h"
 #include "log-int.h"
 #include "param-int.h"
@@ -130,6 +131,7 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
                                   "parameter 'check' has invalid value '%s': expected %s",
                                   warden__shown(check, shown), WARDEN_PROBE_FORMS);
     }
+    s->params = p;
     r = build_exec(s, p, ret_reason);
     if (r < 0 && need_exec) {
         warden__service_free(s);
@@ -142,6 +144,31 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
     }
     *ret = s;
     return 0;
+}
+
+int warden__service_set_agent(struct warden_service *s, const struct warden_agent *agent,
+                              char **ret_reason)
+{
+    s->agent = agent;
+    return warden__hook_bind_probe(s->probe, agent, s->params, s->instance, ret_reason);
+}
+
+/* Run one of the agent's hooks, if it has it and there are values for it to
+ * see, under deadline. */
+static int run_hook(struct warden_service *s, const char *name, warden_agent_fn fn,
+                    warden_usec_t deadline, char **ret_reason)
+{
+    if (!fn || !s->params) {
+        return 0;
+    }
+    struct warden_agent_context ctx = {
+        .params = s->params,
+        .instance = s->instance,
+        .main_pid = warden__pidref_alive(&s->main) ? s->main.pid : 0,
+        .deadline = deadline,
+    };
+    qb_log(LOG_DEBUG, "running the agent's %s", name);
+    return warden__hook_run(name, fn, &ctx, ret_reason);
 }
 
 struct warden_service *warden__service_free(struct warden_service *s)
@@ -473,9 +500,11 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     if (!s->exec.argv || !s->exec.envp) {
         return warden__set_reason(ret_reason, -EINVAL, "no command to start");
     }
+    const struct warden_agent *a = s->agent;
     if (warden__service_status(s, NULL) == 0) {
         qb_log(LOG_INFO, "already running as pid %d", (int)s->main.pid);
-        return wait_healthy(s, deadline, ret_reason);
+        int h = wait_healthy(s, deadline, ret_reason);
+        return h < 0 ? h : run_hook(s, "ready", a ? a->ready : NULL, deadline, ret_reason);
     }
     int r = clean_leftovers(s, deadline);
     if (r < 0) {
@@ -486,6 +515,10 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     if (r < 0) {
         return warden__set_reason(ret_reason, r, "cannot create %s: %s", s->state_dir,
                                   strerror(-r));
+    }
+    r = run_hook(s, "before_start", a ? a->before_start : NULL, deadline, ret_reason);
+    if (r < 0) {
+        return r;
     }
     r = warden__cgroup_create(s->instance, &s->cgroup);
     if (r < 0) {
@@ -520,7 +553,8 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
         }
         qb_log(LOG_INFO, "pidfile %s names pid %d", s->pidfile, (int)s->main.pid);
     }
-    return wait_healthy(s, deadline, ret_reason);
+    r = wait_healthy(s, deadline, ret_reason);
+    return r < 0 ? r : run_hook(s, "ready", a ? a->ready : NULL, deadline, ret_reason);
 }
 
 /* ---- stop ---------------------------------------------------------------- */
@@ -567,6 +601,12 @@ static int report_survivors(struct warden_service *s, char **ret_reason)
     return warden__set_reason(ret_reason, -EBUSY, "%zu process(es) survived SIGKILL: %s", n, list);
 }
 
+/* Nothing of the service is left: the agent's clean-up. */
+static int after_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
+{
+    return run_hook(s, "after_stop", s->agent ? s->agent->after_stop : NULL, deadline, ret_reason);
+}
+
 int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
 {
     warden_usec_t now = warden_now();
@@ -590,12 +630,21 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
             if (s->cgroup) {
                 warden__cgroup_remove(s->cgroup);
             }
-            return 0;
+            return after_stop(s, deadline, ret_reason);
         }
         qb_log(LOG_NOTICE, "no state, but cgroup %s holds processes: stopping them", s->cgroup);
     }
     struct warden_tree t = tree_of(s);
 
+    if (s->agent && s->agent->before_stop && warden__pidref_alive(&s->main)) {
+        /* A graceful step that fails or overruns is no reason not to stop:
+         * the rest of the stop follows, in time. */
+        _cleanup_free_ char *why = NULL;
+        if (run_hook(s, "before_stop", s->agent->before_stop, escalate_at, &why) < 0) {
+            qb_log(LOG_WARNING, "%s; stopping the service all the same",
+                   why ? why : "before_stop failed");
+        }
+    }
     if (s->stop_command && warden__pidref_alive(&s->main)) {
         run_stop_command(s, escalate_at);
     } else {
@@ -627,7 +676,7 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
         warden__cgroup_remove(s->cgroup);
     }
     remove_state(s);
-    return 0;
+    return after_stop(s, deadline, ret_reason);
 }
 
 /* A copy of a reference with a pidfd of its own: the worker may still close

@@ -89,5 +89,21 @@ int warden__set_reason(char **ret_reason, int r, const char *fmt, ...)
 
 int warden__read_file(const char *path, size_t max, char **ret);
 
+/* A public struct that a caller filled, as this library knows it: the
+ * caller's src_size bytes of it, zero-extended to dst_size, the way the
+ * kernel takes extensible structs from user space (copy_struct_from_user).
+ * A caller built against newer headers may pass more: that is accepted only
+ * when every byte past dst_size is zero (fields this library does not know,
+ * left unset), else -E2BIG, for the caller asks for what this library
+ * cannot do. */
+int warden__struct_copy(void *dst, size_t dst_size, const void *src, size_t src_size);
+
+/* An agent's reason (its prepare, probe or hooks) as warden shows it: one
+ * line of printable ASCII (anything else becomes '?'), at most
+ * WARDEN_REASON_SHOWN_MAX bytes, then "...". Returns buf. */
+#define WARDEN_REASON_SHOWN_MAX  200
+#define WARDEN_REASON_SHOWN_SIZE (WARDEN_REASON_SHOWN_MAX + 4)
+const char *warden__reason_shown(const char *text, char buf[static WARDEN_REASON_SHOWN_SIZE]);
+
 /* printf into a new string; NULL on allocation failure. */
 char *warden__strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -99,3 +99,28 @@ int warden__set_reason(char **ret_reason, int r, const char *fmt, ...)
     }
     return r;
 }
+
+int warden__struct_copy(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+    const unsigned char *extra = (const unsigned char *)src + dst_size;
+    for (size_t i = 0; src_size > dst_size && i < src_size - dst_size; i++) {
+        if (extra[i]) {
+            return -E2BIG;
+        }
+    }
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+    return 0;
+}
+
+const char *warden__reason_shown(const char *text, char buf[static WARDEN_REASON_SHOWN_SIZE])
+{
+    size_t len = strlen(text);
+    size_t n = len < WARDEN_REASON_SHOWN_MAX ? len : WARDEN_REASON_SHOWN_MAX;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        buf[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    strcpy(buf + n, len > n ? "..." : "");
+    return buf;
+}

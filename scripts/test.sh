@@ -24,7 +24,7 @@ step() { printf '\n==== %s\n' "$*"; }
 
 step "format (clang-format, .clang-format)"
 clang-format --dry-run --Werror lib/*.c lib/*.h include/warden/*.h agents/*.c agents/*.h \
-    test/unit/*.c test/unit/*.h test/bench/*.c
+    test/unit/*.c test/unit/*.h test/bench/*.c test/agent/*.c examples/*/*.c
 
 step "build and install to /usr (scripts/install.sh)"
 scripts/install.sh $build

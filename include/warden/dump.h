@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,8 +17,13 @@
 extern "C" {
 #endif
 
-/** Where and what to dump. */
+/** Where and what to dump. Initialise it with a designated initializer;
+ *  the fields after `size` only ever grow at the end (agent.h,
+ *  "Extensibility"). */
 struct warden_dump_options {
+    /** sizeof(struct warden_dump_options), or 0 for the fields of 1.0 (dir,
+     *  core, keep, max_bytes): the library reads only what is within it. */
+    size_t size;
     const char *dir;    /**< created 0700 if missing; never followed as a symlink */
     bool core;          /**< also a core of each process (gcore), if time and size allow */
     unsigned keep;      /**< keep the newest N dumps of the instance; 0 keeps all */
@@ -38,7 +44,8 @@ struct warden_dump_options {
  * @param ret_path the stacks file's path (free it); set when it was written.
  * @return 0, or -errno when not even the stacks file could be written (a
  *         full disk, a read-only or unsafe directory; -EINVAL for an empty
- *         instance or a bad reason, -ENAMETOOLONG for a reason too long).
+ *         instance or a bad reason, -ENAMETOOLONG for a reason too long,
+ *         -E2BIG when @p o sets fields this library does not know).
  */
 int warden_dump_processes(const struct warden_dump_options *o, const char *instance,
                           const char *reason, const pid_t *pids, size_t n_pids,

@@ -9,6 +9,8 @@
  * (GET /PATH answered 2xx or 3xx; without /PATH, "/"). HOST is a name, an
  * IPv4 address or an [IPv6] address; PORT is digits only, 1-65535. An
  * `HTTP/1.x 1xx` interim answer (100 Continue) before the status is skipped.
+ * `agent` is the probe of the agent's own (struct warden_agent's probe,
+ * agent.h): it parses anywhere, and runs only in an agent that has one.
  * A server may close the connection
  * instead of answering the goodbye (QUIT, LOGOUT); a wrong answer to it still
  * fails the probe.
@@ -16,6 +18,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "warden/time.h"
@@ -28,8 +31,13 @@ typedef struct warden_probe warden_probe;
 
 struct warden_exec;
 
-/** What a probe looks at besides its own spec. */
+/** What a probe looks at besides its own spec. Initialise it with a
+ *  designated initializer; the fields after `size` only ever grow at the
+ *  end (agent.h, "Extensibility"). */
 struct warden_probe_context {
+    /** sizeof(struct warden_probe_context), or 0 for the fields of 1.0
+     *  (main_pid, service_exec): the library reads only what is within it. */
+    size_t size;
     pid_t main_pid; /**< the service's main process (0: none known) */
     /** The service's user and groups (opaque): `exec:` checks run as that
      *  user. NULL: as the caller. */
@@ -75,7 +83,8 @@ int warden_probe_check_spec(const char *spec);
  *         resolve (in time); another -errno: the probe failed (e.g.
  *         -ECONNREFUSED; -EPROTO: a protocol probe got a wrong answer,
  *         garbage, a line longer than 1 KiB, more than 1000 lines in one
- *         answer, or TLS).
+ *         answer, or TLS; -E2BIG: @p ctx sets fields this library does
+ *         not know).
  */
 int warden_probe_run(const warden_probe *p, const struct warden_probe_context *ctx,
                      warden_usec_t deadline, char **ret_reason);

@@ -7,6 +7,7 @@
 
 #include "check_common.h"
 
+#include "util-int.h"
 #include "warden/agent.h"
 
 START_TEST(test_ocf_rc_from_errno)
@@ -177,7 +178,8 @@ END_TEST
 /* Run validate-all in a child (the agent opens and closes libqb's log, which
  * this process's log guard uses) with OCF_RESKEY_<k>=<v> for each pair over a
  * good configuration; its stderr in ret_err. */
-static int validate(const char *const *pairs, char **ret_err)
+static int validate_sized(const struct warden_agent *agent, size_t agent_size, size_t param_size,
+                          const char *const *pairs, char **ret_err)
 {
     FILE *err = tmpfile();
     ck_assert_ptr_nonnull(err);
@@ -206,7 +208,7 @@ static int validate(const char *const *pairs, char **ret_err)
         int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
         dup2(devnull, STDOUT_FILENO);
         char *argv[] = {(char *)"checkagent", (char *)"validate-all", NULL};
-        _exit(warden_agent_main(&test_agent, 2, argv));
+        _exit(warden_agent_main_sized(agent, agent_size, param_size, 2, argv));
     }
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -220,6 +222,12 @@ static int validate(const char *const *pairs, char **ret_err)
     fclose(err);
     *ret_err = buf;
     return WEXITSTATUS(status);
+}
+
+static int validate(const char *const *pairs, char **ret_err)
+{
+    return validate_sized(&test_agent, sizeof(test_agent), sizeof(struct warden_param), pairs,
+                          ret_err);
 }
 
 /* The one ocf-exit-reason of stderr (asserted to be one), without its
@@ -390,6 +398,226 @@ START_TEST(test_usage)
 }
 END_TEST
 
+/* ---- the agent's table across versions (agent.h, "Extensibility") -------- */
+
+static const struct warden_param mode_params[] = {
+    {"mode", WARDEN_PARAM_STRING, 0, "on", "Mode", NULL, "on or off", test_mode},
+    {NULL},
+};
+
+START_TEST(test_table_older_agent)
+{
+    /* An agent built when the table ended after `params`: whatever lies
+     * beyond its size is not its, and must not be read (were prepare or a
+     * hook taken from these bytes, the agent would jump to 0xa5a5...). */
+    struct warden_agent old;
+    memset(&old, 0xa5, sizeof(old));
+    old.name = "old";
+    old.version = "1";
+    old.shortdesc = "An old agent";
+    old.longdesc = NULL;
+    old.params = mode_params;
+    size_t old_size = offsetof(struct warden_agent, params) + sizeof(old.params);
+    static const char *const none[] = {NULL};
+    char *err = NULL;
+    ck_assert_int_eq(validate_sized(&old, old_size, sizeof(struct warden_param), none, &err), 0);
+    free(err);
+    static const char *const bad[] = {"mode", "sideways", NULL};
+    ck_assert_int_eq(validate_sized(&old, old_size, sizeof(struct warden_param), bad, &err),
+                     WARDEN_OCF_ERR_CONFIGURED);
+    ck_assert_ptr_nonnull(strstr(err, "on or off"));
+    free(err);
+}
+END_TEST
+
+/* A table as an agent built against newer headers has it: one field more. */
+struct newer_agent {
+    struct warden_agent a;
+    void *future;
+};
+struct newer_param {
+    struct warden_param p;
+    void *future;
+};
+
+START_TEST(test_table_newer_agent)
+{
+    static const char *const bad[] = {"mode", "sideways", NULL};
+    static const char *const none[] = {NULL};
+    struct newer_param params[] = {
+        {{"config", WARDEN_PARAM_STRING, 0, NULL, "Config", NULL, NULL, NULL}, NULL},
+        {{"mode", WARDEN_PARAM_STRING, 0, "on", "Mode", NULL, "on or off", test_mode}, NULL},
+        {{NULL}, NULL},
+    };
+    struct newer_agent newer = {{.name = "newer", .shortdesc = "A newer agent"}, NULL};
+    newer.a.params = &params[0].p;
+    char *err = NULL;
+    /* Its parameters at its stride: the second one is found and checked. */
+    ck_assert_int_eq(
+        validate_sized(&newer.a, sizeof(newer), sizeof(struct newer_param), none, &err), 0);
+    free(err);
+    ck_assert_int_eq(validate_sized(&newer.a, sizeof(newer), sizeof(struct newer_param), bad, &err),
+                     WARDEN_OCF_ERR_CONFIGURED);
+    ck_assert_ptr_nonnull(strstr(err, "parameter 'mode'"));
+    free(err);
+    /* A field this library does not know, set: refused, not ignored. */
+    newer.future = &newer;
+    ck_assert_int_eq(
+        validate_sized(&newer.a, sizeof(newer), sizeof(struct newer_param), none, &err),
+        WARDEN_OCF_ERR_INSTALLED);
+    char *reason = exit_reason(err);
+    ck_assert_ptr_nonnull(reason);
+    ck_assert_ptr_nonnull(strstr(reason, "newer libwarden"));
+    free(reason);
+    free(err);
+    newer.future = NULL;
+    params[1].future = &newer;
+    ck_assert_int_eq(
+        validate_sized(&newer.a, sizeof(newer), sizeof(struct newer_param), none, &err),
+        WARDEN_OCF_ERR_INSTALLED);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_struct_copy)
+{
+    unsigned char src[8] = {1, 2, 3, 4, 0, 0, 0, 0}, dst[6];
+    memset(dst, 0xff, sizeof(dst));
+    ck_assert_int_eq(warden__struct_copy(dst, sizeof(dst), src, 4), 0);
+    ck_assert_int_eq(dst[3], 4);
+    ck_assert_int_eq(dst[4], 0); /* zero-extended */
+    ck_assert_int_eq(dst[5], 0);
+    ck_assert_int_eq(warden__struct_copy(dst, sizeof(dst), src, sizeof(src)), 0);
+    src[7] = 9;
+    ck_assert_int_eq(warden__struct_copy(dst, sizeof(dst), src, sizeof(src)), -E2BIG);
+}
+END_TEST
+
+/* ---- prepare's reason -------------------------------------------------------- */
+
+static int prepare_refuses(warden_params *p, char **ret_reason)
+{
+    if (strcmp(warden_params_string(p, "mode"), "off") == 0) {
+        return -EIO; /* no reason given */
+    }
+    *ret_reason = strdup("config /etc/x.conf has no 'listen' line\n\x01 (see its manual)");
+    return -EINVAL;
+}
+
+static const struct warden_agent prepare_agent = {
+    .name = "prep",
+    .shortdesc = "An agent whose prepare refuses",
+    .params = mode_params,
+    .prepare = prepare_refuses,
+};
+
+START_TEST(test_prepare_reason)
+{
+    static const char *const none[] = {NULL};
+    char *err = NULL;
+    ck_assert_int_eq(validate_sized(&prepare_agent, sizeof(prepare_agent),
+                                    sizeof(struct warden_param), none, &err),
+                     WARDEN_OCF_ERR_CONFIGURED);
+    char *reason = exit_reason(err);
+    ck_assert_ptr_nonnull(reason);
+    /* Its own words, made one printable line. */
+    ck_assert_str_eq(reason, "config /etc/x.conf has no 'listen' line?? (see its manual)");
+    free(reason);
+    free(err);
+    static const char *const off[] = {"mode", "off", NULL};
+    ck_assert_int_eq(validate_sized(&prepare_agent, sizeof(prepare_agent),
+                                    sizeof(struct warden_param), off, &err),
+                     WARDEN_OCF_ERR_GENERIC);
+    reason = exit_reason(err);
+    ck_assert_ptr_nonnull(reason);
+    ck_assert_str_eq(reason, "cannot derive defaults: Input/output error");
+    free(reason);
+    free(err);
+}
+END_TEST
+
+/* ---- check=agent --------------------------------------------------------------- */
+
+static int probe_says_yes(const struct warden_agent_context *ctx, char **ret_reason)
+{
+    return 0;
+}
+
+static const struct warden_agent probing_agent = {
+    .name = "prober",
+    .shortdesc = "An agent with a probe of its own",
+    .params = mode_params,
+    .probe = probe_says_yes,
+};
+
+static const struct warden_agent plain_agent = {
+    .name = "plain",
+    .shortdesc = "An agent without a probe",
+    .params = mode_params,
+};
+
+START_TEST(test_check_agent)
+{
+    static const char *const agent_check[] = {"check", "agent", NULL};
+    static const char *const none[] = {NULL};
+    char *err = NULL;
+    /* Without a probe of its own, check=agent can never work: exit 6. */
+    ck_assert_int_eq(validate_sized(&plain_agent, sizeof(plain_agent), sizeof(struct warden_param),
+                                    agent_check, &err),
+                     WARDEN_OCF_ERR_CONFIGURED);
+    char *reason = exit_reason(err);
+    ck_assert_ptr_nonnull(reason);
+    ck_assert_ptr_nonnull(strstr(reason, "'check' is 'agent', but agent plain has no probe"));
+    free(reason);
+    free(err);
+    /* With one, validate-all accepts it, given or as the default. */
+    ck_assert_int_eq(validate_sized(&probing_agent, sizeof(probing_agent),
+                                    sizeof(struct warden_param), agent_check, &err),
+                     0);
+    free(err);
+    ck_assert_int_eq(validate_sized(&probing_agent, sizeof(probing_agent),
+                                    sizeof(struct warden_param), none, &err),
+                     0);
+    free(err);
+    static const char *const agentx[] = {"check", "agentx", NULL};
+    ck_assert_int_eq(validate_sized(&probing_agent, sizeof(probing_agent),
+                                    sizeof(struct warden_param), agentx, &err),
+                     WARDEN_OCF_ERR_CONFIGURED);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_check_agent_metadata)
+{
+    /* The agent's probe is its default check; an agent without one keeps
+     * the common default. */
+    clear_ocf_env();
+    char *argv[] = {(char *)"prober", (char *)"meta-data", NULL};
+    char *out = NULL, *err = NULL;
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    dup2(fileno(f), STDOUT_FILENO);
+    int rc = warden_agent_main(&probing_agent, 2, argv);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    ck_assert_int_eq(rc, 0);
+    long size = ftell(f);
+    out = calloc(1, (size_t)size + 1);
+    rewind(f);
+    ck_assert_uint_eq(fread(out, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    const char *check = strstr(out, "<parameter name=\"check\"");
+    ck_assert_ptr_nonnull(check);
+    ck_assert_ptr_nonnull(strstr(check, "default=\"agent\""));
+    ck_assert_ptr_null(strstr(check + 1, "<parameter name=\"check\""));
+    free(out);
+    free(err);
+}
+END_TEST
+
 START_TEST(test_log_guard)
 {
     /* The guard every test relies on sees an error logged from this
@@ -414,6 +642,12 @@ int main(void)
     add_tcase(s, test_validate_paths, 30);
     add_tcase(s, test_validate_reason_is_one_short_line, 30);
     add_tcase(s, test_usage, 10);
+    add_tcase(s, test_table_older_agent, 30);
+    add_tcase(s, test_table_newer_agent, 30);
+    add_tcase(s, test_struct_copy, 10);
+    add_tcase(s, test_prepare_reason, 30);
+    add_tcase(s, test_check_agent, 30);
+    add_tcase(s, test_check_agent_metadata, 10);
     add_tcase(s, test_log_guard, 10);
     return check_run("check_agent", s);
 }
