@@ -69,13 +69,7 @@ static const char *shown(const char *text, size_t len, char buf[static ANSWER_SH
     if (len == 0) {
         return "an empty line";
     }
-    size_t n = len < ANSWER_SHOWN ? len : ANSWER_SHOWN;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)text[i];
-        buf[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-    }
-    strcpy(buf + n, len > n ? "..." : "");
-    return buf;
+    return warden__text_shown(text, len, ANSWER_SHOWN, buf);
 }
 
 /* The same for a C string. */

@@ -105,5 +105,9 @@ int warden__struct_copy(void *dst, size_t dst_size, const void *src, size_t src_
 #define WARDEN_REASON_SHOWN_SIZE (WARDEN_REASON_SHOWN_MAX + 4)
 const char *warden__reason_shown(const char *text, char buf[static WARDEN_REASON_SHOWN_SIZE]);
 
+/* The same for len bytes of text (not NUL-terminated: what a server sent),
+ * at most max of them shown; buf has room for max + 4. */
+const char *warden__text_shown(const char *text, size_t len, size_t max, char *buf);
+
 /* printf into a new string; NULL on allocation failure. */
 char *warden__strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -113,14 +113,18 @@ int warden__struct_copy(void *dst, size_t dst_size, const void *src, size_t src_
     return 0;
 }
 
-const char *warden__reason_shown(const char *text, char buf[static WARDEN_REASON_SHOWN_SIZE])
+const char *warden__text_shown(const char *text, size_t len, size_t max, char *buf)
 {
-    size_t len = strlen(text);
-    size_t n = len < WARDEN_REASON_SHOWN_MAX ? len : WARDEN_REASON_SHOWN_MAX;
+    size_t n = len < max ? len : max;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)text[i];
         buf[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
     }
     strcpy(buf + n, len > n ? "..." : "");
     return buf;
+}
+
+const char *warden__reason_shown(const char *text, char buf[static WARDEN_REASON_SHOWN_SIZE])
+{
+    return warden__text_shown(text, strlen(text), WARDEN_REASON_SHOWN_MAX, buf);
 }
