@@ -12,7 +12,8 @@
  *   warden-push --clear NODE RESOURCE
  *
  * Exit status: 0 pushed; 77 no controller to talk to (no cluster here);
- * 1 the controller refused or failed.
+ * 1 the controller refused or failed. --clear: 0 no note is left, 3 it
+ * stays (its failure still counts), 1 attrd did not tell.
  *
  * The reason reaches the operator: the controller records a pushed failure
  * as "asyncmon ... Simulated failure" (hard-coded up to Pacemaker 3.0), so
@@ -280,21 +281,27 @@ static void note_failure(const char *node, const char *rsc, const char *reason, 
     }
 }
 
-/* --clear: the note goes once the pushed failures are cleaned up. */
+/* --clear: the note goes once the pushed failures are cleaned up. Exit
+ * status 0: no note is left; 3: it stays (its failure still counts); 1:
+ * attrd did not tell. */
 static int clear_note(const char *node, const char *rsc)
 {
     uint64_t deadline = now_ms() + 10000;
     char name[512], count[512], value[512];
     snprintf(name, sizeof(name), "warden-failure-%s", rsc);
     snprintf(count, sizeof(count), "fail-count-%s#asyncmon_0", rsc);
-    if (attr_query(node, name, value, sizeof(value), deadline) < 0) {
-        return 0; /* no note (or no attrd): nothing to do */
+    int r = attr_query(node, name, value, sizeof(value), deadline);
+    if (r < 0) {
+        return r == -ENOENT ? 0 : 1;
     }
     long long n = 0;
-    if (count_query(node, count, &n, deadline) < 0 || n > 0) {
-        return 0;
+    if (count_query(node, count, &n, deadline) < 0) {
+        return 1;
     }
-    int r = attr_delete(node, name, deadline);
+    if (n > 0) {
+        return 3;
+    }
+    r = attr_delete(node, name, deadline);
     if (r < 0) {
         crm_warn("%s: cannot clear %s: %s", rsc, name, strerror(-r));
         return 1;

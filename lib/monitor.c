@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "diagnose-int.h"
@@ -365,19 +364,71 @@ static const char *push_path(void)
     return isempty(path) ? WARDEN_PUSH_PATH : path;
 }
 
+/* The operator's note (warden-failure-<rsc>) is set by warden-push; a
+ * file <state root>/.notes/<instance> says that one may exist. It is made
+ * before each push (a keeper stood down mid-push cannot make it later) and
+ * removed once warden-push --clear finds no note left. So a fresh keeper
+ * runs --clear only after a push: in a storm of 100 restarts, 100 runs of
+ * warden-push and attrd_updater (each loading Pacemaker's libraries) would
+ * take seconds of CPU from the recovery itself. */
+static int note_marker_path(const struct keeper_process *kp, char *buf, size_t size)
+{
+    char name[WARDEN_INSTANCE_FILE_SIZE];
+    int r = warden__instance_file_name(kp->resource, name);
+    if (r < 0) {
+        return r;
+    }
+    int n = snprintf(buf, size, "%s/.notes/%s", warden__state_root(), name);
+    return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+static void note_marker_set(const struct keeper_process *kp)
+{
+    char path[4096];
+    if (note_marker_path(kp, path, sizeof(path)) < 0) {
+        return;
+    }
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        qb_log(LOG_WARNING, "cannot make %s: %s", path, strerror(errno));
+        return;
+    }
+    *slash = '/';
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        qb_log(LOG_WARNING, "cannot make %s: %s", path, strerror(errno));
+        return;
+    }
+    close(fd);
+}
+
+static bool note_marker_exists(const struct keeper_process *kp)
+{
+    char path[4096];
+    struct stat st;
+    return note_marker_path(kp, path, sizeof(path)) == 0 && lstat(path, &st) == 0;
+}
+
 static int32_t on_clear_exit(int32_t fd, int32_t revents, void *data)
 {
-    reap_helper(data, fd);
+    struct keeper_process *kp = data;
+    siginfo_t info = reap_helper(kp, fd);
+    /* 0: no note is left; anything else: it stays (or attrd did not say) */
+    char path[4096];
+    if (info.si_code == CLD_EXITED && info.si_status == 0 &&
+        note_marker_path(kp, path, sizeof(path)) == 0) {
+        unlink(path);
+    }
     return 0;
 }
 
-/* A fresh keeper: the operator's note of an earlier failure
- * (warden-failure-<rsc>, set by warden-push) goes once that failure has
- * been cleaned up (warden-push --clear decides). Detached: never in a
- * monitor's path. */
+/* A fresh keeper: the operator's note of an earlier failure goes once that
+ * failure has been cleaned up (warden-push --clear decides). Detached: never
+ * in a monitor's path. */
 static void push_clear(struct keeper_process *kp)
 {
-    if (isempty(kp->node)) {
+    if (isempty(kp->node) || !note_marker_exists(kp)) {
         return;
     }
     const char *path = push_path();
@@ -447,6 +498,7 @@ static void push_now(struct keeper_process *kp)
         return;
     }
     warden__keeper_push_state(kp->keeper, kp->push_generation, WARDEN_PUSH_PENDING);
+    note_marker_set(kp);
     /* As fd 3: held by warden-push, unused. */
     pid_t pid = warden__spawn_detached(path, argv, slot, NULL);
     close(slot);

@@ -614,6 +614,35 @@ agent "$(long_name a 300)" command="/bin/sleep $marker"
 expect_rc 3 "[long] a 300-character action is unimplemented, not a crash"
 export OCF_RESOURCE_INSTANCE=$saved_instance
 
+# ---- the operator's note: warden-push --clear only after a push ----------------
+# A fresh keeper asks warden-push --clear to remove the note of an earlier
+# pushed failure (warden-failure-<rsc>), but only when a push left the
+# marker <state>/.notes/<instance>: in a storm of 100 restarts, 100 runs of
+# warden-push and attrd_updater took seconds of CPU from the recovery.
+printf '#!/bin/sh\necho "$*" >>"%s"\nexit 0\n' "$tmp/push.log" >"$tmp/fake-push"
+chmod 0755 "$tmp/fake-push"
+: >"$tmp/push.log"
+export OCF_RESOURCE_INSTANCE=note-test-$$
+note=$WARDEN_STATE_DIR/.notes/$OCF_RESOURCE_INSTANCE
+pushing() { WARDEN_PUSH=$tmp/fake-push OCF_RESKEY_CRM_meta_on_node=node1 agent "$@"; }
+pushing start command="/bin/sleep $marker" check_interval=1s
+expect_rc 0 "[note] start, in a cluster (on_node set)"
+recurring command="/bin/sleep $marker" check_interval=1s # the keeper is up and has looked
+check "[note] a keeper with no pushed failure behind it runs no warden-push --clear" \
+    bash -c "sleep 1; ! grep -q -- --clear '$tmp/push.log'"
+kill -9 "$(main_pid)"
+check "[note] the crash was pushed" wait_until 3 grep -q "^node1 $OCF_RESOURCE_INSTANCE " "$tmp/push.log"
+check "[note] the push left the marker" test -f "$note"
+pushing stop command="/bin/sleep $marker"
+pushing start command="/bin/sleep $marker" check_interval=1s
+expect_rc 0 "[note] start again"
+check "[note] the next keeper ran warden-push --clear" \
+    wait_until 3 grep -q -- "^--clear node1 $OCF_RESOURCE_INSTANCE\$" "$tmp/push.log"
+check "[note] --clear found no note left (exit 0): the marker is gone" wait_until 3 test ! -e "$note"
+pushing stop command="/bin/sleep $marker"
+expect_rc 0 "[note] stop"
+export OCF_RESOURCE_INSTANCE=$saved_instance
+
 # No name: a configuration error with a reason; stop and probe still answer.
 for how in empty unset; do
     if [ $how = empty ]; then export OCF_RESOURCE_INSTANCE=; else unset OCF_RESOURCE_INSTANCE; fi
