@@ -36,7 +36,7 @@ run() {
     ctl=$(lab_proc_find pacemaker-controld | head -n1)
     local prop
     for prop in ${STORM_PROPS:-}; do
-        env -u CIB_file crm_attribute --type crm_config --name "${prop%%=*}" --update "${prop#*=}" >/dev/null
+        env -u CIB_file crm_attribute --type crm_config --name "${prop%%=*}" --update "${prop#*=}"
     done
     cfg=$(mktemp)
     for (( i = 1; i <= N; i++ )); do
@@ -119,7 +119,7 @@ PY
     max=$(tail -n1 <<< "$times")
     never=$(grep -c never "$LAB_DIR/storm-$agent.times" || true)
     local throttle
-    throttle=$(lab_log_since "$mark" | grep -o 'New throttle mode: [a-z]*' | awk '{print $4}' | paste -sd, -)
+    throttle=$(lab_log_since "$mark" | grep -o 'New throttle mode: [a-z]*' | awk '{print $4}' | paste -sd, - || true)
     echo "storm: $agent x$N${STORM_PROPS:+ ($STORM_PROPS)} killed at once (load ${load:-?}): running again median ${median}s max ${max}s (never: $never); fail counts ${counts% }; controller $([[ $ctl == "$ctl_after" ]] && echo "kept (pid $ctl)" || echo "RESPAWNED ($ctl -> $ctl_after)"); evictions $evictions; throttle ${throttle:-unchanged}"
     lab_down >&2
 }
