@@ -8,7 +8,8 @@
 #     the Debian packages (test/pkg: built, lintian, installed in a Debian 12
 #     root, ocf-tester and man there, purged)
 #  3. the unit tests again under valgrind (no errors, no leaks)
-#  4. unit and agent tests again in an ASan+UBSan build
+#  4. unit and agent tests again in an ASan+UBSan build (all but the "link"
+#     suite, which builds programs against the library)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,8 +36,10 @@ meson test -C $build --print-errorlogs --suite unit --suite agent --suite cluste
 step "unit tests under valgrind"
 meson test -C $build --print-errorlogs --suite unit --setup valgrind
 
+# (not the "link" suite: its tests build programs of their own against the
+# library, which a sanitized library cannot be linked into; test/meson.build)
 step "ASan+UBSan build: unit and agent tests"
 [ -f $asan/build.ninja ] || meson setup --prefix=/usr $asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C $asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C $asan --print-errorlogs --suite unit --suite agent
+    meson test -C $asan --print-errorlogs --suite unit --suite agent --no-suite link
