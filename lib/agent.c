@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "agent-int.h"
-#include "diagnose-int.h"
+#include "dump-int.h"
 #include "hook-int.h"
 #include "log-int.h"
 #include "monitor-int.h"

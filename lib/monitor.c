@@ -13,7 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-#include "diagnose-int.h"
+#include "dump-int.h"
 #include "hook-int.h"
 #include "instance-int.h"
 #include "monitor-int.h"

@@ -7,7 +7,7 @@
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 
-#include "diagnose-int.h"
+#include "dump-int.h"
 #include "proc-int.h"
 #include "util-int.h"
 #include "warden/dump.h"
