@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The keeper seen from the agent (the keeper's room: keeper-int.h): the
+ * record the keeper writes in the state directory and the only thing the
+ * agent trusts about it; a request over IPC to the recorded keeper (the
+ * monitor's verdict, reload-agent's new values); launching a keeper after a
+ * start and standing it down before a stop. Runs in the agent's process,
+ * under the operation's deadline. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -1,10 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The keeper: EXRES's ExchangeIsAliveMonitor + ExchangeCheckIsAliveWrapper.
- * One per running resource instance, in a process of its own. Its loop
- * thread wakes every check_interval and hands the probe to a check thread;
- * a probe that has not answered within check_timeout counts as failed
- * ("hung"). The verdict is cached and served over libqb IPC; a failure is
- * pushed to Pacemaker at once, once per failure episode. Private. */
+/* The keeper's room: EXRES's ExchangeIsAliveMonitor +
+ * ExchangeCheckIsAliveWrapper. One keeper per running resource instance, in
+ * a process of its own. Its loop thread wakes every check_interval and hands
+ * the probe to a check thread; a probe that has not answered within
+ * check_timeout counts as failed ("hung"). The verdict is cached, published
+ * and served over libqb IPC; a failure is pushed to Pacemaker at once, once
+ * per failure episode.
+ *
+ * The room, one header for all of it:
+ *   keeper.c          the loop: ticks, the check thread, the watches (main
+ *                     process, depends_on), the verdict; and its IPC server
+ *   keeper-process.c  the keeper process built around one service (the
+ *                     agent binary re-executed as WARDEN_KEEPER_ACTION): its
+ *                     probe, reloads, a dump before a push, warden-push
+ *   keeper-client.c   the keeper seen from the agent: the record it trusts,
+ *                     asking and reloading over IPC, launch and stand down
+ * The verdict itself is verdict-int.h's: the front reads it without libqb.
+ * Private. */
 #pragma once
 
 #include <qb/qbipc_common.h>
@@ -17,6 +29,8 @@
 #include "service-int.h"
 #include "verdict-int.h"
 #include "warden/time.h"
+
+/* ---- the loop (keeper.c) ------------------------------------------------- */
 
 struct warden_keeper_config {
     warden_usec_t check_interval;
@@ -108,7 +122,9 @@ int warden__keeper_publish(warden_keeper *k, const char *state_dir);
  * group may connect. */
 int warden__keeper_serve(warden_keeper *k, const char *name);
 
-/* IPC: requests are a qb_ipc_request_header and a body. */
+/* ---- IPC: keeper.c serves, keeper-client.c asks -------------------------- */
+
+/* Requests are a qb_ipc_request_header and a body. */
 enum warden_ipc_request {
     WARDEN_IPC_VERDICT = 1,
     WARDEN_IPC_RELOAD = 2, /* body: "name=len:value\n" records, NUL-terminated */
@@ -126,9 +142,7 @@ struct warden_ipc_response {
  * the haclient group. */
 bool warden__ipc_client_allowed(uid_t uid, gid_t gid);
 
-/* The agent's side of the keeper: ask it for the verdict, start one, stand
- * it down, hand it reloaded values; and the keeper process itself, built
- * around one service. Private. */
+/* ---- the agent's side (keeper-client.c) ---------------------------------- */
 
 /* "name" in the instance's state directory (keeper, keeper.lock, service,
  * verdict). */
@@ -165,6 +179,8 @@ int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline);
  * without a record, a root process with a keeper's command line for this
  * instance; never a pid learned over IPC. */
 int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
+
+/* ---- the keeper process (keeper-process.c) ------------------------------- */
 
 /* The keeper process: runs until stood down. agent is the agent's table:
  * its prepare derives defaults from reloaded values too, its probe is

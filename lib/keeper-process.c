@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The keeper seen from the agent, and the keeper process's main. */
+/* The keeper process (the keeper's room: keeper-int.h): the agent binary
+ * re-executed as WARDEN_KEEPER_ACTION by keeper-client.c's launch, detached,
+ * root. It builds the service from the agent's parameters, runs the loop of
+ * keeper.c around it (the probe, the main process's exit, reloads, whether
+ * the state still names its main process), records itself in the state
+ * directory, and on a failure dumps the service (the dump's room: dump-int.h)
+ * and runs warden-push (cluster.c) to tell Pacemaker. Apart from
+ * keeper-client.c because it runs in another process, with a loop, and
+ * shares nothing with the agent but the state directory and the IPC. */
 #include <fcntl.h>
 #include <poll.h>
 #include <qb/qblog.h>

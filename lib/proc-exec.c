@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Code that runs between fork() and exec() (child_exec, holder_main) calls
+/* Starting processes (the processes' room: proc-int.h): what to run and as
+ * whom, the holder of a service's tree, short-lived commands, detached
+ * helpers.
+ *
+ * Code that runs between fork() and exec() (child_exec, holder_main) calls
  * only async-signal-safe functions: the agent is multi-threaded, and another
  * thread may have held the malloc lock at the moment of the fork. Everything
  * those children need (argv, envp, groups) is prepared before the fork. */

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A service's process tree (the processes' room: proc-int.h): the processes
+ * in it, found in /proc (the holder's session and subreaper descendants) or
+ * in its cgroup, and signalled, waited for and killed each through a pidfd
+ * opened on the very process found. */
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>

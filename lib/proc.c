@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Processes: spawn, reference by pidfd, enumerate and kill a service's tree. */
+/* One process (the processes' room: proc-int.h): the fields of
+ * /proc/PID/stat we use, and a reference by pidfd and start time that pid
+ * reuse cannot fool. */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
