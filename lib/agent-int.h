@@ -1,5 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The full agent, behind the front (front.c). Private. */
+/* The agent's room: what warden_agent_main (agent.h) is made of. Private.
+ *   front.c        the front every agent binary links (libc only): a
+ *                  depth-0 monitor answered from the keeper's verdict file,
+ *                  else this library, loaded and called
+ *   agent.c        the full agent behind it: the OCF dispatch (actions,
+ *                  deadlines, exit codes)
+ *   agent-table.c  the agent's table as the library completes it: the
+ *                  common parameters every agent inherits, the table
+ *                  normalised to this library's sizes, the meta-data and
+ *                  usage that describe it. Apart from agent.c because it is
+ *                  data and description, not the running of an action. */
 #pragma once
 
 #include <stdio.h>

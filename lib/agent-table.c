@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The agent's table as the library completes it (the agent's room:
+ * agent-int.h): the parameters every agent inherits and how each value is
+ * checked (a bad one gets a reason and exit 6 before any action runs), the
+ * `check` of an agent with a probe of its own, the normalisation of an
+ * agent's table built against another libwarden, and the meta-data and
+ * usage that describe the result. */
 #include <stdio.h>
 
 #include "agent-int.h"

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* warden_agent_main: an OCF agent from a table. Parses the parameters,
- * prints meta-data, validates, runs the action under the wrapper's deadline
- * and maps the result to an OCF exit code, with the reason on stderr as
- * ocf-exit-reason so that Pacemaker shows it. */
+/* warden_agent_main: an OCF agent from a table (the agent's room:
+ * agent-int.h). The OCF dispatch: parses the parameters, prints meta-data,
+ * validates, runs the action under the wrapper's deadline (op.c) and maps
+ * the result to an OCF exit code, with the reason on stderr as
+ * ocf-exit-reason so that Pacemaker shows it. What the actions do to the
+ * service is service.c's; the keeper's side is keeper-client.c's. */
 #include <stdarg.h>
 #include <stdio.h>
 
