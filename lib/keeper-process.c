@@ -32,20 +32,26 @@
 
 /* ---- the keeper process -------------------------------------------------- */
 
+/* What the keeper's check runs: a probe and the values it is bound to (the
+ * agent's own probe, check=agent, reads them). A reload makes a new binding;
+ * the one it replaces lives on until the last probe that runs it returns,
+ * since a probe abandoned as hung may outlive any number of reloads. */
+struct check_binding {
+    const warden_probe *probe;
+    warden_params *params; /* owned, with the probe; NULL: the service's own */
+    unsigned refs;         /* 1 while current, + 1 per probe running it */
+};
+
 struct keeper_process {
     struct warden_service *service;
     warden_keeper *keeper;
     qb_loop_t *loop;
-    pthread_mutex_t probe_lock; /* guards service->probe against reloads */
-    warden_probe *retired[16];  /* probes replaced by reloads, freed at exit */
-    size_t n_retired;
+    pthread_mutex_t check_lock;    /* guards check and every binding's refs */
+    struct check_binding *check;   /* what the keeper's probe runs now */
+    struct check_binding at_start; /* the service's own probe and values */
     pid_t watched_main;
     const struct warden_agent *agent; /* its prepare and probe */
     const warden_params *params;      /* the current values */
-    /* owned: the values of every reload, kept until exit (a probe bound to
-     * them, check=agent, may still read them; reloads are rare) */
-    warden_params **reloaded;
-    size_t n_reloaded;
     char *node, *resource, *provider, *type;
     /* a dump before the push */
     pid_t dump_pid;
@@ -56,15 +62,31 @@ struct keeper_process {
     uint64_t push_generation; /* the failure warden-push is telling */
 };
 
+/* Called with check_lock held. */
+static void check_binding_unref(struct check_binding *b)
+{
+    if (--b->refs > 0 || !b->params) {
+        return; /* in use, or the service's own (kp->at_start) */
+    }
+    warden_probe_free((warden_probe *)b->probe);
+    warden__params_free(b->params);
+    free(b);
+}
+
 static int kp_probe(void *userdata, warden_usec_t deadline, char **ret_reason)
 {
     struct keeper_process *kp = userdata;
     struct warden_service *s = kp->service;
-    pthread_mutex_lock(&kp->probe_lock);
-    const warden_probe *probe = s->probe;
-    pthread_mutex_unlock(&kp->probe_lock);
+    pthread_mutex_lock(&kp->check_lock);
+    struct check_binding *b = kp->check;
+    b->refs++;
+    pthread_mutex_unlock(&kp->check_lock);
     struct warden_probe_context ctx = {.main_pid = s->main.pid, .service_exec = &s->exec};
-    return warden_probe_run(probe, &ctx, deadline, ret_reason);
+    int r = warden_probe_run(b->probe, &ctx, deadline, ret_reason);
+    pthread_mutex_lock(&kp->check_lock);
+    check_binding_unref(b);
+    pthread_mutex_unlock(&kp->check_lock);
+    return r;
 }
 
 /* ---- the push (warden-push) ----------------------------------------------- */
@@ -416,24 +438,18 @@ static int kp_reload(void *userdata, const char *text)
     if (r == 0) {
         r = warden__hook_bind_probe(probe, kp->agent, p, kp->service->instance, &why);
     }
-    warden_params **kept =
-        r == 0 ? realloc(kp->reloaded, (kp->n_reloaded + 1) * sizeof(*kp->reloaded)) : NULL;
-    if (r < 0 || !kept) {
+    struct check_binding *b = r == 0 ? malloc(sizeof(*b)) : NULL;
+    if (r < 0 || !b) {
         qb_log(LOG_ERR, "reload refused: %s", why ? why : r < 0 ? "invalid values" : "no memory");
         warden_probe_free(probe);
         warden__params_free(p);
         return r < 0 ? r : -ENOMEM;
     }
-    kp->reloaded = kept;
-    kp->reloaded[kp->n_reloaded++] = p;
-    pthread_mutex_lock(&kp->probe_lock);
-    if (kp->n_retired < ELEMENTSOF(kp->retired)) {
-        kp->retired[kp->n_retired++] = kp->service->probe;
-        kp->service->probe = probe;
-    } else {
-        warden_probe_free(probe); /* keep the old check rather than leak */
-    }
-    pthread_mutex_unlock(&kp->probe_lock);
+    *b = (struct check_binding){.probe = probe, .params = p, .refs = 1};
+    pthread_mutex_lock(&kp->check_lock);
+    check_binding_unref(TAKE_PTR(kp->check));
+    kp->check = b;
+    pthread_mutex_unlock(&kp->check_lock);
     warden__keeper_reconfigure(kp->keeper, &cfg);
     warden__keeper_watch_dependency(kp->keeper, warden_params_string(p, "depends_on"));
     kp->params = p;
@@ -509,7 +525,7 @@ int warden__keeper_main(const warden_params *p, const char *instance,
 {
     prctl(PR_SET_NAME, "warden-keeper");
     struct keeper_process kp = {.params = p, .agent = agent};
-    pthread_mutex_init(&kp.probe_lock, NULL);
+    pthread_mutex_init(&kp.check_lock, NULL);
     bool owner = false;
     _cleanup_free_ char *why = NULL;
     _cleanup_close_ int lock_fd = -EBADF;
@@ -526,6 +542,8 @@ int warden__keeper_main(const warden_params *p, const char *instance,
         qb_log(LOG_ERR, "keeper: bad configuration: %s", why ? why : "invalid keeper settings");
         goto out;
     }
+    kp.at_start = (struct check_binding){.probe = kp.service->probe, .refs = 1};
+    kp.check = &kp.at_start;
     lock_path = warden__keeper_file(kp.service, "keeper.lock");
     lock_fd = lock_path ? open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -623,15 +641,13 @@ out:
          * values it was given: the process ends in a moment. */
         return result;
     }
-    for (size_t i = 0; i < kp.n_retired; i++) {
-        warden_probe_free(kp.retired[i]);
+    if (kp.check) {
+        pthread_mutex_lock(&kp.check_lock);
+        check_binding_unref(kp.check); /* the reload's values and probe, if one ran */
+        pthread_mutex_unlock(&kp.check_lock);
     }
     warden__service_free(kp.service);
-    for (size_t i = 0; i < kp.n_reloaded; i++) {
-        warden__params_free(kp.reloaded[i]);
-    }
-    free(kp.reloaded);
-    pthread_mutex_destroy(&kp.probe_lock);
+    pthread_mutex_destroy(&kp.check_lock);
     if (kp.dump_pid > 0) {
         close(kp.dump_pidfd);
         close(kp.dump_report_fd);
