@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Fencing in the production-like lab (issue 15, test/lab/plab.sh), on
+# Debian 12 (Pacemaker 2.1.5) and Debian 13 (Pacemaker 3.0) nodes booted
+# with systemd-nspawn. Output is TAP. For each release (PLAB_RELEASES,
+# default "bookworm trixie"):
+#  1. two nodes boot, systemd is their PID 1 and has started corosync and
+#     pacemaker, warden's packages built from this checkout are installed,
+#     the cluster forms with stonith-enabled=true and the lab's fence device
+#     fence-lab (fence_warden_lab) started;
+#  2. an ocf:warden:daemon resource runs on one node;
+#  3. stonith_admin --reboot of that node, asked on the other: it succeeds,
+#     stonith_admin --history shows the reboot, the fencer says fence-lab
+#     did it, and the power switch on the host was asked off and on for that
+#     node by a node;
+#  4. the resource runs on the survivor, nothing of it on the fenced node;
+#     the fenced node boots again and rejoins, and the resource stays;
+#  5. the lab torn down: no nspawn, no namespace, no mount left.
+# Skips (exit 77) with the reason when it cannot run here: not root,
+# systemd-nspawn or debootstrap missing, the images cannot be built (no
+# network); WARDEN_NO_SKIP=1 makes a skip a failure.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+. "$src/test/agent/lib.sh"
+. "$src/test/lab/plab.sh"
+
+skip() {
+    if [ "${WARDEN_NO_SKIP:-}" = 1 ]; then echo "Bail out! cannot run: $1, and WARDEN_NO_SKIP=1"; exit 1; fi
+    echo "1..0 # SKIP $1"
+    exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, namespaces, mounts)"
+for c in systemd-nspawn:systemd-container debootstrap:debootstrap ip:iproute2 nsenter:util-linux \
+         /usr/bin/python3:python3 dpkg-buildpackage:dpkg-dev; do
+    command -v "${c%%:*}" >/dev/null || skip "${c%%:*} missing (apt-get install ${c#*:}; scripts/deps.sh)"
+done
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
+    grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
+
+releases=${PLAB_RELEASES:-bookworm trixie}
+trap 'plab_down' EXIT
+
+# Build every image first: a build that cannot run (no network) is a skip,
+# not a failure of the lab.
+for rel in $releases; do
+    t=$SECONDS
+    if ! "$src/test/lab/plab-image.sh" "$rel" >/dev/null 2>"/tmp/plab-image-$rel.log"; then
+        if grep -q 'dpkg-buildpackage failed\|dpkg -i of warden' "/tmp/plab-image-$rel.log"; then
+            not_ok "the $rel image with warden's packages builds"
+            sed 's/^/# /' "/tmp/plab-image-$rel.log" | tail -n 40
+            finish
+            exit 1
+        fi
+        sed 's/^/# /' "/tmp/plab-image-$rel.log" | tail -n 20
+        skip "cannot build the $rel image (debootstrap from the mirror: network?)"
+    fi
+    sed 's/^/# /' "/tmp/plab-image-$rel.log"
+    rm -f "/tmp/plab-image-$rel.log"
+    echo "# the $rel image: $((SECONDS - t)) s"
+done
+
+# rsc_node NODE RSC: the node RSC runs on, as NODE's cluster sees it.
+rsc_node() {
+    plab_exec "$1" crm_resource --locate -r "$2" 2>/dev/null |
+        sed -n 's/.*is running on: *\([^ ]*\).*/\1/p' | head -n 1
+}
+rsc_on() { [ "$(rsc_node "$1" "$2")" = "$3" ]; }
+# svc_procs NODE: PIDs of the service's process (sleep 4242) on NODE.
+svc_procs() { plab_exec "$1" pgrep -x -f '/bin/sleep 4242' 2>/dev/null; }
+
+# leftovers SWITCH_PID: what of the lab is left, if anything.
+leftovers() {
+    local d
+    ! kill -0 "$1" 2>/dev/null || echo "the switch $1 runs"
+    for d in /proc/[0-9]*; do
+        [ "$(cat "$d/comm" 2>/dev/null)" = systemd-nspawn ] || continue
+        tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -- "$PLAB_DIR/" && echo "nspawn ${d#/proc/} runs"
+    done
+    ! grep -qs " $PLAB_DIR" /proc/self/mountinfo || echo "mounts under $PLAB_DIR"
+    ! ip netns list | grep -q "^$PLAB_PREFIX-" || echo "namespaces: $(ip netns list | grep "^$PLAB_PREFIX-" | paste -sd' ')"
+    [ ! -e "$PLAB_DIR" ] || echo "$PLAB_DIR exists"
+}
+
+run_release() {
+    local rel=$1 t0=$SECONDS t n1 n2 victim survivor out ver want
+    echo "# ---- $rel ----"
+    n1=${rel}1 n2=${rel}2
+    t=$SECONDS
+    if ! plab_up "$rel" 2; then
+        not_ok "$rel: 2 nodes boot and form a cluster"
+        for n in $n1 $n2; do
+            echo "# console of $n:"; tail -n 30 "$PLAB_DIR/$n.console" 2>/dev/null | sed 's/^/#   /'
+        done
+        sed 's/^/# switch: /' "$PLAB_DIR/switch.log" 2>/dev/null | tail -n 20
+        plab_down
+        return
+    fi
+    ok "$rel: 2 nodes boot and form a cluster with a DC ($((SECONDS - t)) s)"
+
+    for n in $n1 $n2; do
+        out=$(plab_exec "$n" sh -c 'cat /proc/1/comm; systemctl is-active corosync pacemaker' | paste -sd' ')
+        check "$rel: $n: systemd is PID 1 and has started corosync and pacemaker ($out)" \
+            test "$out" = "systemd active active"
+    done
+    ver=$(plab_exec "$n1" pacemakerd --version | head -n 1)
+    case $rel in bookworm) want="Pacemaker 2.1.5" ;; trixie) want="Pacemaker 3.0." ;; esac
+    check "$rel: the nodes run $want ($ver)" grep -q "^$want" <<<"$ver"
+    out=$(plab_exec "$n1" dpkg-query -W -f='${Package} ${Version}\n' libwarden0 resource-agents-warden | paste -sd' ')
+    check "$rel: warden installed from its packages ($out)" grep -q 'libwarden0 .* resource-agents-warden ' <<<"$out"
+    out=$(plab_exec "$n1" crm_attribute -t crm_config -n stonith-enabled -G -q)
+    check "$rel: stonith-enabled=$out" test "$out" = true
+    check "$rel: the fence device fence-lab (fence_warden_lab) starts" \
+        plab_wait_for -t 60 bash -c "[ -n \"\$(plab_exec $n1 crm_resource --locate -r fence-lab 2>/dev/null | grep 'is running on')\" ]"
+
+    # 2. the service
+    plab_exec "$n1" cibadmin -C -o resources -X '<primitive id="svc" class="ocf" provider="warden" type="daemon"><instance_attributes id="svc-ia"><nvpair id="svc-command" name="command" value="/bin/sleep 4242"/></instance_attributes><operations><op id="svc-monitor" name="monitor" interval="10s" timeout="20s"/></operations></primitive>'
+    victim=
+    if plab_wait_for -t 60 bash -c "plab_exec $n1 crm_resource --locate -r svc | grep -q 'is running on'"; then
+        victim=$(rsc_node "$n1" svc)
+    fi
+    if [ -z "$victim" ]; then
+        not_ok "$rel: ocf:warden:daemon svc starts"
+        plab_exec "$n1" crm_mon -1 -r | sed 's/^/# /'
+        plab_down
+        return
+    fi
+    survivor=$n1
+    [ "$victim" = "$n1" ] && survivor=$n2
+    check "$rel: ocf:warden:daemon svc starts on $victim and its process runs there" \
+        test -n "$(svc_procs "$victim")"
+
+    # 3. fencing
+    t=$SECONDS
+    out=$(plab_exec "$survivor" stonith_admin --reboot "$victim" --timeout 120 2>&1)
+    rc=$?
+    check "$rel: stonith_admin --reboot $victim, asked on $survivor, succeeds ($((SECONDS - t)) s): rc $rc ${out//$'\n'/ }" \
+        test $rc = 0
+    out=$(plab_exec "$survivor" stonith_admin --history "$victim" 2>&1)
+    echo "# history: ${out//$'\n'/ | }"
+    check "$rel: stonith_admin --history shows the reboot of $victim successful" \
+        grep -qi "reboot of $victim successful" <<<"$out"
+    out=$(plab_exec "$survivor" sh -c 'cat /var/log/pacemaker/pacemaker.log 2>/dev/null; journalctl -q --no-pager -u pacemaker 2>/dev/null' |
+        grep -i "targeting $victim using fence-lab returned 0" | tail -n 1)
+    check "$rel: the fencer on $survivor fenced $victim with fence-lab: ${out:-(no such line)}" test -n "$out"
+    check "$rel: the power switch cut $victim's power and turned it on, asked by a node" \
+        sh -c "grep -q \"node request .*'off $victim' -> ok off\" '$PLAB_DIR/switch.log' &&
+               grep -q \"node request .*'on $victim' -> ok on\" '$PLAB_DIR/switch.log'"
+
+    # 4. the survivor runs the service
+    t=$SECONDS
+    if plab_wait_for -t 60 rsc_on "$survivor" svc "$survivor"; then
+        ok "$rel: svc runs on the survivor $survivor ($((SECONDS - t)) s after the fencing)"
+    else
+        not_ok "$rel: svc runs on the survivor $survivor: $(rsc_node "$survivor" svc)"
+        plab_exec "$survivor" crm_mon -1 -r | sed 's/^/# /'
+    fi
+    check "$rel: the service's process runs on $survivor" test -n "$(svc_procs "$survivor")"
+    t=$SECONDS
+    if plab_wait_for -t 120 plab_all_online "$survivor" 2; then
+        ok "$rel: the fenced $victim boots again and rejoins ($((SECONDS - t)) s)"
+        check "$rel: svc stays on $survivor, nothing of it runs on $victim" \
+            bash -c "[ \"\$(rsc_node $survivor svc)\" = $survivor ] && [ -z \"\$(svc_procs $victim)\" ]"
+    else
+        not_ok "$rel: the fenced $victim boots again and rejoins"
+        tail -n 20 "$PLAB_DIR/$victim.console" | sed 's/^/# /'
+    fi
+
+    # 5. teardown
+    local pid
+    pid=$(awk '{print $1}' "$PLAB_DIR/switch.pid")
+    plab_down
+    out=$(leftovers "$pid")
+    check "$rel: torn down: no switch, no nspawn, no namespace, no mount left${out:+: $out}" test -z "$out"
+    echo "# $rel: the scenario took $((SECONDS - t0)) s"
+}
+
+export -f plab_exec plab_switch plab_pid1 plab_log rsc_node rsc_on svc_procs plab_all_online plab_online_count
+export PLAB_DIR PLAB_PREFIX
+t_all=$SECONDS
+for rel in $releases; do
+    run_release "$rel"
+done
+echo "# the whole test: $((SECONDS - t_all)) s"
+finish
