@@ -162,7 +162,7 @@ _plab_seed_cib() {
         crm_attribute -t crm_config -n dc-deadtime -v 5s
         crm_attribute -t crm_config -n stonith-enabled -v true
         crm_attribute -t crm_config -n cluster-recheck-interval -v 1min
-        cibadmin -C -o rsc_defaults -X "<meta_attributes id=\"rsc-options\"><nvpair id=\"rsc-options-stickiness\" name=\"resource-stickiness\" value=\"100\"/></meta_attributes>"
+        cibadmin -C -o configuration -X "<rsc_defaults><meta_attributes id=\"rsc-options\"><nvpair id=\"rsc-options-stickiness\" name=\"resource-stickiness\" value=\"100\"/></meta_attributes></rsc_defaults>"
         cibadmin -C -o resources -X "<primitive id=\"fence-lab\" class=\"stonith\" type=\"fence_warden_lab\"><instance_attributes id=\"fence-lab-ia\"><nvpair id=\"fence-lab-hosts\" name=\"pcmk_host_list\" value=\"$NODES\"/></instance_attributes><operations><op id=\"fence-lab-monitor\" name=\"monitor\" interval=\"60s\"/></operations></primitive>"
         chown -R hacluster:haclient /var/lib/pacemaker/cib
         chmod 0600 "$CIB_file"'
