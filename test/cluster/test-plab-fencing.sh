@@ -105,7 +105,7 @@ run_release() {
             test "$out" = "systemd active active"
     done
     ver=$(plab_exec "$n1" pacemakerd --version | head -n 1)
-    case $rel in bookworm) want="Pacemaker 2.1.5" ;; trixie) want="Pacemaker 3.0." ;; esac
+    case $rel in bookworm) want="Pacemaker 2.1.5" ;; trixie) want="Pacemaker 3.0" ;; esac
     check "$rel: the nodes run $want ($ver)" grep -q "^$want" <<<"$ver"
     out=$(plab_exec "$n1" dpkg-query -W -f='${Package} ${Version}\n' libwarden0 resource-agents-warden | paste -sd' ')
     check "$rel: warden installed from its packages ($out)" grep -q 'libwarden0 .* resource-agents-warden ' <<<"$out"
@@ -158,8 +158,10 @@ run_release() {
     fi
     check "$rel: the service's process runs on $survivor" test -n "$(svc_procs "$survivor")"
     t=$SECONDS
-    if plab_wait_for -t 120 plab_all_online "$survivor" 2; then
+    if plab_wait_for -t 120 plab_all_online "$victim" 2 &&
+            plab_wait_for -t 30 plab_all_online "$survivor" 2; then
         ok "$rel: the fenced $victim boots again and rejoins ($((SECONDS - t)) s)"
+        sleep 5 # time to move svc back, which it must not do
         check "$rel: svc stays on $survivor, nothing of it runs on $victim" \
             bash -c "[ \"\$(rsc_node $survivor svc)\" = $survivor ] && [ -z \"\$(svc_procs $victim)\" ]"
     else

@@ -18,7 +18,8 @@
 #     runs RELEASE with the build dependencies installed, else in a build
 #     root (scripts/image.sh warden-build-RELEASE with debian/control's
 #     Build-Depends) under a throwaway overlay. Cached in
-#     /var/cache/warden/debs/RELEASE, keyed by the export's checksum;
+#     /var/cache/warden/debs/RELEASE, keyed by the export's checksum
+#     (test/ and scripts/ left out: the build does not read them);
 #  3. LAYER: an overlay upper directory over BASE in which the packages
 #     were installed (dpkg -i), with the lab's fence agent
 #     /usr/sbin/fence_warden_lab; keyed by BASE's key, the packages' key
@@ -72,7 +73,11 @@ if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
 else
     tar -C "$src" --exclude='./build*' --exclude=./obj-\* -cf - . | tar -xf - -C "$tmp/src/warden"
 fi
-srckey=$(cd "$tmp/src/warden" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+# The key: every exported file but test/ and scripts/, which the package
+# build does not read (debian/rules builds with -Dtests=false, and meson
+# reads test/ only with tests on), so that editing a test does not rebuild.
+srckey=$(cd "$tmp/src/warden" && find . -type f ! -path './test/*' ! -path './scripts/*' -print0 |
+    sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 debs=$debcache/$release
 if [ "$(cat "$debs/key" 2>/dev/null)" = "$srckey" ] && compgen -G "$debs/*.deb" >/dev/null; then
     say "packages for $release from the cache ($srckey)"
