@@ -22,7 +22,7 @@ A request is one line of at most 128 bytes, read within 2 s; the answer is
 one line, "ok ..." or "err REASON". NODE must be one of STATE_DIR/nodes.
 
 "off" is a power cut: SIGKILL of the node's PID 1 (the child of its
-systemd-nspawn process), so its whole PID namespace ends at once, as a
+systemd-nspawn process that is PID 1 of a PID namespace), so its whole PID namespace ends at once, as a
 crashed machine's would; the answer comes once nspawn has exited. "on"
 starts systemd-nspawn again on the same root (its upper directory keeps
 what the node wrote). A node that asks for a reboot itself (systemctl
@@ -152,12 +152,10 @@ class Switch:
         os.close(console)
         n.nspawn, n.pid1, n.wanted_off = pid, None, False
         n.boots += 1
-        # PID 1 of the node: nspawn's child (it is their subreaper).
         deadline = time.monotonic() + PID1_TIMEOUT
         while time.monotonic() < deadline and n.nspawn is not None:
-            kids = children(pid)
-            if kids:
-                n.pid1 = kids[0]
+            n.pid1 = node_pid1(pid)
+            if n.pid1 is not None:
                 break
             self.reap()
             time.sleep(0.05)
@@ -170,9 +168,14 @@ class Switch:
         if n.nspawn is None:
             return "ok already off"
         n.wanted_off = True
-        if n.pid1 is None:
-            kids = children(n.nspawn)
-            n.pid1 = kids[0] if kids else None
+        n.pid1 = node_pid1(n.nspawn)
+        deadline = time.monotonic() + PID1_TIMEOUT
+        while n.pid1 is None and n.nspawn is not None and time.monotonic() < deadline:
+            time.sleep(0.05)  # nspawn is still making the node
+            self.reap()
+            n.pid1 = node_pid1(n.nspawn) if n.nspawn is not None else None
+        if n.nspawn is None:
+            return "ok off"
         victim = n.pid1 if n.pid1 is not None else n.nspawn
         log(f"{n.name}: power off: SIGKILL of {victim}")
         try:
@@ -230,6 +233,8 @@ class Switch:
         if verb == "status":
             return "ok " + ("on" if n.nspawn is not None else "off")
         if verb == "pid":
+            if n.nspawn is not None and (n.pid1 is None or node_pid1(n.nspawn) != n.pid1):
+                n.pid1 = node_pid1(n.nspawn)
             return f"ok {n.pid1}" if n.pid1 else "err off"
         if verb == "on":
             return self.boot(n)
@@ -309,6 +314,23 @@ class Switch:
         for c in self.cgroups:
             rmdir_tree(c)
         log("quit")
+
+
+def node_pid1(nspawn):
+    """The node's PID 1: the child of its systemd-nspawn that is PID 1 of a
+    PID namespace of its own (nspawn has another child for a moment, the
+    one that makes the namespaces, which is not)."""
+    for pid in children(nspawn):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("NSpid:"):
+                        ids = line.split()[1:]
+                        if len(ids) > 1 and ids[-1] == "1":
+                            return pid
+        except OSError:
+            continue
+    return None
 
 
 def children(pid):
