@@ -15,7 +15,12 @@
 #     node by a node;
 #  4. the resource runs on the survivor, nothing of it on the fenced node;
 #     the fenced node boots again and rejoins, and the resource stays;
-#  5. the lab torn down: no nspawn, no namespace, no mount left.
+#  5. corosync killed (SIGKILL) on the node that now runs the resource:
+#     the cluster fences it by itself (the history names the controller as
+#     the client, the fencer names fence-lab), the resource moves back, the
+#     node reboots and rejoins; the history holds exactly the two reboots,
+#     no failed action;
+#  6. the lab torn down: no nspawn, no namespace, no mount left.
 # Skips (exit 77) with the reason when it cannot run here: not root,
 # systemd-nspawn or debootstrap missing, the images cannot be built (no
 # network); WARDEN_NO_SKIP=1 makes a skip a failure.
@@ -40,7 +45,7 @@ grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
     grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
 
 releases=${PLAB_RELEASES:-bookworm trixie}
-trap 'plab_down' EXIT
+trap 'plab_down_if_started' EXIT
 
 # Build every image first: a build that cannot run (no network) is a skip,
 # not a failure of the lab.
@@ -70,6 +75,27 @@ rsc_on() { [ "$(rsc_node "$1" "$2")" = "$3" ]; }
 # svc_procs NODE: PIDs of the service's process (sleep 4242) on NODE.
 svc_procs() { plab_exec "$1" pgrep -x -f '/bin/sleep 4242' 2>/dev/null; }
 
+# fence_events NODE...: the successful fencing events the nodes' fencers
+# know, one "ACTION TARGET CLIENT.PID COMPLETED" line each, sorted, unique.
+# Each fencer keeps its history in memory: a fenced node forgets what it
+# knew, and Pacemaker does not always give it back when the node rejoins,
+# so the test collects the events after each fencing (the union is the
+# history).
+fence_events() {
+    local n target line a t c d
+    for n in "$@"; do
+        # per target: "--history '*'" was seen to leave out events that
+        # "--history NODE" shows, on the same node at the same moment
+        for target in $(plab_nodes); do
+            plab_exec "$n" stonith_admin --history "$target" --output-as=xml 2>/dev/null |
+                grep '<fence_event ' | grep 'status="success"'
+        done
+    done | while IFS= read -r line; do
+        a=${line#*action=\"} t=${line#*target=\"} c=${line#*client=\"} d=${line#*completed=\"}
+        echo "${a%%\"*} ${t%%\"*} ${c%%\"*} ${d%%\"*}"
+    done | sort -u
+}
+
 # leftovers SWITCH_PID: what of the lab is left, if anything.
 leftovers() {
     local d
@@ -91,10 +117,12 @@ run_release() {
     if ! plab_up "$rel" 2; then
         not_ok "$rel: 2 nodes boot and form a cluster"
         for n in $n1 $n2; do
-            echo "# console of $n:"; tail -n 30 "$PLAB_DIR/$n.console" 2>/dev/null | sed 's/^/#   /'
+            echo "# $n: $(plab_switch status "$n" 2>&1), PID 1 $(plab_pid1 "$n" 2>&1)"
+            plab_exec "$n" sh -c 'systemctl is-system-running; systemctl --failed --no-pager; crm_mon -1;
+                journalctl -q --no-pager -n 30 -u corosync -u pacemaker' 2>&1 | sed 's/^/#   /'
         done
         sed 's/^/# switch: /' "$PLAB_DIR/switch.log" 2>/dev/null | tail -n 20
-        plab_down
+        plab_down_if_started
         return
     fi
     ok "$rel: 2 nodes boot and form a cluster with a DC ($((SECONDS - t)) s)"
@@ -123,7 +151,7 @@ run_release() {
     if [ -z "$victim" ]; then
         not_ok "$rel: ocf:warden:daemon svc starts"
         plab_exec "$n1" crm_mon -1 -r | sed 's/^/# /'
-        plab_down
+        plab_down_if_started
         return
     fi
     survivor=$n1
@@ -148,6 +176,9 @@ run_release() {
         sh -c "grep -q \"node request .*'off $victim' -> ok off\" '$PLAB_DIR/switch.log' &&
                grep -q \"node request .*'on $victim' -> ok on\" '$PLAB_DIR/switch.log'"
 
+    local events
+    events=$(fence_events "$n1" "$n2")
+
     # 4. the survivor runs the service
     t=$SECONDS
     if plab_wait_for -t 60 rsc_on "$survivor" svc "$survivor"; then
@@ -169,16 +200,54 @@ run_release() {
         tail -n 20 "$PLAB_DIR/$victim.console" | sed 's/^/# /'
     fi
 
-    # 5. teardown
+    # 5. a node failure: corosync killed on the node that runs svc. The
+    # cluster itself fences it (the controller asks), svc moves.
+    local dead=$survivor other=$victim
+    t=$SECONDS
+    plab_exec "$dead" pkill -KILL -x corosync
+    if plab_wait_for -t 60 bash -c "plab_exec $other stonith_admin --history $dead 2>/dev/null |
+            grep -qi 'reboot of $dead successful.*client=pacemaker-controld'"; then
+        ok "$rel: corosync killed on $dead: the cluster fences it, the controller on $other asked ($((SECONDS - t)) s)"
+        events+=$'\n'$(fence_events "$other")
+    else
+        not_ok "$rel: corosync killed on $dead: the cluster fences it"
+        plab_exec "$other" stonith_admin --history "$dead" 2>&1 | sed 's/^/# /'
+    fi
+    out=$(plab_exec "$other" sh -c 'cat /var/log/pacemaker/pacemaker.log 2>/dev/null; journalctl -q --no-pager -u pacemaker 2>/dev/null' |
+        grep -i "targeting $dead using fence-lab returned 0" | tail -n 1)
+    check "$rel: the fencer on $other fenced $dead with fence-lab: ${out:-(no such line)}" test -n "$out"
+    if plab_wait_for -t 60 rsc_on "$other" svc "$other"; then
+        ok "$rel: svc runs on $other ($((SECONDS - t)) s after the kill)"
+    else
+        not_ok "$rel: svc runs on $other: $(rsc_node "$other" svc)"
+        plab_exec "$other" crm_mon -1 -r | sed 's/^/# /'
+    fi
+    check "$rel: the service's process runs on $other" test -n "$(svc_procs "$other")"
+    if plab_wait_for -t 120 plab_all_online "$dead" 2; then
+        ok "$rel: the fenced $dead boots again and rejoins ($((SECONDS - t)) s after the kill)"
+    else
+        not_ok "$rel: the fenced $dead boots again and rejoins"
+    fi
+    # the history: every event seen, "ACTION TARGET CLIENT" (no PID, no time)
+    events+=$'\n'$(fence_events "$n1" "$n2")
+    echo "# the fence events seen: $(grep . <<<"$events" | sort -u | paste -sd';')"
+    out=$(grep . <<<"$events" | sort -u |
+        awk '{ sub(/\.[0-9]+$/, "", $3); print $1, $2, $3 }' | sort | paste -sd';')
+    check "$rel: the fence history holds exactly the 2 reboots: $out" \
+        test "$out" = "$(printf 'reboot %s\n' "$dead pacemaker-controld" "$victim stonith_admin" | sort | paste -sd';')"
+    out=$(plab_exec "$other" crm_mon -1 --output-as=xml 2>/dev/null | grep -c '<failure ')
+    check "$rel: no failed action ($out)" test "$out" = 0
+
+    # 6. teardown
     local pid
     pid=$(awk '{print $1}' "$PLAB_DIR/switch.pid")
-    plab_down
+    plab_down_if_started
     out=$(leftovers "$pid")
     check "$rel: torn down: no switch, no nspawn, no namespace, no mount left${out:+: $out}" test -z "$out"
     echo "# $rel: the scenario took $((SECONDS - t0)) s"
 }
 
-export -f plab_exec plab_switch plab_pid1 plab_log rsc_node rsc_on svc_procs plab_all_online plab_online_count
+export -f plab_nodes plab_exec plab_switch plab_pid1 plab_log rsc_node rsc_on svc_procs plab_all_online plab_online_count
 export PLAB_DIR PLAB_PREFIX
 t_all=$SECONDS
 for rel in $releases; do

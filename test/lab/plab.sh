@@ -9,7 +9,7 @@
 #                 test/lab/plab.sh exec NODE CMD...
 #                 test/lab/plab.sh switch REQUEST   (list, status|on|off|pid NODE)
 # As a library:   . test/lab/plab.sh
-#                 trap 'plab_down' EXIT
+#                 trap plab_down_if_started EXIT
 #                 plab_up trixie 2
 #                 plab_exec trixie1 crm_mon -1
 #
@@ -79,7 +79,8 @@ print(data.split(b"\n", 1)[0].decode("ascii", "replace"))
 EOF
     ) || return 2
     [[ $out == ok* ]] || { echo "$out" >&2; return 1; }
-    echo "${out#ok}" | sed 's/^ //'
+    out=${out#ok}
+    echo "${out# }"
 }
 
 # plab_pid1 NODE: the node's PID 1 as the host sees it.
@@ -177,6 +178,7 @@ plab_up() {
         plab_log "plab_up: $PLAB_DIR exists (an earlier lab?): test/lab/plab.sh down"
         return 1
     fi
+    _PLAB_STARTED=1
     lower=$("$_PLAB_HERE/plab-image.sh" "$rel") || return 1
     mkdir -p "$PLAB_DIR/switch" && chmod 0700 "$PLAB_DIR" "$PLAB_DIR/switch"
     echo "$rel" >"$PLAB_DIR/release"
@@ -236,6 +238,13 @@ plab_up() {
         return 1
     fi
     plab_log "$n $rel nodes online with a DC ($((SECONDS - t0)) s)"
+}
+
+# plab_down_if_started: plab_down, if this shell's plab_up got past its
+# check for an earlier lab (for traps: never tear down someone else's lab).
+plab_down_if_started() {
+    [[ -n ${_PLAB_STARTED:-} ]] || return 0
+    plab_down && _PLAB_STARTED=
 }
 
 # plab_down: everything of the lab gone (idempotent).
