@@ -128,6 +128,7 @@ run_release() {
     ok "$rel: 2 nodes boot and form a cluster with a DC ($((SECONDS - t)) s)"
 
     for n in $n1 $n2; do
+        # shellcheck disable=SC2016 # for the node's shell
         out=$(plab_exec "$n" sh -c 'cat /proc/1/comm; systemctl is-active corosync pacemaker' | paste -sd' ')
         check "$rel: $n: systemd is PID 1 and has started corosync and pacemaker ($out)" \
             test "$out" = "systemd active active"
@@ -135,6 +136,7 @@ run_release() {
     ver=$(plab_exec "$n1" pacemakerd --version | head -n 1)
     case $rel in bookworm) want="Pacemaker 2.1.5" ;; trixie) want="Pacemaker 3.0" ;; esac
     check "$rel: the nodes run $want ($ver)" grep -q "^$want" <<<"$ver"
+    # shellcheck disable=SC2016 # dpkg-query's format
     out=$(plab_exec "$n1" dpkg-query -W -f='${Package} ${Version}\n' libwarden0 resource-agents-warden | paste -sd' ')
     check "$rel: warden installed from its packages ($out)" grep -q 'libwarden0 .* resource-agents-warden ' <<<"$out"
     out=$(plab_exec "$n1" crm_attribute -t crm_config -n stonith-enabled -G -q)

@@ -156,6 +156,7 @@ EOF
 # cibadmin (so the feature set is the node's Pacemaker's), in ROOT.
 _plab_seed_cib() {
     local root=$1 nodes=$2
+    # shellcheck disable=SC2016 # expanded by the node's shell
     chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
         CIB_file=/var/lib/pacemaker/cib/cib.xml NODES="$nodes" sh -ec '
         mkdir -p /var/lib/pacemaker/cib
@@ -271,11 +272,11 @@ plab_down() {
     fi
     # The nodes' cgroups (the switch removes them; not if it was killed).
     local cg
-    for cg in $(awk -F' - ' '{ split($1, a, " "); split($2, b, " ")
-                              if (b[1] == "cgroup2" || (b[1] == "cgroup" && b[3] ~ /name=systemd/)) print a[5] }' \
-                    /proc/self/mountinfo); do
+    while read -r cg; do
         [[ -d $cg/$PLAB_PREFIX ]] && find "$cg/$PLAB_PREFIX" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
+    done < <(awk -F' - ' '{ split($1, a, " "); split($2, b, " ")
+                            if (b[1] == "cgroup2" || (b[1] == "cgroup" && b[3] ~ /name=systemd/)) print a[5] }' \
+                 /proc/self/mountinfo)
     if [[ -f $PLAB_DIR/netns ]]; then
         while read -r ns; do
             [[ -n $ns ]] && ip netns del "$ns" 2>/dev/null
