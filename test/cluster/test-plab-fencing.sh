@@ -98,15 +98,8 @@ fence_events() {
 
 # leftovers SWITCH_PID: what of the lab is left, if anything.
 leftovers() {
-    local d
     ! kill -0 "$1" 2>/dev/null || echo "the switch $1 runs"
-    for d in /proc/[0-9]*; do
-        [ "$(cat "$d/comm" 2>/dev/null)" = systemd-nspawn ] || continue
-        tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -- "$PLAB_DIR/" && echo "nspawn ${d#/proc/} runs"
-    done
-    ! grep -qs " $PLAB_DIR" /proc/self/mountinfo || echo "mounts under $PLAB_DIR"
-    ! ip netns list | grep -q "^$PLAB_PREFIX-" || echo "namespaces: $(ip netns list | grep "^$PLAB_PREFIX-" | paste -sd' ')"
-    [ ! -e "$PLAB_DIR" ] || echo "$PLAB_DIR exists"
+    plab_leftovers
 }
 
 run_release() {
@@ -245,7 +238,8 @@ run_release() {
     pid=$(awk '{print $1}' "$PLAB_DIR/switch.pid")
     plab_down_if_started
     out=$(leftovers "$pid")
-    check "$rel: torn down: no switch, no nspawn, no namespace, no mount left${out:+: $out}" test -z "$out"
+    check "$rel: torn down: no switch, no nspawn, no node process (cgroup), no namespace, no mount left${out:+: $out}" \
+        test -z "$out"
     echo "# $rel: the scenario took $((SECONDS - t0)) s"
 }
 

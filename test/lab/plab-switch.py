@@ -22,8 +22,10 @@ A request is one line of at most 128 bytes, read within 2 s; the answer is
 one line, "ok ..." or "err REASON". NODE must be one of STATE_DIR/nodes.
 
 "off" is a power cut: SIGKILL of the node's PID 1 (the child of its
-systemd-nspawn process that is PID 1 of a PID namespace), so its whole PID namespace ends at once, as a
-crashed machine's would; the answer comes once nspawn has exited. "on"
+systemd-nspawn process that is PID 1 of a PID namespace), so its whole
+PID namespace ends at once, as a crashed machine's would, and of anything
+else in the node's cgroup; the answer comes once nspawn has exited and
+the node's cgroup is empty. "on"
 starts systemd-nspawn again on the same root (its upper directory keeps
 what the node wrote). A node that asks for a reboot itself (systemctl
 reboot: nspawn exits 133) is booted again, as a machine would be.
@@ -92,10 +94,17 @@ def rmdir_tree(path):
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
             rmdir_tree(entry.path)
-    try:
-        os.rmdir(path)
-    except OSError as e:
-        log(f"cannot remove cgroup {path}: {e}")
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except OSError as e:
+            # EBUSY for a moment after its last process died
+            if time.monotonic() >= deadline:
+                log(f"cannot remove cgroup {path}: {e}")
+                return
+            time.sleep(0.05)
 
 
 class Switch:
@@ -165,32 +174,74 @@ class Switch:
         return "ok on"
 
     def power_off(self, n):
-        if n.nspawn is None:
+        if n.nspawn is None and not self.populated(n):
             return "ok already off"
         n.wanted_off = True
-        n.pid1 = node_pid1(n.nspawn)
-        deadline = time.monotonic() + PID1_TIMEOUT
-        while n.pid1 is None and n.nspawn is not None and time.monotonic() < deadline:
-            time.sleep(0.05)  # nspawn is still making the node
-            self.reap()
-            n.pid1 = node_pid1(n.nspawn) if n.nspawn is not None else None
-        if n.nspawn is None:
-            return "ok off"
-        victim = n.pid1 if n.pid1 is not None else n.nspawn
-        log(f"{n.name}: power off: SIGKILL of {victim}")
-        try:
-            os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if n.nspawn is not None:
+            n.pid1 = node_pid1(n.nspawn)
+            deadline = time.monotonic() + PID1_TIMEOUT
+            while n.pid1 is None and n.nspawn is not None and time.monotonic() < deadline:
+                time.sleep(0.05)  # nspawn is still making the node
+                self.reap()
+                n.pid1 = node_pid1(n.nspawn) if n.nspawn is not None else None
+        if n.pid1 is not None:
+            log(f"{n.name}: power off: SIGKILL of its PID 1 {n.pid1}")
+            try:
+                os.kill(n.pid1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # Whatever else runs in the node's cgroup (its PID 1 not found,
+        # say): the node is off only when nothing of it runs.
+        self.cgroup_kill(n, "payload")
         deadline = time.monotonic() + OFF_TIMEOUT
         while n.nspawn is not None and time.monotonic() < deadline:
             self.reap()
             time.sleep(0.05)
         if n.nspawn is not None:
+            log(f"{n.name}: nspawn {n.nspawn} still runs: SIGKILL")
             os.kill(n.nspawn, signal.SIGKILL)
             while n.nspawn is not None:
                 self.reap(block=True)
+        self.cgroup_kill(n, "")
+        deadline = time.monotonic() + OFF_TIMEOUT
+        while self.populated(n) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.populated(n):
+            return f"err processes of {n.name} are left in its cgroup"
         return "ok off"
+
+    def cgroup_v2(self, n):
+        return os.path.join(self.cgroups[0], n.name)
+
+    def populated(self, n):
+        try:
+            with open(os.path.join(self.cgroup_v2(n), "cgroup.events")) as f:
+                return "populated 1" in f.read().splitlines()
+        except OSError:
+            return False
+
+    def cgroup_kill(self, n, sub):
+        """SIGKILL of every process in the node's cgroup (or its sub)."""
+        path = os.path.join(self.cgroup_v2(n), sub) if sub else self.cgroup_v2(n)
+        if not os.path.isdir(path):
+            return
+        try:
+            with open(os.path.join(path, "cgroup.kill"), "w") as f:
+                f.write("1\n")
+            return
+        except OSError:
+            pass  # before Linux 5.14: one by one
+        for root, _dirs, _files in os.walk(path):
+            try:
+                with open(os.path.join(root, "cgroup.procs")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def reap(self, block=False):
         while True:

@@ -179,6 +179,12 @@ plab_up() {
         plab_log "plab_up: $PLAB_DIR exists (an earlier lab?): test/lab/plab.sh down"
         return 1
     fi
+    local left
+    left=$(plab_leftovers)
+    if [[ -n $left ]]; then
+        plab_log "plab_up: an earlier lab left: ${left//$'\n'/; } (test/lab/plab.sh down)"
+        return 1
+    fi
     _PLAB_STARTED=1
     lower=$("$_PLAB_HERE/plab-image.sh" "$rel") || return 1
     mkdir -p "$PLAB_DIR/switch" && chmod 0700 "$PLAB_DIR" "$PLAB_DIR/switch"
@@ -241,6 +247,34 @@ plab_up() {
     plab_log "$n $rel nodes online with a DC ($((SECONDS - t0)) s)"
 }
 
+# _plab_cgroup_mounts: the host's cgroup v2 mount and name=systemd mount.
+# The v2 one first: plab_down kills through its cgroup.kill, which empties
+# the v1 one too.
+_plab_cgroup_mounts() {
+    awk -F' - ' '{ split($1, a, " "); split($2, b, " ")
+                   if (b[1] == "cgroup2") print 0, a[5]
+                   else if (b[1] == "cgroup" && b[3] ~ /name=systemd/) print 1, a[5] }' \
+        /proc/self/mountinfo | sort -n | cut -d' ' -f2-
+}
+
+# plab_leftovers: what of a lab is left on the host, one line each; nothing
+# after a complete plab_down.
+plab_leftovers() {
+    local d cg
+    for d in /proc/[0-9]*; do
+        [[ $(cat "$d/comm" 2>/dev/null) == systemd-nspawn ]] || continue
+        tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -- "$PLAB_DIR/" && echo "nspawn ${d#/proc/} runs"
+    done
+    while read -r cg; do
+        [[ -d $cg/$PLAB_PREFIX ]] && echo "cgroup $cg/$PLAB_PREFIX ($(find "$cg/$PLAB_PREFIX" -name cgroup.procs -exec cat {} + | wc -l) processes)"
+    done < <(_plab_cgroup_mounts)
+    grep -qs " $PLAB_DIR" /proc/self/mountinfo && echo "mounts under $PLAB_DIR"
+    ip netns list 2>/dev/null | grep -q "^$PLAB_PREFIX-" &&
+        echo "namespaces: $(ip netns list | grep "^$PLAB_PREFIX-" | cut -d' ' -f1 | paste -sd' ')"
+    [[ -e $PLAB_DIR ]] && echo "$PLAB_DIR exists"
+    return 0
+}
+
 # plab_down_if_started: plab_down, if this shell's plab_up got past its
 # check for an earlier lab (for traps: never tear down someone else's lab).
 plab_down_if_started() {
@@ -267,16 +301,33 @@ plab_down() {
     if [[ -f $PLAB_DIR/mounts ]]; then
         while read -r m; do
             [[ -n $m ]] || continue
-            umount -R "$m" 2>/dev/null || umount -R -l "$m" 2>/dev/null || true
+            grep -qs " $m " /proc/self/mountinfo || continue
+            umount -R "$m" 2>/dev/null || {
+                plab_log "plab_down: $m is busy (a node's process left?): lazy unmount"
+                umount -R -l "$m" 2>/dev/null
+            }
         done < <(tac "$PLAB_DIR/mounts")
     fi
-    # The nodes' cgroups (the switch removes them; not if it was killed).
-    local cg
+    # The nodes' cgroups: the switch empties and removes them, but not if
+    # it was killed. Every process in them is a node's (the cgroup is the
+    # lab's own): SIGKILL through cgroup.kill, then the directories go.
+    local cg end
     while read -r cg; do
-        [[ -d $cg/$PLAB_PREFIX ]] && find "$cg/$PLAB_PREFIX" -depth -type d -exec rmdir {} + 2>/dev/null
-    done < <(awk -F' - ' '{ split($1, a, " "); split($2, b, " ")
-                            if (b[1] == "cgroup2" || (b[1] == "cgroup" && b[3] ~ /name=systemd/)) print a[5] }' \
-                 /proc/self/mountinfo)
+        [[ -d $cg/$PLAB_PREFIX ]] || continue
+        if [[ -e $cg/$PLAB_PREFIX/cgroup.kill ]] && grep -qx 'populated 1' "$cg/$PLAB_PREFIX/cgroup.events"; then
+            plab_log "plab_down: processes left in the lab's cgroup: killing them"
+            echo 1 >"$cg/$PLAB_PREFIX/cgroup.kill"
+            end=$((SECONDS + 10))
+            while grep -qx 'populated 1' "$cg/$PLAB_PREFIX/cgroup.events" && ((SECONDS < end)); do
+                sleep 0.1
+            done
+        fi
+        end=$((SECONDS + 5))
+        until find "$cg/$PLAB_PREFIX" -depth -type d -exec rmdir {} + 2>/dev/null; do
+            ((SECONDS < end)) || { plab_log "plab_down: cannot remove $cg/$PLAB_PREFIX"; break; }
+            sleep 0.1
+        done
+    done < <(_plab_cgroup_mounts)
     if [[ -f $PLAB_DIR/netns ]]; then
         while read -r ns; do
             [[ -n $ns ]] && ip netns del "$ns" 2>/dev/null
@@ -297,7 +348,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -u
     case ${1:-} in
         up) shift; plab_up "$@" ;;
-        down) plab_down ;;
+        down) plab_down; left=$(plab_leftovers); [[ -z $left ]] || { echo "left: $left" >&2; exit 1; } ;;
         exec) shift; plab_exec "$@" ;;
         switch) shift; plab_switch "$@" ;;
         *) echo "usage: $0 up RELEASE [N] | down | exec NODE CMD... | switch REQUEST" >&2; exit 2 ;;
