@@ -31,15 +31,25 @@
 #    true, a fence device fence-lab of fence_warden_lab for all nodes,
 #    resource-stickiness 100), built with the node's own cibadmin;
 #  * the power switch (test/lab/plab-switch.py), which boots every node
-#    with systemd-nspawn --boot --register=no --keep-unit, powers nodes off
-#    (SIGKILL of the node's PID 1) and on for the fence agent, and keeps
-#    them as its children; systemd inside starts corosync and pacemaker
-#    (enabled by their packages);
+#    with systemd-nspawn --boot --register=no --keep-unit in a cgroup of
+#    its own (<cgroup2>/PLAB_PREFIX/NODE; the nodes get cgroup v2 only),
+#    powers nodes off (SIGKILL of the node's PID 1 and of its cgroup) and
+#    on for the fence agent, and keeps them as its children; systemd inside
+#    starts corosync and pacemaker (enabled by their packages); the
+#    switch's socket is bind-mounted into every node at
+#    /run/warden-lab-switch/switch.sock;
 #  * waits until every node is online with a DC.
 # plab_down asks the switch to power every node off and quit (it is the
-# only process the lab starts on the host, recorded with its PID), then
-# unmounts the roots, deletes the namespaces and $PLAB_DIR. It is idempotent
-# and works after a half-finished plab_up.
+# only process the lab starts on the host, recorded with its PID and start
+# time), kills whatever is left in the lab's cgroup (a switch that was
+# killed leaves its nodes running), unmounts the roots, deletes the
+# namespaces, the cgroups and $PLAB_DIR. It is idempotent and works after
+# a half-finished plab_up; plab_leftovers lists what is left (nothing after
+# plab_down); plab_up refuses while anything is.
+#
+# Nodes run on the host's kernel: their processes show in the host's /proc
+# (corosync, pacemakerd, ...), so test/cluster/lab.sh, which refuses to
+# start while such daemons run, cannot start while this lab is up.
 #
 # Requires: root, systemd-nspawn (systemd-container), debootstrap, iproute2,
 # util-linux (nsenter), python3.
