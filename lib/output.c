@@ -491,7 +491,13 @@ static int spawn_relay(struct warden_output *o, int in, int tail_fd, const char 
     /* Everything the child needs is ready before the fork. */
     static char ident[WARDEN_OUTPUT_IDENT_MAX + 1];
     static char path[108];
+    static char title[WARDEN_OUTPUT_IDENT_MAX + 32];
     make_ident(instance, ident);
+    int title_len = snprintf(title, sizeof(title), "warden-output %s", ident);
+    /* The size of our own argument area, should the relay have to write
+     * its title there. */
+    _cleanup_free_ char *cmdline = NULL;
+    int args_len = warden__read_file("/proc/self/cmdline", 4096, &cmdline);
     snprintf(path, sizeof(path), "%s",
              o->kind == WARDEN_OUTPUT_JOURNAL ? journal_socket() : syslog_socket());
     enum warden_output_kind kind = o->kind;
@@ -512,6 +518,21 @@ static int spawn_relay(struct warden_output *o, int in, int tail_fd, const char 
         sigaction(SIGHUP, &ign, NULL);
         sigaction(SIGPIPE, &ign, NULL);
         prctl(PR_SET_NAME, "warden-output");
+        /* Forked, not exec'd: its command line would still be the agent's
+         * ("daemon start"), which ps would show for as long as the service
+         * runs. Root may point it elsewhere (CAP_SYS_RESOURCE); start
+         * first, as the new area lies below the old one. */
+        if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, (unsigned long)title, 0, 0) < 0 ||
+            prctl(PR_SET_MM, PR_SET_MM_ARG_END, (unsigned long)(title + title_len + 1), 0, 0) < 0) {
+            /* Without the capability: over the agent's own arguments,
+             * which begin at argv[0] (this child's copy of them). */
+            if (args_len > 1 && program_invocation_name) {
+                size_t room = (size_t)args_len - 1;
+                size_t n = (size_t)title_len < room ? (size_t)title_len : room;
+                memset(program_invocation_name, 0, room);
+                memcpy(program_invocation_name, title, n);
+            }
+        }
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (dup2(in, 0) < 0 || dup2(tail_fd, 3) < 0 || null < 0 || dup2(null, 1) < 0 ||
             dup2(null, 2) < 0) {
