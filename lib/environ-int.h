@@ -53,9 +53,9 @@ int warden__memory_max_parse(const char *text, char ret[static 32]);
 int warden__environ_from_params(const warden_params *p, struct warden_environ *ret,
                                 char ***ret_extra, char **ret_reason);
 
-/* What only this node can say: limit_nofile within fs.nr_open. -EINVAL
- * and a reason. */
-int warden__environ_check_node(const struct warden_environ *env, char **ret_reason);
+/* What only this node can say: limit_nofile within fs.nr_open (infinity
+ * becomes fs.nr_open, the most setrlimit takes). -EINVAL and a reason. */
+int warden__environ_check_node(struct warden_environ *env, char **ret_reason);
 
 /* Apply env to the calling process: rlimits, umask, nice, oom_score_adj.
  * Called between fork and exec, before the user switch (raising a hard

@@ -208,7 +208,7 @@ const struct warden_param warden__environ_params[] = {
      check_environment},
     {"limit_nofile", WARDEN_PARAM_STRING, 0, NULL, "Open files limit (RLIMIT_NOFILE)",
      "The service's limit of open files, set before it starts: N for both soft and hard, "
-     "SOFT:HARD, or infinity (which the kernel caps at fs.nr_open).",
+     "SOFT:HARD, or infinity (this node's fs.nr_open, the most the kernel allows).",
      LIMIT_FORM, check_limit},
     {"limit_core", WARDEN_PARAM_STRING, 0, NULL, "Core file size limit (RLIMIT_CORE)",
      "The largest core file the service may leave: a size for both soft and hard, SOFT:HARD, "
@@ -311,7 +311,7 @@ int warden__environ_from_params(const warden_params *p, struct warden_environ *r
     return 0;
 }
 
-int warden__environ_check_node(const struct warden_environ *env, char **ret_reason)
+int warden__environ_check_node(struct warden_environ *env, char **ret_reason)
 {
     if (!env->set_limit[WARDEN_LIMIT_NOFILE]) {
         return 0;
@@ -323,7 +323,14 @@ int warden__environ_check_node(const struct warden_environ *env, char **ret_reas
         return 0;
     }
     unsigned long long nr_open = strtoull(text, NULL, 10);
-    const struct rlimit *l = &env->limit[WARDEN_LIMIT_NOFILE];
+    struct rlimit *l = &env->limit[WARDEN_LIMIT_NOFILE];
+    /* infinity is the most the kernel allows, as systemd has it. */
+    if (l->rlim_cur == RLIM_INFINITY) {
+        l->rlim_cur = (rlim_t)nr_open;
+    }
+    if (l->rlim_max == RLIM_INFINITY) {
+        l->rlim_max = (rlim_t)nr_open;
+    }
     if (l->rlim_max != RLIM_INFINITY && (unsigned long long)l->rlim_max > nr_open) {
         return warden__set_reason(ret_reason, -EINVAL,
                                   "parameter 'limit_nofile': %llu is more than this node's "

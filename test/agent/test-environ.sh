@@ -165,6 +165,11 @@ for bad in "limit_nofile=lots|limit_nofile.*N \\(soft and hard\\), SOFT:HARD" \
     expect_rc 6 "start refuses $kv"
 done
 nr_open=$(cat /proc/sys/fs/nr_open)
+agent start command="/bin/sleep $marker" output=null limit_nofile=1024:infinity
+expect_rc 0 "limit_nofile=1024:infinity starts"
+check "limit_nofile infinity is fs.nr_open ($nr_open)" \
+    grep -Eq "^Max open files +1024 +$nr_open " "/proc/$(main_pid)/limits"
+agent stop command=/bin/true
 agent validate-all command="/bin/sleep $marker" limit_nofile=$((nr_open + 1))
 expect_rc 6 "limit_nofile past fs.nr_open"
 expect_reason "fs.nr_open" "its reason says fs.nr_open"
