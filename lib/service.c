@@ -526,6 +526,15 @@ static int with_last_output(struct warden_service *s, int r, warden_usec_t deadl
         return r;
     }
     _cleanup_free_ char *before = TAKE_PTR(*ret_reason);
+    /* Pacemaker shows 128 characters of a reason: the service's own words
+     * come right after what happened, the pid after them. */
+    static const char exited[] = "service exited while starting ";
+    if (startswith(before, exited)) {
+        return warden__set_reason(ret_reason, r,
+                                  "service exited while starting, last output: "
+                                  "'%s' %s",
+                                  tail, before + strlen(exited));
+    }
     return warden__set_reason(ret_reason, r, "%s; last output: '%s'",
                               before ? before : "start failed", tail);
 }
