@@ -534,15 +534,17 @@ static int spawn_relay(struct warden_output *o, int in, int tail_fd, const char 
             }
         }
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (dup2(in, 0) < 0 || dup2(tail_fd, 3) < 0 || null < 0 || dup2(null, 1) < 0 ||
-            dup2(null, 2) < 0) {
+        if (dup2(in, 0) < 0 || null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) {
             _exit(1);
         }
+        /* No tail file (it could not be made) is no reason to lose the
+         * output itself. */
+        int tail = tail_fd >= 0 && dup2(tail_fd, 3) == 3 ? 3 : -1;
         /* Only these: an inherited pipe of the executor would make
          * Pacemaker wait for this process, the write end of our own would
          * keep the output from ever ending. */
         close_range(4, ~0U, 0);
-        warden__output_relay(0, 3, kind, ident, path);
+        warden__output_relay(0, tail, kind, ident, path);
         _exit(0);
     }
     struct warden_pidref ref = WARDEN_PIDREF_NULL;
