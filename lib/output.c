@@ -543,7 +543,7 @@ static int spawn_relay(struct warden_output *o, int in, int tail_fd, const char 
         /* Only these: an inherited pipe of the executor would make
          * Pacemaker wait for this process, the write end of our own would
          * keep the output from ever ending. */
-        close_range(4, ~0U, 0);
+        close_range(tail == 3 ? 4 : 3, ~0U, 0);
         warden__output_relay(0, tail, kind, ident, path);
         _exit(0);
     }
