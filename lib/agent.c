@@ -10,6 +10,7 @@
 
 #include "agent-int.h"
 #include "dump-int.h"
+#include "environ-int.h"
 #include "hook-int.h"
 #include "keeper-int.h"
 #include "log-int.h"
@@ -458,6 +459,10 @@ static int action_monitor(struct run *r)
  * restart of the service; the other actions read them anew each time. */
 static int action_reload(struct run *r)
 {
+    int c = warden__service_reload(r->service, &r->reason);
+    if (c < 0) {
+        return c;
+    }
     _cleanup_free_ char *text = warden__params_reload_text(r->params);
     if (!text) {
         return -ENOMEM;
@@ -483,8 +488,8 @@ static int action_reload(struct run *r)
 
 static int setup(struct run *r)
 {
-    int k = warden__param_table_merge(r->agent->params, warden__agent_common_params, &r->table,
-                                      &r->n_params);
+    int k = warden__param_table_merge_more(r->agent->params, warden__agent_common_params,
+                                           warden__environ_params, &r->table, &r->n_params);
     if (k < 0) {
         return k;
     }

@@ -44,3 +44,14 @@ int warden__cgroup_wait_empty(const char *path, warden_usec_t deadline);
 
 /* rmdir the cgroup; 0 when it is already gone. */
 int warden__cgroup_remove(const char *path);
+
+/* 0 when controller is listed in dir's cgroup.controllers (available to
+ * dir), -ENOPKG when it is not. */
+int warden__cgroup_controller_available(const char *dir, const char *controller);
+
+/* Write value to <path>/<file> (memory.max, cpu.weight), first enabling
+ * controller in the parent's cgroup.subtree_control (warden's own
+ * <root>/warden, and the root above it where PID 1 is not systemd) when
+ * the file is not there. -ENOPKG when the controller cannot be had. */
+int warden__cgroup_set(const char *path, const char *controller, const char *file,
+                       const char *value);

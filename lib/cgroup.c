@@ -232,3 +232,95 @@ int warden__cgroup_remove(const char *path)
     }
     return 0;
 }
+
+/* ---- controllers ----------------------------------------------------------- */
+
+/* Whether word is one of the blank-separated words of a cgroup file. */
+static int file_lists(const char *path, const char *word)
+{
+    _cleanup_free_ char *text = NULL;
+    int r = warden__read_file(path, 4096, &text);
+    if (r < 0) {
+        return r;
+    }
+    size_t len = strlen(word);
+    for (char *p = text; (p = strstr(p, word)); p += len) {
+        bool starts = p == text || p[-1] == ' ' || p[-1] == '\n';
+        bool ends = p[len] == '\0' || p[len] == ' ' || p[len] == '\n';
+        if (starts && ends) {
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+int warden__cgroup_controller_available(const char *dir, const char *controller)
+{
+    _cleanup_free_ char *path = warden__strdup_printf("%s/cgroup.controllers", dir);
+    if (!path) {
+        return -ENOMEM;
+    }
+    int r = file_lists(path, controller);
+    return r == -ENOENT ? -ENOPKG : r;
+}
+
+/* Enable a controller for the children of dir (its cgroup.subtree_control),
+ * when it is not yet. */
+static int enable_below(const char *dir, const char *controller)
+{
+    _cleanup_free_ char *path = warden__strdup_printf("%s/cgroup.subtree_control", dir);
+    _cleanup_free_ char *plus = warden__strdup_printf("+%s", controller);
+    if (!path || !plus) {
+        return -ENOMEM;
+    }
+    if (file_lists(path, controller) == 0) {
+        return 0;
+    }
+    return warden__write_file(path, plus) < 0 ? -ENOPKG : 0;
+}
+
+static bool systemd_booted(void)
+{
+    struct stat st;
+    return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int warden__cgroup_set(const char *path, const char *controller, const char *file,
+                       const char *value)
+{
+    _cleanup_free_ char *target = warden__strdup_printf("%s/%s", path, file);
+    _cleanup_free_ char *parent = strdup(path);
+    if (!target || !parent) {
+        return -ENOMEM;
+    }
+    char *slash = strrchr(parent, '/');
+    if (!slash || slash == parent) {
+        return -EINVAL;
+    }
+    *slash = '\0';
+    if (access(target, F_OK) < 0) {
+        /* The parent is warden's own <root>/warden; the root above it is
+         * the hierarchy's, and warden enables a controller there only
+         * where PID 1 is not systemd (which owns the root otherwise). */
+        _cleanup_free_ char *root = strdup(parent);
+        char *up = root ? strrchr(root, '/') : NULL;
+        if (!root) {
+            return -ENOMEM;
+        }
+        if (up && up != root) {
+            *up = '\0';
+            if (warden__cgroup_controller_available(parent, controller) < 0 &&
+                (systemd_booted() || enable_below(root, controller) < 0)) {
+                return -ENOPKG;
+            }
+        }
+        int r = enable_below(parent, controller);
+        if (r < 0) {
+            return r;
+        }
+        if (access(target, F_OK) < 0) {
+            return -ENOPKG;
+        }
+    }
+    return warden__write_file(target, value);
+}

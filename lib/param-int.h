@@ -22,6 +22,11 @@ struct warden_params {
  * tables and is freed with free(). Order: agent first, then common. */
 int warden__param_table_merge(const struct warden_param *agent, const struct warden_param *common,
                               const struct warden_param ***ret_table, size_t *ret_n);
+/* The same with a second library table after common (more may be NULL). */
+int warden__param_table_merge_more(const struct warden_param *agent,
+                                   const struct warden_param *common,
+                                   const struct warden_param *more,
+                                   const struct warden_param ***ret_table, size_t *ret_n);
 
 /* Read OCF_RESKEY_<name> for each declaration (environment lookup through
  * getenv). Does not validate. */

@@ -40,14 +40,27 @@ const char *warden__shown(const char *text, char buf[static WARDEN_SHOWN_SIZE])
 int warden__param_table_merge(const struct warden_param *agent, const struct warden_param *common,
                               const struct warden_param ***ret_table, size_t *ret_n)
 {
-    size_t n_agent = 0, n_common = 0;
-    while (agent && agent[n_agent].name) {
-        n_agent++;
+    return warden__param_table_merge_more(agent, common, NULL, ret_table, ret_n);
+}
+
+static size_t table_length(const struct warden_param *t)
+{
+    size_t n = 0;
+    while (t && t[n].name) {
+        n++;
     }
-    while (common && common[n_common].name) {
-        n_common++;
-    }
-    const struct warden_param **table = calloc(n_agent + n_common + 1, sizeof(*table));
+    return n;
+}
+
+int warden__param_table_merge_more(const struct warden_param *agent,
+                                   const struct warden_param *common,
+                                   const struct warden_param *more,
+                                   const struct warden_param ***ret_table, size_t *ret_n)
+{
+    size_t n_agent = table_length(agent);
+    const struct warden_param *lib[] = {common, more};
+    const struct warden_param **table =
+        calloc(n_agent + table_length(common) + table_length(more) + 1, sizeof(*table));
     if (!table) {
         return -ENOMEM;
     }
@@ -55,13 +68,15 @@ int warden__param_table_merge(const struct warden_param *agent, const struct war
     for (size_t i = 0; i < n_agent; i++) {
         table[n++] = &agent[i];
     }
-    for (size_t i = 0; i < n_common; i++) {
-        bool overridden = false;
-        for (size_t j = 0; j < n_agent; j++) {
-            overridden = overridden || streq(agent[j].name, common[i].name);
-        }
-        if (!overridden) {
-            table[n++] = &common[i];
+    for (size_t t = 0; t < ELEMENTSOF(lib); t++) {
+        for (size_t i = 0; lib[t] && lib[t][i].name; i++) {
+            bool overridden = false;
+            for (size_t j = 0; j < n_agent; j++) {
+                overridden = overridden || streq(agent[j].name, lib[t][i].name);
+            }
+            if (!overridden) {
+                table[n++] = &lib[t][i];
+            }
         }
     }
     *ret_table = table;

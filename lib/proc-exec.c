@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "cgroup-int.h"
+#include "environ-int.h"
 #include "proc-int.h"
 #include "util-int.h"
 
@@ -294,6 +295,10 @@ static _Noreturn void child_exec(const struct warden_exec *e, int err_fd)
 {
     struct exec_report rep = {.step = STEP_EXEC};
     reset_signals();
+    if (warden__environ_child_apply(e->environ) < 0) {
+        rep.step = STEP_SETUP;
+        goto fail;
+    }
     if (e->set_user) {
         if (setgroups((size_t)e->n_groups, e->groups) < 0 || setgid(e->gid) < 0 ||
             setuid(e->uid) < 0) {
@@ -331,6 +336,11 @@ static _Noreturn void holder_main(const struct warden_exec *e, int report_fd, in
         goto fail;
     }
     stdio_to_devnull();
+    if (e->stdout_fd > STDERR_FILENO) {
+        /* The service's output (output.c), inherited by its processes. */
+        dup2(e->stdout_fd, STDOUT_FILENO);
+        dup2(e->stdout_fd, STDERR_FILENO);
+    }
     /* Keep only stdio and the report pipe: an inherited pipe from the
      * executor would make Pacemaker wait for this process's exit. */
     if (dup2(report_fd, 3) < 0) {

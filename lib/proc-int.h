@@ -66,8 +66,10 @@ struct warden_exec {
     gid_t gid;
     gid_t *groups;
     int n_groups;
-    int stdout_fd;        /* warden__run: > 0 sends stdout and stderr there */
+    int stdout_fd;        /* > 0 sends stdout and stderr there (the service's output) */
     uint64_t fsize_limit; /* warden__run: RLIMIT_FSIZE of the command; 0: none */
+    /* Limits, umask, nice, OOM score applied before exec (environ-int.h). */
+    const struct warden_environ *environ;
 };
 
 /* Run as the user of `from` (uid, gid, groups; borrowed, not copied) when it

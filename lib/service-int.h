@@ -5,6 +5,8 @@
 
 #include <pthread.h>
 
+#include "environ-int.h"
+#include "output-int.h"
 #include "proc-int.h"
 #include "warden/agent.h"
 #include "warden/param.h"
@@ -19,6 +21,8 @@ struct warden_service {
     const warden_params *params;
     char *state_dir; /* <state_dir>/<instance>, mode 0700 */
     struct warden_exec exec;
+    struct warden_environ environ; /* exec.environ points here */
+    struct warden_output output;   /* what a start opened for the output */
     char *pidfile;
     char *stop_command;
     warden_probe *probe;
@@ -72,6 +76,11 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
  * runs first, while the main process lives; its after_stop once nothing is
  * left (its failure fails the stop). */
 int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
+
+/* reload-agent: the new memory_max and cpu_weight to the running service's
+ * cgroup (an unset one back to the kernel's default). 0 when nothing
+ * runs. */
+int warden__service_reload(struct warden_service *s, char **ret_reason);
 
 /* Run the probe once against the running service. */
 int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char **ret_reason);

@@ -89,7 +89,25 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
         }
         s->exec.workdir = workdir;
     }
-    return warden__exec_environment(&s->exec.envp);
+    /* The rest of the service's environment (environ.c, output.c): what
+     * start would refuse, validate-all refuses too, with the same reason. */
+    char **extra = NULL;
+    r = warden__environ_from_params(p, &s->environ, &extra, ret_reason);
+    if (r == 0) {
+        s->exec.environ = &s->environ;
+        r = warden__environ_check_node(&s->environ, ret_reason);
+    }
+    if (r == 0) {
+        r = warden__output_check_node(warden_params_string(p, "output"), &s->exec, ret_reason);
+    }
+    if (r == 0) {
+        r = warden__environ_check_cgroup(p, ret_reason);
+    }
+    if (r == 0) {
+        r = warden__exec_environment_with(false, extra, &s->exec.envp);
+    }
+    warden__strv_free(extra);
+    return r;
 }
 
 int warden__service_new(const warden_params *p, const char *instance, bool need_exec,
@@ -111,6 +129,7 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
     pthread_mutex_init(&s->lock, NULL);
     s->holder = WARDEN_PIDREF_NULL;
     s->main = WARDEN_PIDREF_NULL;
+    s->output = WARDEN_OUTPUT_INIT;
     s->instance = strdup(instance);
     s->state_dir = warden__strdup_printf("%s/%s", warden__state_root(), dir_name);
     const char *pidfile = warden_params_string(p, "pidfile");
@@ -179,6 +198,7 @@ struct warden_service *warden__service_free(struct warden_service *s)
     /* workdir points into the parameters; do not let exec_done free it. */
     s->exec.workdir = NULL;
     warden__exec_done(&s->exec);
+    warden__output_done(&s->output);
     warden_probe_free(s->probe);
     warden__pidref_done(&s->holder);
     warden__pidref_done(&s->main);
@@ -264,8 +284,8 @@ static int load_state(struct warden_service *s)
 /* Called once the keeper has been stood down (or never ran). */
 static void remove_state(struct warden_service *s)
 {
-    static const char *const files[] = {"service", "keeper", "keeper.lock", "verdict",
-                                        "verdict.tmp"};
+    static const char *const files[] = {"service", "keeper",      "keeper.lock",
+                                        "verdict", "verdict.tmp", "output.tail"};
     for (size_t i = 0; i < ELEMENTSOF(files); i++) {
         _cleanup_free_ char *path = warden__strdup_printf("%s/%s", s->state_dir, files[i]);
         if (path) {
@@ -495,6 +515,30 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
     }
 }
 
+/* A start that failed says what the service printed last: a daemon that
+ * explains why it will not run ("refusing to run as root") is understood
+ * from the reason alone. */
+static int with_last_output(struct warden_service *s, int r, warden_usec_t deadline,
+                            char **ret_reason)
+{
+    _cleanup_free_ char *tail = warden__output_tail(&s->output, deadline);
+    if (!tail || !ret_reason) {
+        return r;
+    }
+    _cleanup_free_ char *before = TAKE_PTR(*ret_reason);
+    /* Pacemaker shows 128 characters of a reason: the service's own words
+     * come right after what happened, the pid after them. */
+    static const char exited[] = "service exited while starting ";
+    if (startswith(before, exited)) {
+        return warden__set_reason(ret_reason, r,
+                                  "service exited while starting, last output: "
+                                  "'%s' %s",
+                                  tail, before + strlen(exited));
+    }
+    return warden__set_reason(ret_reason, r, "%s; last output: '%s'",
+                              before ? before : "start failed", tail);
+}
+
 int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
 {
     if (!s->exec.argv || !s->exec.envp) {
@@ -524,13 +568,28 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     if (r < 0) {
         qb_log(LOG_DEBUG, "no cgroup (%s): the tree is the holder's session", strerror(-r));
     }
+    r = warden__environ_apply_cgroup(s->params, s->cgroup, false, ret_reason);
+    if (r == 0 && s->params) {
+        r = warden__output_open(&s->output, warden_params_string(s->params, "output"), s->instance,
+                                s->state_dir, &s->exec, ret_reason);
+    }
+    if (r < 0) {
+        if (s->cgroup) {
+            warden__cgroup_remove(s->cgroup);
+        }
+        remove_state(s);
+        return r;
+    }
 
     pthread_mutex_lock(&s->lock);
     if (s->abandoned) {
         pthread_mutex_unlock(&s->lock);
         return -ETIMEDOUT;
     }
+    s->exec.stdout_fd = s->output.service_fd >= 0 ? s->output.service_fd : 0;
     r = warden__tree_spawn(&s->exec, s->cgroup, deadline, &s->holder, &s->main);
+    s->exec.stdout_fd = 0;
+    warden__output_spawned(&s->output);
     if (r == 0) {
         r = write_state(s);
     }
@@ -549,12 +608,24 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     if (s->pidfile) {
         r = wait_pidfile(s, deadline, ret_reason);
         if (r < 0) {
-            return r;
+            return with_last_output(s, r, deadline, ret_reason);
         }
         qb_log(LOG_INFO, "pidfile %s names pid %d", s->pidfile, (int)s->main.pid);
     }
     r = wait_healthy(s, deadline, ret_reason);
-    return r < 0 ? r : run_hook(s, "ready", a ? a->ready : NULL, deadline, ret_reason);
+    if (r < 0) {
+        return with_last_output(s, r, deadline, ret_reason);
+    }
+    return run_hook(s, "ready", a ? a->ready : NULL, deadline, ret_reason);
+}
+
+int warden__service_reload(struct warden_service *s, char **ret_reason)
+{
+    if (!s->cgroup && load_state(s) < 0) {
+        return 0; /* nothing runs: the next start applies the values */
+    }
+    guess_cgroup(s);
+    return warden__environ_apply_cgroup(s->params, s->cgroup, true, ret_reason);
 }
 
 /* ---- stop ---------------------------------------------------------------- */

@@ -299,7 +299,7 @@ agent start command="/bin/true" pidfile="$tmp/never.pid" pending_timeout=2s
 expect_rc 1 "a service that never writes its pidfile fails to start"
 
 # ---- user and workdir ------------------------------------------------------------
-agent start command="/bin/sleep $marker" user=nobody workdir=/tmp
+agent start command="/bin/sleep $marker" user=nobody workdir=/tmp output=null
 expect_rc 0 "start as user nobody in /tmp"
 upid=$(pids_with_cmdline /bin/sleep $marker)
 check "the service runs as nobody" test "$(stat -c %U /proc/$upid)" = nobody
