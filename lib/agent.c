@@ -143,7 +143,9 @@ static int op_start(void *userdata, warden_usec_t deadline)
         return r;
     }
     launch_keeper(s, o->deadline);
-    return 0;
+    /* The keeper watches the service from here on; one that exited in
+     * between (it was seen alive for a moment) did not start. */
+    return warden__service_still_running(s, o->deadline, &o->reason);
 }
 
 /* The keeper is stood down before the service is touched, so that a

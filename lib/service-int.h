@@ -71,6 +71,13 @@ int warden__service_status(struct warden_service *s, char **ret_reason);
  * already runs), its ready once the check passes. */
 int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
 
+/* After the start: 0 while the service still runs, else -ESRCH (or -EIO
+ * when it left processes behind) with "service exited while starting" and
+ * its last output. A check that passed for an instant (check=process and a
+ * command that exits at once) does not make a start. */
+int warden__service_still_running(struct warden_service *s, warden_usec_t deadline,
+                                  char **ret_reason);
+
 /* Graceful stop, then SIGKILL of the whole tree as the deadline nears.
  * 0 only when no process of the service is left. The agent's before_stop
  * runs first, while the main process lives; its after_stop once nothing is

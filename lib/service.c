@@ -619,6 +619,19 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     return run_hook(s, "ready", a ? a->ready : NULL, deadline, ret_reason);
 }
 
+int warden__service_still_running(struct warden_service *s, warden_usec_t deadline,
+                                  char **ret_reason)
+{
+    _cleanup_free_ char *reason = NULL;
+    int r = warden__service_status(s, &reason);
+    if (r == 0) {
+        return 0;
+    }
+    r = warden__set_reason(ret_reason, r, "service exited while starting (%s)",
+                           reason ? reason : "gone");
+    return with_last_output(s, r, deadline, ret_reason);
+}
+
 int warden__service_reload(struct warden_service *s, char **ret_reason)
 {
     if (!s->cgroup && load_state(s) < 0) {

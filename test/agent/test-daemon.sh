@@ -257,6 +257,18 @@ check "what the failed start ran was killed" test -z "$(pids_with_cmdline /bin/s
 agent start command="/bin/sh -c 'exit 3'" check=tcp:127.0.0.1:1
 expect_rc 1 "a service that exits while starting fails the start"
 expect_reason "exited while starting" "the reason says it exited"
+# check=process passes while the process is seen alive: a command that exits
+# at once was seen alive for an instant by up to a third of its starts, which
+# answered 0 ("keeper did not start (No child processes)"). Ten in a row.
+quick_ok=0
+for i in $(seq 1 10); do
+    agent start command="/bin/true" check=process output=null
+    [ "$rc" = 0 ] && quick_ok=$((quick_ok + 1))
+    agent stop command="/bin/true" >/dev/null
+done
+check "a command that exits at once never starts ($quick_ok of 10 answered 0)" test "$quick_ok" = 0
+agent start command="/bin/true" check=process output=null
+expect_reason "exited while starting" "the reason says it exited"
 OCF_RESKEY_CRM_meta_timeout=2000 agent start command="/bin/sleep $marker" pending_timeout=10s check=exec:/bin/false
 expect_rc 1 "pending_timeout past the op timeout is clamped: start answers in time"
 check "the clamp is logged" grep -q "pending_timeout 10s is not below the operation timeout" <<<"$err"
