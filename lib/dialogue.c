@@ -414,6 +414,7 @@ static int wrong_answer(const struct run *run, const struct step *s, const char 
 /* What a line of the answer (before its final line) is. */
 enum verdict { LINE_MORE, LINE_FINAL, LINE_WRONG, LINE_INTERIM };
 
+/* In the order dialogue.h gives: `fail`, then `expect`, then `more`. */
 static enum verdict classify(const struct step *s, const char *line, size_t len)
 {
     if (s->has[PAT_FAIL] && matches(&s->pat[PAT_FAIL], line, len)) {
@@ -426,10 +427,12 @@ static enum verdict classify(const struct step *s, const char *line, size_t len)
          * answer too. */
         return code / 100 == 1 ? LINE_INTERIM : code >= 200 && code < 400 ? LINE_FINAL : LINE_WRONG;
     }
-    if (s->has[PAT_MORE] && matches(&s->pat[PAT_MORE], line, len)) {
-        return LINE_MORE;
+    bool more = s->has[PAT_MORE] && matches(&s->pat[PAT_MORE], line, len);
+    /* Without `expect`, any line that is not `more` is the final one. */
+    if (s->has[PAT_EXPECT] ? matches(&s->pat[PAT_EXPECT], line, len) : !more) {
+        return LINE_FINAL;
     }
-    return !s->has[PAT_EXPECT] || matches(&s->pat[PAT_EXPECT], line, len) ? LINE_FINAL : LINE_WRONG;
+    return more ? LINE_MORE : LINE_WRONG;
 }
 
 static int step_send(struct run *run, const struct step *s, char **ret_reason)

@@ -207,10 +207,10 @@ static int exec_run(const warden_probe *p, const struct warden_probe_context *ct
 
 /* SMTP (RFC 5321): a reply "DDD text" may be preceded by lines "DDD-text". */
 static const struct warden_dialogue_step smtp_steps[] = {
-    {.more = "^220-", .expect = "^220"},
-    {.send = "EHLO {me}", .more = "^250-", .expect = "^250"},
-    {.send = "NOOP", .more = "^250-", .expect = "^250"},
-    {.send = "QUIT", .more = "^221-", .expect = "^221", .flags = WARDEN_DIALOGUE_BYE},
+    {.expect = "^220([^-]|$)", .more = "^220-"},
+    {.send = "EHLO {me}", .expect = "^250([^-]|$)", .more = "^250-"},
+    {.send = "NOOP", .expect = "^250([^-]|$)", .more = "^250-"},
+    {.send = "QUIT", .expect = "^221([^-]|$)", .more = "^221-", .flags = WARDEN_DIALOGUE_BYE},
     {NULL},
 };
 

@@ -27,13 +27,15 @@
  * }
  * @endcode
  *
- * **An answer**, line by line (a line ends with "\n" or "\r\n", which the
- * patterns do not see): a line that matches `fail` fails the step; one that
- * matches `more` is part of the answer and the next is read (SMTP's "250-"
- * continuation lines, IMAP's untagged "* " lines, memcached's "STAT" lines);
- * any other line is the answer's final line, which must match `expect`. With
- * `until`, data lines follow the final line, up to one that matches `until`
- * (POP3's "." after CAPA); `fail` and `more` do not apply to them.
+ * **An answer** is read line by line (a line ends with "\n" or "\r\n",
+ * which the patterns do not see), each looked at in this order: a line that
+ * matches `fail` fails the step; one that matches `expect` is the answer's
+ * final line and ends it; one that matches `more` is part of the answer, and
+ * the next is read (SMTP's "250-" continuation lines, IMAP's untagged "* "
+ * lines, memcached's "STAT" lines; "^" takes any line); any other line is a
+ * wrong answer. With `until`, data lines follow the final line, up to one
+ * that matches `until` (POP3's lone "." after CAPA); `fail`, `expect` and
+ * `more` do not apply to them.
  *
  * **Bounds**: a line longer than 1 KiB with its end, more than 1000 lines in
  * one answer, or a first byte that opens a TLS record fail the step
@@ -81,7 +83,7 @@ struct warden_dialogue_step {
     const char *name;
     /** Lines that may come before the final line; NULL: none. */
     const char *more;
-    /** The final line must match this; NULL: any line that is not `more`. */
+    /** The final line; NULL: the first line that is not `more`. */
     const char *expect;
     /** A line that matches this fails the step at once; NULL: none. */
     const char *fail;
