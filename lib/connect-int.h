@@ -26,9 +26,15 @@ const char *warden__answer_shown(const char *text, size_t len,
 
 /* The time a probe had, for "no answer within ...": check_timeout as the
  * administrator gave it (rounded to 10ms), not the microseconds short of it
- * that were left when the probe began. In a buffer of the calling thread's,
- * valid until its next call. */
-const char *warden__probe_waited(warden_usec_t start, warden_usec_t deadline);
+ * that were left when the probe began. Written into buf, returned. The
+ * macro gives it a buffer that lives as long as the enclosing block (not a
+ * thread-local one: TLS in the agent's static front would make every agent
+ * binary need ld.so's __tls_get_addr). */
+#define WARDEN_WAITED_SIZE 32
+const char *warden__probe_waited_in(warden_usec_t start, warden_usec_t deadline,
+                                    char buf[static WARDEN_WAITED_SIZE]);
+#define warden__probe_waited(start, deadline)                                                      \
+    warden__probe_waited_in((start), (deadline), (char[WARDEN_WAITED_SIZE]){0})
 
 /* Fail with r, and a reason in *ret_reason (when ret_reason is not NULL):
  * what a probe returns. Unlike warden__set_reason(), *ret_reason is

@@ -25,13 +25,13 @@ const char *warden__answer_shown(const char *text, size_t len,
     return warden__text_shown(text, len, WARDEN_ANSWER_SHOWN, buf);
 }
 
-const char *warden__probe_waited(warden_usec_t start, warden_usec_t deadline)
+const char *warden__probe_waited_in(warden_usec_t start, warden_usec_t deadline,
+                                    char buf[static WARDEN_WAITED_SIZE])
 {
-    static __thread char buf[32];
     warden_usec_t had = deadline > start ? deadline - start : 0;
     had =
         (had + 5 * WARDEN_USEC_PER_MSEC) / (10 * WARDEN_USEC_PER_MSEC) * 10 * WARDEN_USEC_PER_MSEC;
-    return warden_time_format(had, buf, sizeof(buf));
+    return warden_time_format(had, buf, WARDEN_WAITED_SIZE);
 }
 
 int warden__probe_fail(char **ret_reason, int r, const char *fmt, ...)
