@@ -40,9 +40,13 @@
 #define STEPS_MAX 32
 
 /* The fields of version 1.1 (WARDEN_1.1), the first: a caller's struct is
- * never smaller. */
+ * never smaller. Neither struct has padding at its end (dialogue.h), so
+ * whatever a newer caller's struct holds past these is a field this library
+ * does not know, and warden__struct_copy() sees it. */
 #define DIALOGUE_SIZE_1_1 (offsetof(struct warden_dialogue, steps) + sizeof(void *))
-#define STEP_SIZE_1_1     (offsetof(struct warden_dialogue_step, flags) + sizeof(unsigned))
+#define STEP_SIZE_1_1     (offsetof(struct warden_dialogue_step, flags) + sizeof(uint64_t))
+_Static_assert(sizeof(struct warden_dialogue) == DIALOGUE_SIZE_1_1, "padding at the end");
+_Static_assert(sizeof(struct warden_dialogue_step) == STEP_SIZE_1_1, "padding at the end");
 
 /* One conversation over a non-blocking socket; every wait ends at the
  * deadline. */
@@ -183,7 +187,7 @@ enum { PAT_FAIL, PAT_MORE, PAT_EXPECT, PAT_UNTIL, N_PATS };
 struct step {
     const char *send;
     char name[40]; /* "greeting", "EHLO" */
-    unsigned flags;
+    uint64_t flags;
     regex_t pat[N_PATS];
     bool has[N_PATS];
 };
@@ -207,7 +211,7 @@ static void table_done(struct table *t)
 }
 
 static int step_compile(const char *proto, size_t i, const struct warden_dialogue_step *in,
-                        unsigned known_flags, struct step *out, char **ret_reason)
+                        uint64_t known_flags, struct step *out, char **ret_reason)
 {
     if (in->flags & ~known_flags) {
         return warden__probe_fail(ret_reason, -E2BIG,
@@ -246,7 +250,7 @@ static int step_compile(const char *proto, size_t i, const struct warden_dialogu
 /* The caller's tables as this library knows them (the stride and the sizes
  * of its headers: agent.h, "Extensibility"), patterns compiled. */
 static int table_compile(const struct warden_dialogue *d_in, size_t dialogue_size, size_t step_size,
-                         unsigned known_flags, struct table *t, char **ret_reason)
+                         uint64_t known_flags, struct table *t, char **ret_reason)
 {
     struct warden_dialogue d;
     if (!d_in || dialogue_size < DIALOGUE_SIZE_1_1 || step_size < STEP_SIZE_1_1) {
@@ -532,7 +536,7 @@ int warden__dialogue_run(const struct warden_dialogue *dialogue, size_t dialogue
     if (!t) {
         return -ENOMEM;
     }
-    unsigned known = WARDEN_DIALOGUE_BYE | (builtin ? WARDEN__DIALOGUE_HTTP_STATUS : 0);
+    uint64_t known = WARDEN_DIALOGUE_BYE | (builtin ? WARDEN__DIALOGUE_HTTP_STATUS : 0);
     int r = table_compile(dialogue, dialogue_size, step_size, known, t, ret_reason);
     if (r == 0) {
         run.proto = t->name;

@@ -90,8 +90,10 @@ struct warden_dialogue_step {
     /** After the final line, data lines up to one that matches this;
      *  NULL: none. */
     const char *until;
-    /** enum warden_dialogue_step_flag, or-ed; 0 for none. */
-    unsigned flags;
+    /** enum warden_dialogue_step_flag, or-ed; 0 for none. 64 bits wide so
+     *  that the struct has no padding at its end, where a field of a later
+     *  version would go unnoticed by an older library. */
+    uint64_t flags;
 };
 
 /** A dialogue: a name for reasons and its steps. */
