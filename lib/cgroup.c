@@ -2,7 +2,7 @@
 /* cgroup v2 support. The kernel gives us two things we want: a set that no
  * process can leave by forking or setsid(), and cgroup.kill to end the set at
  * once (Linux 5.14+). Where either is missing the caller falls back to the
- * holder's session and subreaper descendants (proc.c). */
+ * holder's session and subreaper descendants (proc-tree.c). */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Dumps of a stuck service (see dump.h).
+/* Dumps of a stuck service (see dump.h; the dump's room: dump-int.h). What
+ * a dump holds and where it goes; dump-helper.c decides when and of whom.
  *
  * Safety: a dump holds what the service had in memory (passwords, mail), so
  * the directory is 0700 and every file 0600, created with O_EXCL and

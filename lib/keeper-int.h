@@ -1,10 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The keeper: EXRES's ExchangeIsAliveMonitor + ExchangeCheckIsAliveWrapper.
- * One per running resource instance, in a process of its own. Its loop
- * thread wakes every check_interval and hands the probe to a check thread;
- * a probe that has not answered within check_timeout counts as failed
- * ("hung"). The verdict is cached and served over libqb IPC; a failure is
- * pushed to Pacemaker at once, once per failure episode. Private. */
+/* The keeper's room: EXRES's ExchangeIsAliveMonitor +
+ * ExchangeCheckIsAliveWrapper. One keeper per running resource instance, in
+ * a process of its own. Its loop thread wakes every check_interval and hands
+ * the probe to a check thread; a probe that has not answered within
+ * check_timeout counts as failed ("hung"). The verdict is cached, published
+ * and served over libqb IPC; a failure is pushed to Pacemaker at once, once
+ * per failure episode.
+ *
+ * The room, one header for all of it:
+ *   keeper.c          the loop: ticks, the check thread, the watches (main
+ *                     process, depends_on), the verdict; and its IPC server
+ *   keeper-process.c  the keeper process built around one service (the
+ *                     agent binary re-executed as WARDEN_KEEPER_ACTION): its
+ *                     probe, reloads, a dump before a push, warden-push
+ *   keeper-client.c   the keeper seen from the agent: the record it trusts,
+ *                     asking and reloading over IPC, launch and stand down
+ * The verdict itself is verdict-int.h's: the front reads it without libqb.
+ * Private. */
 #pragma once
 
 #include <qb/qbipc_common.h>
@@ -13,8 +25,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "param-int.h"
+#include "service-int.h"
 #include "verdict-int.h"
 #include "warden/time.h"
+
+/* ---- the loop (keeper.c) ------------------------------------------------- */
 
 struct warden_keeper_config {
     warden_usec_t check_interval;
@@ -106,7 +122,9 @@ int warden__keeper_publish(warden_keeper *k, const char *state_dir);
  * group may connect. */
 int warden__keeper_serve(warden_keeper *k, const char *name);
 
-/* IPC: requests are a qb_ipc_request_header and a body. */
+/* ---- IPC: keeper.c serves, keeper-client.c asks -------------------------- */
+
+/* Requests are a qb_ipc_request_header and a body. */
 enum warden_ipc_request {
     WARDEN_IPC_VERDICT = 1,
     WARDEN_IPC_RELOAD = 2, /* body: "name=len:value\n" records, NUL-terminated */
@@ -123,3 +141,52 @@ struct warden_ipc_response {
 /* Whether a connecting client may talk to the keeper: root, or a member of
  * the haclient group. */
 bool warden__ipc_client_allowed(uid_t uid, gid_t gid);
+
+/* ---- the agent's side (keeper-client.c) ---------------------------------- */
+
+/* "name" in the instance's state directory (keeper, keeper.lock, service,
+ * verdict). */
+char *warden__keeper_file(const struct warden_service *s, const char *name);
+
+/* The keeper's IPC name for an instance (at most 100 bytes). */
+int warden__keeper_ipc_name(const char *instance, char **ret);
+
+/* Ask the instance's keeper for its verdict, by the deadline. Only the
+ * keeper recorded in state_dir/keeper (pid and start time, re-verified, and
+ * root) is believed: -ENOTCONN when there is none, -EADDRINUSE when
+ * another process serves the name, -EACCES when it refused us, -ETIMEDOUT
+ * at the deadline. */
+int warden__monitor_ask(const char *state_dir, const char *instance, warden_usec_t deadline,
+                        struct warden_verdict *ret);
+
+/* Send the recorded keeper a reload request (root only; the text is
+ * warden__params_reload_text's), by the deadline.
+ * -ENOTCONN without a keeper. */
+int warden__monitor_reload(const char *state_dir, const char *instance, const char *text,
+                           warden_usec_t deadline);
+
+/* Start a keeper for a running service: this binary again, in keeper mode,
+ * detached (own session, stdio on /dev/null), so that Pacemaker's kill of
+ * the agent's process group on an op timeout does not reach it. Returns 0
+ * once it keeps and serves its IPC, -EADDRINUSE when it keeps without IPC
+ * (its name is taken), -ECHILD when it is not keeping, -ETIMEDOUT at the
+ * deadline. */
+int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline);
+
+/* Stand the keeper down before a deliberate stop (SIGTERM: it exits
+ * without reporting anything), SIGKILL if it does not go by the deadline.
+ * The keeper is the one its record names (re-verified by start time) or,
+ * without a record, a root process with a keeper's command line for this
+ * instance; never a pid learned over IPC. */
+int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
+
+/* ---- the keeper process (keeper-process.c) ------------------------------- */
+
+/* The keeper process: runs until stood down. agent is the agent's table:
+ * its prepare derives defaults from reloaded values too, its probe is
+ * check=agent. Exit status for main(). */
+int warden__keeper_main(const warden_params *p, const char *instance,
+                        const struct warden_agent *agent);
+
+/* The internal action name that runs a keeper. */
+#define WARDEN_KEEPER_ACTION "__warden_keeper"

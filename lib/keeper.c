@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The keeper's loop (see keeper-int.h).
+/* The keeper's loop, and its IPC server (the keeper's room: keeper-int.h).
+ * The engine alone: it runs whatever probe and callbacks it is given, so the
+ * unit tests drive it with scripted probes; keeper-process.c gives it a
+ * service.
  *
  * Threads: the loop thread owns everything; the check thread only runs the
  * probe it is handed and posts the result. They meet in k->lock (the only

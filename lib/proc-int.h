@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Processes: references by pidfd, the holder that owns a service's process
- * tree, the tree itself, and short-lived commands. Private to the library. */
+ * tree, the tree itself, and short-lived commands. Private to the library.
+ *
+ * The room, one header for all of it (cgroup.c, cgroup-int.h underneath):
+ *   proc.c       one process: /proc/PID/stat, references by pidfd + start
+ *                time (pidrefs), signals and waits through them
+ *   proc-exec.c  starting processes: what to run (warden_exec: argv, PATH,
+ *                environment, user), the code between fork and exec, the
+ *                holder (warden__tree_spawn), short-lived commands
+ *                (warden__run), detached helpers (warden__spawn_detached)
+ *   proc-tree.c  a service's process tree once started: which processes
+ *                are in it, signal, wait for, kill
+ * All three are libc-only: the front (libwarden-front.a) links them. */
 #pragma once
 
 #include <stdbool.h>

@@ -31,6 +31,10 @@ packages=(
     # test: the servers of examples/memcached and examples/redis (never
     # started as the distribution's services either)
     memcached redis-server
+    # test: the production-like lab (test/lab/, suite "lab"): nodes booted
+    # with systemd-nspawn from debootstrap'd images, its power switch and
+    # fence agent in Python
+    systemd-container python3
 )
 
 missing=()

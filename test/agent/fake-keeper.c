@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "keeper-int.h"
-#include "monitor-int.h"
 
 static int victim, health;
 static const char *log_path;

@@ -215,6 +215,16 @@ agent reload-agent command="/bin/sleep $marker" check_interval=3s check="exec:/b
 expect_rc 0 "reload-agent hands new values to the keeper"
 check "the keeper took them" wait_until 2 grep -q "reloaded: check 'exec:/bin/true' every 3s" "$tmp/agent.log"
 check "without a restart" test "$(main_pid)" = "$m"
+# Reloads without end: each frees what the one before it replaced (once no
+# probe runs it), and the last one's check is the one that runs. (The keeper
+# kept 16 replaced checks and then ignored every further reload's check.)
+for i in $(seq 1 20); do
+    agent reload-agent command="/bin/sleep $marker" check_interval=1s check="exec:/bin/true $i" >/dev/null
+done
+agent reload-agent command="/bin/sleep $marker" check_interval=1s check="exec:/usr/bin/touch $tmp/reload-21"
+expect_rc 0 "the 21st reload-agent in a row succeeds"
+check "the keeper runs the 21st reload's check" wait_until 4 test -e "$tmp/reload-21"
+check "without a restart" test "$(main_pid)" = "$m"
 # A newline inside a value stays inside it (the reload text is length-framed)
 # and is logged escaped, on one line.
 agent reload-agent command="/bin/sleep $marker" check_interval=3s check=$'exec:/bin/true\nforged=1'

@@ -7,6 +7,11 @@
 #   test/bench/storm.sh [N] [AGENTS]      defaults: 100 "warden anything"
 #   STORM_PROPS="node-action-limit=16 load-threshold=400%" test/bench/storm.sh
 #                                         the same with cluster options set
+#   STORM_HOW=fail test/bench/storm.sh 100 anything
+#                                         no kill: N `crm_resource --fail` at
+#                                         once, Pacemaker's own failure path
+#                                         with no agent reporting anything (the
+#                                         machine's baseline for the storm)
 #
 # For each agent: N resources (ocf:warden:daemon, or ocf:heartbeat:anything,
 # both running "/bin/sleep <unique>", monitor every 10 s), all started; then
@@ -24,6 +29,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../cluster" && pwd)
 
 N=${1:-100}
 AGENTS=${2:-warden anything}
+HOW=${STORM_HOW:-kill}
+[[ $HOW == kill || $HOW == fail ]] || { echo "STORM_HOW must be kill or fail, not '$HOW'" >&2; exit 2; }
 
 trap 'lab_down_if_started >/dev/null 2>&1 || true' EXIT
 
@@ -60,9 +67,9 @@ run() {
     sleep 12 # one monitor of each has run
     mark=$(lab_log_mark)
     # Kill all at once and time each service's return, from /proc.
-    python3 - "$agent" "$N" <<'PY' >"$LAB_DIR/storm-$agent.times" 2>"$LAB_DIR/storm-$agent.load"
-import os, sys, time, signal
-agent, n = sys.argv[1], int(sys.argv[2])
+    python3 - "$agent" "$N" "$HOW" "$LAB_NODE" <<'PY' >"$LAB_DIR/storm-$agent.times" 2>"$LAB_DIR/storm-$agent.load"
+import os, sys, time, signal, subprocess
+agent, n, how, node = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 prefix = "4" if agent == "warden" else "5"
 want = {f"{prefix}{i:04d}": None for i in range(1, n + 1)}
 def scan():
@@ -86,8 +93,16 @@ old = scan()
 assert len(old) == n, f"found {len(old)} of {n} services"
 print("load", open("/proc/loadavg").read().split()[0], file=sys.stderr)
 t0 = time.monotonic()
-for pid in old.values():
-    os.kill(pid, signal.SIGKILL)
+failers = []
+if how == "kill":
+    for pid in old.values():
+        os.kill(pid, signal.SIGKILL)
+else:
+    env = {k: v for k, v in os.environ.items() if k != "CIB_file"}
+    for i in range(1, n + 1):
+        failers.append(subprocess.Popen(
+            ["crm_resource", "--fail", "--resource", f"storm-{agent}-{i:03d}", "--node", node],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 back = {}
 # Every 200 ms: one scan of /proc costs about 15 ms of CPU with the 300-odd
 # processes of a storm; every 50 ms it took a quarter of a core from the
@@ -97,6 +112,9 @@ while len(back) < n and time.monotonic() - t0 < 300:
     for a, pid in scan().items():
         if a not in back and pid != old[a]:
             back[a] = time.monotonic() - t0
+bad = sum(1 for p in failers if p.wait() != 0)
+if bad:
+    print(f"crm_resource --fail failed for {bad}", file=sys.stderr)
 for a in want:
     print(a, f"{back[a]:.2f}" if a in back else "never")
 PY
@@ -123,7 +141,7 @@ PY
     never=$(grep -c never "$LAB_DIR/storm-$agent.times" || true)
     local throttle
     throttle=$(lab_log_since "$mark" | grep -o 'New throttle mode: [a-z]*' | awk '{print $4}' | paste -sd, - || true)
-    echo "storm: $agent x$N${STORM_PROPS:+ ($STORM_PROPS)} killed at once (load ${load:-?}): running again median ${median}s max ${max}s (never: $never); fail counts ${counts% }; controller $([[ $ctl == "$ctl_after" ]] && echo "kept (pid $ctl)" || echo "RESPAWNED ($ctl -> $ctl_after)"); evictions $evictions; throttle ${throttle:-unchanged}"
+    echo "storm: $agent x$N${STORM_PROPS:+ ($STORM_PROPS)} $([[ $HOW == kill ]] && echo killed || echo "failed by crm_resource") at once (load ${load:-?}): running again median ${median}s max ${max}s (never: $never); fail counts ${counts% }; controller $([[ $ctl == "$ctl_after" ]] && echo "kept (pid $ctl)" || echo "RESPAWNED ($ctl -> $ctl_after)"); evictions $evictions; throttle ${throttle:-unchanged}"
     lab_down >&2
 }
 

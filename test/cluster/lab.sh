@@ -218,12 +218,21 @@ _lab_argv_key() {
 }
 
 # lab_running_daemons: "pid comm" of every live corosync/pacemaker daemon on
-# the machine, whoever started it.
+# the machine, whoever started it, except those of a node in PID and network
+# namespaces of its own (a systemd-nspawn node, a lab3 node): they share no
+# port, no IPC socket and no process with a cluster of this namespace.
 lab_running_daemons() {
-    local pid ppid sid state comm
+    local pid ppid sid state comm my_pidns my_netns
+    my_pidns=$(readlink /proc/self/ns/pid)
+    my_netns=$(readlink /proc/self/ns/net)
     lab_proc_list | while read -r pid ppid sid state comm; do
         [[ $state == Z ]] && continue
-        [[ $comm =~ $_LAB_DAEMON_COMMS ]] && echo "$pid $comm"
+        [[ $comm =~ $_LAB_DAEMON_COMMS ]] || continue
+        if [[ $(readlink "/proc/$pid/ns/pid" 2>/dev/null) != "$my_pidns" &&
+              $(readlink "/proc/$pid/ns/net" 2>/dev/null) != "$my_netns" ]]; then
+            continue
+        fi
+        echo "$pid $comm"
     done
     return 0
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The agent front end (lib/agent.c): the one -errno -> OCF exit code table,
+/* The agent front end (lib/agent.c, lib/agent-table.c): the one -errno -> OCF exit code table,
  * and the actions that need no service (meta-data, usage). Actions that run
  * a service are covered by the agent tests under test/agent. */
 #include <fcntl.h>

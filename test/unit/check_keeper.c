@@ -12,7 +12,6 @@
 
 #include "check_common.h"
 #include "keeper-int.h"
-#include "monitor-int.h"
 #include "proc-int.h"
 #include "warden/probe.h"
 

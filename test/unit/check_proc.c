@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Processes (lib/proc.c, with lib/cgroup.c underneath): command lines,
+/* Processes (lib/proc*.c, with lib/cgroup.c underneath): command lines,
  * executables, pidfd references, the holder's process tree with and without
  * a cgroup, and short-lived commands.
  *

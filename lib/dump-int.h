@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The dump helper: a detached process (this binary, in an internal mode)
- * that dumps an instance's processes within a budget and reports where the
- * dump went. Run by the keeper before it pushes a failed or hung check, by a
- * start that ran over before it kills, by a stop before its SIGKILL. Private. */
+/* The dump's room: dumps of a failed or stuck service, for diagnosis, taken
+ * before it is recovered.
+ *   dump.c         the dump itself, public (warden/dump.h): stacks and
+ *                  cores of a list of processes into a safe directory,
+ *                  within a budget, with retention
+ *   dump-helper.c  the dump helper (this header, private): a detached
+ *                  process (this binary, in an internal mode) that dumps an
+ *                  instance's processes and reports where the dump went. Run
+ *                  by the keeper before it pushes a failed or hung check, by
+ *                  a start that ran over before it kills, by a stop before
+ *                  its SIGKILL. A detached process of its own: the keeper's
+ *                  loop goes on while a dump is taken (it watches the
+ *                  helper's exit and report from the loop), and whoever runs
+ *                  it bounds it by a deadline, however long eu-stack or
+ *                  gcore take. Private. */
 #pragma once
 
 #include <sys/types.h>

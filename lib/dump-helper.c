@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The dump helper (see diagnose-int.h). */
+/* The dump helper (the dump's room: dump-int.h): starting it, waiting for
+ * its report, and the helper process itself, which finds the instance's
+ * processes and hands them to warden_dump_processes (dump.c). */
 #include <fcntl.h>
 #include <poll.h>
 #include <qb/qblog.h>
@@ -7,7 +9,7 @@
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 
-#include "diagnose-int.h"
+#include "dump-int.h"
 #include "proc-int.h"
 #include "util-int.h"
 #include "warden/dump.h"
