@@ -28,9 +28,9 @@ packages=(
     # build and test: the Debian packages (test/pkg): build them, lintian,
     # a Debian 12 root to install them in, their man pages
     debhelper dpkg-dev fakeroot lintian debootstrap xsltproc man-db
-    # test: the server of examples/memcached (never started as the
-    # distribution's service either)
-    memcached
+    # test: the servers of examples/memcached and examples/redis (never
+    # started as the distribution's services either)
+    memcached redis-server
     # test: the production-like lab (test/lab/, suite "lab"): nodes booted
     # with systemd-nspawn from debootstrap'd images, its power switch and
     # fence agent in Python
@@ -51,20 +51,20 @@ fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 
-# mail_daemons: "pid comm" of every live Postfix, Dovecot or memcached process.
+# mail_daemons: "pid comm" of every live Postfix, Dovecot, memcached or Redis process.
 mail_daemons() {
     local d comm state
     for d in /proc/[0-9]*; do
         { read -r comm < "$d/comm" && state=$(awk '{print $3}' "$d/stat"); } 2>/dev/null || continue
         [ "$state" = Z ] && continue
-        case $comm in master|dovecot|qmgr|pickup|smtpd|imap-login|pop3-login|memcached)
+        case $comm in master|dovecot|qmgr|pickup|smtpd|imap-login|pop3-login|memcached|redis-server)
             echo "${d#/proc/} $comm" ;;
         esac
     done
 }
-# listening_mail_ports: the listening sockets on the standard mail ports (and memcached's).
+# listening_mail_ports: the listening sockets on the standard mail ports (and memcached's, Redis').
 listening_mail_ports() {
-    ss -Hltn 2>/dev/null | awk '$4 ~ /:(25|110|143|465|587|993|995|11211)$/ { print $4 }'
+    ss -Hltn 2>/dev/null | awk '$4 ~ /:(25|110|143|465|587|993|995|11211|6379)$/ { print $4 }'
 }
 
 # Postfix asks what kind of mail server this is; "No configuration" leaves

@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ocf:example:memcached - memcached, checked by asking its version; built out of tree
+/* ocf:example:memcached - memcached, checked by asking its `stats`; built out of tree
  * (doc/writing-an-agent.md): cc -o memcached memcached.c $(pkg-config --cflags --libs warden-agent)
  */
-#define _GNU_SOURCE /* asprintf */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include <warden/warden.h>
 
 static int check_address(const char *value)
@@ -42,57 +38,25 @@ static int prepare(warden_params *p, char **ret_reason)
     return warden_params_set_default(p, "command", command);
 }
 
-/* Ask "version", expect "VERSION 1.6.18": connect, send, read, all by the deadline. */
+/* `stats` is answered by "STAT name value" lines and "END"; an error line fails at once
+ * ("memcached: stats answered SERVER_ERROR out of memory"). */
+static const struct warden_dialogue_step stats_steps[] = {
+    {.send = "stats", .expect = "^END$", .more = "^STAT ", .fail = "^(SERVER_|CLIENT_)?ERROR"},
+    {NULL},
+};
+static const struct warden_dialogue stats = {.name = "memcached", .steps = stats_steps};
+
 static int probe(const struct warden_agent_context *ctx, char **ret_reason)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port =
-                                 htons((uint16_t)warden_params_integer(ctx->params, "port"))};
-    inet_pton(AF_INET, warden_params_string(ctx->params, "address"), &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r = 0;
-    char buf[256] = "";
-    size_t len = 0;
-    if (fd < 0 || (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)) {
-        r = -errno;
-    }
-    for (short want = POLLOUT; r == 0 && !memchr(buf, '\n', len);) {
-        warden_usec_t now = warden_now();
-        struct pollfd pfd = {.fd = fd, .events = want};
-        if (poll(&pfd, 1, now < ctx->deadline ? (int)((ctx->deadline - now) / 1000) + 1 : 0) <= 0) {
-            r = -ETIMEDOUT;
-        } else if (want == POLLOUT) { /* connected, or refused */
-            socklen_t sl = sizeof(r);
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &r, &sl);
-            r = r ? -r : send(fd, "version\r\n", 9, MSG_NOSIGNAL) == 9 ? 0 : -errno;
-            want = POLLIN;
-        } else {
-            ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-            r = n == 0                               ? -ECONNRESET
-                : n < 0                              ? -errno
-                : len + (size_t)n == sizeof(buf) - 1 ? -EPROTO
-                                                     : 0;
-            len += n > 0 ? (size_t)n : 0;
-        }
-    }
-    close(fd);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    if (r == 0 && strncmp(buf, "VERSION ", 8) != 0) {
-        r = -EPROTO;
-    }
-    if (r < 0) { /* "memcached: version answered 'ERROR'", "memcached: Connection refused" */
-        const char *why = r == -EPROTO ? buf : r == -ETIMEDOUT ? "no answer in time" : strerror(-r);
-        if (asprintf(ret_reason, "memcached: %s%s%s", r == -EPROTO ? "version answered '" : "", why,
-                     r == -EPROTO ? "'" : "") < 0) {
-            *ret_reason = NULL;
-        }
-    }
-    return r;
+    return warden_dialogue_run(&stats, warden_params_string(ctx->params, "address"),
+                               warden_params_integer(ctx->params, "port"), ctx->deadline,
+                               ret_reason);
 }
 
 static const struct warden_agent agent = {
     .name = "memcached",
-    .version = "1.0",
-    .shortdesc = "memcached, checked by asking its version (warden example)",
+    .version = "1.1",
+    .shortdesc = "memcached, checked by asking its stats (warden example)",
     .params = params,
     .prepare = prepare,
     .probe = probe,

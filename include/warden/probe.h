@@ -9,6 +9,7 @@
  * (GET /PATH answered 2xx or 3xx; without /PATH, "/"). HOST is a name, an
  * IPv4 address or an [IPv6] address; PORT is digits only, 1-65535. An
  * `HTTP/1.x 1xx` interim answer (100 Continue) before the status is skipped.
+ * The protocol probes are tables of the dialogue engine (dialogue.h).
  * `agent` is the probe of the agent's own (struct warden_agent's probe,
  * agent.h): it parses anywhere, and runs only in an agent that has one.
  * A server may close the connection

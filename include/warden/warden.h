@@ -6,6 +6,7 @@
 #pragma once
 
 #include "warden/agent.h"
+#include "warden/dialogue.h"
 #include "warden/dump.h"
 #include "warden/op.h"
 #include "warden/param.h"
