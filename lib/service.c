@@ -289,7 +289,7 @@ static struct warden_tree tree_of(const struct warden_service *s)
  * file says so: a start whose state was lost can still be cleaned up. */
 static void guess_cgroup(struct warden_service *s)
 {
-    if (!s->cgroup && warden__unit_enabled()) {
+    if (!s->cgroup && warden__unit_enabled() > 0) {
         warden__unit_cgroup_find(s->instance, &s->cgroup);
     }
     if (!s->cgroup) {
@@ -307,7 +307,7 @@ static void drop_cgroup(const struct warden_service *s, const char *cgroup, ward
     if (cgroup && !warden__unit_owns_cgroup(cgroup)) {
         warden__cgroup_remove(cgroup);
     }
-    if (warden__unit_owns_cgroup(cgroup) || warden__unit_enabled()) {
+    if (warden__unit_owns_cgroup(cgroup) || warden__unit_enabled() > 0) {
         int r = warden__unit_stop(s->instance, deadline);
         if (r < 0) {
             qb_log(LOG_WARNING, "the service's systemd unit may be left: %s", strerror(-r));
@@ -554,12 +554,16 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     if (r < 0) {
         return r;
     }
-    bool in_unit = warden__unit_enabled();
-    if (!in_unit) {
+    int unit_mode = warden__unit_enabled();
+    bool in_unit = unit_mode > 0;
+    if (unit_mode == 0) {
         r = warden__cgroup_create(s->instance, &s->cgroup);
         if (r < 0) {
             qb_log(LOG_DEBUG, "no cgroup (%s): the tree is the holder's session", strerror(-r));
         }
+    } else if (unit_mode < 0) {
+        qb_log(LOG_DEBUG, "systemd without cgroup v2 or cgroup.kill: the tree is the holder's "
+                          "session");
     }
 
     struct placement pl = {.s = s};

@@ -20,10 +20,14 @@
 
 #include "warden/time.h"
 
-/* Whether services go into units: PID 1 is systemd (sd_booted()), and
- * neither WARDEN_SYSTEMD=off nor WARDEN_CGROUP=off (cgroup-int.h) is set in
- * the environment (tests of the other paths on a systemd host). */
-bool warden__unit_enabled(void);
+/* Whether services go into units: 1 when PID 1 is systemd (sd_booted())
+ * with a cgroup v2 hierarchy and a kernel with cgroup.kill; 0 when PID 1 is
+ * not systemd (the cgroup tree of cgroup-int.h is used), or when
+ * WARDEN_SYSTEMD=off or WARDEN_CGROUP=off (cgroup-int.h) is set in the
+ * environment (tests of the other paths on a systemd host); -EOPNOTSUPP on
+ * a systemd host that lacks either: no cgroup of warden's at all there
+ * (the holder's session), rather than one outside systemd's units. */
+int warden__unit_enabled(void);
 
 /* Create the instance's scope unit with pid (the holder, which waits: it
  * forks nothing before it is in the unit) as its process, wait until the

@@ -13,6 +13,7 @@
  * as Pacemaker orders the systemd units it runs itself: at shutdown,
  * systemd stops the scope only after Pacemaker has stopped, so Pacemaker
  * stops the service first, not systemd behind its back. */
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
@@ -35,14 +36,39 @@
  * stop timeout. */
 #define UNLOAD_WAIT (3 * WARDEN_USEC_PER_SEC)
 
-bool warden__unit_enabled(void)
+/* What the host offers, once: it does not change while we run. */
+static int host_mode;
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+static void probe_host(void)
+{
+    if (sd_booted() <= 0) {
+        host_mode = 0;
+        return;
+    }
+    /* PID 1's own cgroup, init.scope, exists on every systemd host with a
+     * cgroup v2 hierarchy (unified or hybrid); cgroup.kill in it says the
+     * kernel has it (5.14+). */
+    _cleanup_free_ char *root = NULL;
+    _cleanup_free_ char *kill_file = NULL;
+    if (warden__cgroup_root(&root) < 0 ||
+        !(kill_file = warden__strdup_printf("%s/init.scope/cgroup.kill", root)) ||
+        access(kill_file, F_OK) < 0) {
+        host_mode = -EOPNOTSUPP;
+        return;
+    }
+    host_mode = 1;
+}
+
+int warden__unit_enabled(void)
 {
     const char *force = getenv("WARDEN_SYSTEMD");
     const char *cgroup = getenv("WARDEN_CGROUP");
     if ((force && streq(force, "off")) || (cgroup && streq(cgroup, "off"))) {
-        return false;
+        return 0;
     }
-    return sd_booted() > 0;
+    pthread_once(&host_once, probe_host);
+    return host_mode;
 }
 
 static int remaining(warden_usec_t deadline, uint64_t *ret)
