@@ -30,6 +30,8 @@
 #define WARDEN_INSTANCE_CGROUP_SIZE (WARDEN_INSTANCE_FILE_MAX + 2)
 #define WARDEN_INSTANCE_IPC_SIZE    (sizeof("warden-") + WARDEN_INSTANCE_IPC_MAX)
 #define WARDEN_INSTANCE_LOG_SIZE    (WARDEN_INSTANCE_LOG_MAX + 1)
+/* systemd's longest unit name (UNIT_NAME_MAX), with its NUL. */
+#define WARDEN_INSTANCE_UNIT_SIZE (255 + 1)
 
 /* 64-bit FNV-1a of a string. */
 uint64_t warden__instance_hash(const char *text);
@@ -52,6 +54,15 @@ int warden__instance_file_name(const char *instance, char ret[static WARDEN_INST
  * systemd's cg_escape() does. -EINVAL for an empty or missing name. */
 int warden__instance_cgroup_name(const char *instance,
                                  char ret[static WARDEN_INSTANCE_CGROUP_SIZE]);
+
+/* The instance's systemd unit, "warden-<name>.scope": <name> is the file
+ * name above escaped as systemd-escape does (every byte but ASCII letters,
+ * digits, ':', '_' and a '.' not in front as \xNN, '-' too), so that
+ * `systemctl status "warden-$(systemd-escape NAME).scope"` finds it; when
+ * that would pass systemd's 255 bytes, the escaped form of the name
+ * shortened to 60 bytes instead (at most 240 bytes escaped). -EINVAL for an
+ * empty or missing name. */
+int warden__instance_unit_name(const char *instance, char ret[static WARDEN_INSTANCE_UNIT_SIZE]);
 
 /* The keeper's libqb IPC service name: "warden-<name>", shortened past
  * WARDEN_INSTANCE_IPC_MAX. -EINVAL for an empty or missing name. */

@@ -104,6 +104,53 @@ int warden__instance_cgroup_name(const char *instance, char ret[static WARDEN_IN
     return 0;
 }
 
+/* systemd-escape's escaping of a unit name part (unit_name_escape()); out
+ * has room for 4 bytes per input byte. Returns the length written. */
+static size_t unit_escape(const char *text, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        bool keep = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || *c == ':' || *c == '_' ||
+                    (*c == '.' && c != (const unsigned char *)text);
+        if (keep) {
+            out[n++] = (char)*c;
+        } else {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[*c >> 4];
+            out[n++] = hex[*c & 15];
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* The escaped part of a unit name: "warden-" and ".scope" around it. */
+#define UNIT_PART_MAX (WARDEN_INSTANCE_UNIT_SIZE - 1 - sizeof("warden-.scope") + 1)
+/* A name of this many bytes fits escaped whatever its bytes (4 each). */
+#define UNIT_SHORT_MAX 60
+
+int warden__instance_unit_name(const char *instance, char ret[static WARDEN_INSTANCE_UNIT_SIZE])
+{
+    char name[WARDEN_INSTANCE_FILE_SIZE];
+    int r = warden__instance_file_name(instance, name);
+    if (r < 0) {
+        return r;
+    }
+    char escaped[4 * WARDEN_INSTANCE_FILE_MAX + 1];
+    if (unit_escape(name, escaped) > UNIT_PART_MAX) {
+        /* Shortened names end in '~' and the hash of the whole name, and a
+         * kept name holds no '~': the two forms never meet. */
+        char shorter[UNIT_SHORT_MAX + 1];
+        warden__instance_shorten(instance, UNIT_SHORT_MAX, NULL, shorter);
+        unit_escape(shorter, escaped);
+    }
+    snprintf(ret, WARDEN_INSTANCE_UNIT_SIZE, "warden-%.*s.scope", (int)UNIT_PART_MAX, escaped);
+    return 0;
+}
+
 int warden__instance_ipc_name(const char *instance, char ret[static WARDEN_INSTANCE_IPC_SIZE])
 {
     if (isempty(instance)) {

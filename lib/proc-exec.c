@@ -323,9 +323,23 @@ fail:
 /* The holder: session leader and subreaper of the service's tree. It reports
  * the service's pid (or why it could not start) on report_fd, then reaps
  * every child until none is left, and exits. */
-static _Noreturn void holder_main(const struct warden_exec *e, int report_fd, int cgroup_fd)
+static _Noreturn void holder_main(const struct warden_exec *e, int report_fd, int cgroup_fd,
+                                  int gate_fd)
 {
     struct exec_report rep = {.step = STEP_SETUP};
+    /* Placed from outside (a systemd unit): nothing is forked before the
+     * parent says the holder is where it belongs; EOF means it is not. */
+    if (gate_fd >= 0) {
+        char go;
+        ssize_t n;
+        do {
+            n = read(gate_fd, &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) {
+            _exit(127);
+        }
+        close(gate_fd);
+    }
     /* "0" moves the writing process into the cgroup; its children follow. */
     if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0) {
         goto fail;
@@ -433,6 +447,13 @@ static int read_report(int fd, warden_usec_t deadline, struct exec_report *ret)
 int warden__tree_spawn(const struct warden_exec *e, const char *cgroup, warden_usec_t deadline,
                        struct warden_pidref *ret_holder, struct warden_pidref *ret_main)
 {
+    return warden__tree_spawn_placed(e, cgroup, NULL, NULL, deadline, ret_holder, ret_main);
+}
+
+int warden__tree_spawn_placed(const struct warden_exec *e, const char *cgroup,
+                              warden_place_fn place, void *userdata, warden_usec_t deadline,
+                              struct warden_pidref *ret_holder, struct warden_pidref *ret_main)
+{
     _cleanup_close_ int cgroup_fd = -EBADF;
     if (cgroup) {
         cgroup_fd = warden__cgroup_open_procs(cgroup);
@@ -445,16 +466,44 @@ int warden__tree_spawn(const struct warden_exec *e, const char *cgroup, warden_u
         return negative_errno();
     }
     _cleanup_close_ int rd = pipefd[0];
+    int gate[2] = {-EBADF, -EBADF};
+    if (place && pipe2(gate, O_CLOEXEC) < 0) {
+        int r = negative_errno();
+        close(pipefd[1]);
+        return r;
+    }
     pid_t holder = fork();
     if (holder < 0) {
+        int r = negative_errno();
         close(pipefd[1]);
-        return negative_errno();
+        if (place) {
+            close(gate[0]);
+            close(gate[1]);
+        }
+        return r;
     }
     if (holder == 0) {
         close(pipefd[0]);
-        holder_main(e, pipefd[1], cgroup_fd);
+        if (place) {
+            close(gate[1]);
+        }
+        holder_main(e, pipefd[1], cgroup_fd, gate[0]);
     }
     close(pipefd[1]);
+    if (place) {
+        close(gate[0]);
+        _cleanup_close_ int go = gate[1];
+        int r = place(holder, userdata, deadline);
+        if (r == 0 && write(go, "1", 1) != 1) {
+            r = negative_errno();
+        }
+        if (r < 0) {
+            /* Not where it belongs: it must not run the service. */
+            kill(holder, SIGKILL);
+            waitpid(holder, NULL, 0);
+            return r;
+        }
+    }
 
     struct warden_pidref h = WARDEN_PIDREF_NULL;
     int r = warden__pidref_open(holder, 0, &h);

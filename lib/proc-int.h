@@ -126,6 +126,16 @@ struct warden_tree {
 int warden__tree_spawn(const struct warden_exec *e, const char *cgroup, warden_usec_t deadline,
                        struct warden_pidref *ret_holder, struct warden_pidref *ret_main);
 
+/* Puts a new holder where its tree belongs (a systemd unit: unit-int.h)
+ * before it forks anything; the holder waits until this returns 0, and is
+ * killed when it fails. */
+typedef int (*warden_place_fn)(pid_t holder, void *userdata, warden_usec_t deadline);
+
+/* warden__tree_spawn, with the holder placed by place (cgroup NULL). */
+int warden__tree_spawn_placed(const struct warden_exec *e, const char *cgroup,
+                              warden_place_fn place, void *userdata, warden_usec_t deadline,
+                              struct warden_pidref *ret_holder, struct warden_pidref *ret_main);
+
 /* The live (non-zombie) processes of a tree. */
 int warden__tree_pids(const struct warden_tree *t, pid_t **ret, size_t *ret_n);
 

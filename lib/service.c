@@ -20,6 +20,7 @@
 #include "log-int.h"
 #include "param-int.h"
 #include "service-int.h"
+#include "unit-int.h"
 #include "util-int.h"
 
 #ifndef WARDEN_STATE_DIR_DEFAULT
@@ -308,8 +309,29 @@ static struct warden_tree tree_of(const struct warden_service *s)
  * file says so: a start whose state was lost can still be cleaned up. */
 static void guess_cgroup(struct warden_service *s)
 {
+    if (!s->cgroup && warden__unit_enabled() > 0) {
+        warden__unit_cgroup_find(s->instance, &s->cgroup);
+    }
     if (!s->cgroup) {
         warden__cgroup_find(s->instance, &s->cgroup);
+    }
+}
+
+/* The service's cgroup, once nothing of the service is left in it. A
+ * unit's is systemd's: the unit is stopped and goes, with its cgroup. Any
+ * other (<cgroup2>/warden/<name>, from before systemd, or on a host without
+ * it) is ours to remove. On a systemd host the unit goes even when no
+ * cgroup was recorded: a stale one would refuse the next start. */
+static void drop_cgroup(const struct warden_service *s, const char *cgroup, warden_usec_t deadline)
+{
+    if (cgroup && !warden__unit_owns_cgroup(cgroup)) {
+        warden__cgroup_remove(cgroup);
+    }
+    if (warden__unit_owns_cgroup(cgroup) || warden__unit_enabled() > 0) {
+        int r = warden__unit_stop(s->instance, deadline);
+        if (r < 0) {
+            qb_log(LOG_WARNING, "the service's systemd unit may be left: %s", strerror(-r));
+        }
     }
 }
 
@@ -437,11 +459,9 @@ static int clean_leftovers(struct warden_service *s, warden_usec_t deadline)
             return r;
         }
     }
-    if (s->cgroup) {
-        warden__cgroup_remove(s->cgroup);
-        free(s->cgroup);
-        s->cgroup = NULL;
-    }
+    drop_cgroup(s, s->cgroup, deadline);
+    free(s->cgroup);
+    s->cgroup = NULL;
     remove_state(s);
     warden__pidref_done(&s->holder);
     warden__pidref_done(&s->main);
@@ -539,6 +559,20 @@ static int with_last_output(struct warden_service *s, int r, warden_usec_t deadl
                               before ? before : "start failed", tail);
 }
 
+/* The holder into the service's systemd unit, before it forks the service
+ * (warden__tree_spawn_placed). Runs with s->lock held: the cgroup is
+ * recorded where an abandon finds it. */
+struct placement {
+    struct warden_service *s;
+    char *reason;
+};
+
+static int place_in_unit(pid_t holder, void *userdata, warden_usec_t deadline)
+{
+    struct placement *pl = userdata;
+    return warden__unit_start(pl->s->instance, holder, deadline, &pl->s->cgroup, &pl->reason);
+}
+
 int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
 {
     if (!s->exec.argv || !s->exec.envp) {
@@ -564,9 +598,16 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     if (r < 0) {
         return r;
     }
-    r = warden__cgroup_create(s->instance, &s->cgroup);
-    if (r < 0) {
-        qb_log(LOG_DEBUG, "no cgroup (%s): the tree is the holder's session", strerror(-r));
+    int unit_mode = warden__unit_enabled();
+    bool in_unit = unit_mode > 0;
+    if (unit_mode == 0) {
+        r = warden__cgroup_create(s->instance, &s->cgroup);
+        if (r < 0) {
+            qb_log(LOG_DEBUG, "no cgroup (%s): the tree is the holder's session", strerror(-r));
+        }
+    } else if (unit_mode < 0) {
+        qb_log(LOG_DEBUG, "systemd without cgroup v2 or cgroup.kill: the tree is the holder's "
+                          "session");
     }
     r = warden__environ_apply_cgroup(s->params, s->cgroup, false, ret_reason);
     if (r == 0 && s->params) {
@@ -581,13 +622,16 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
         return r;
     }
 
+    struct placement pl = {.s = s};
     pthread_mutex_lock(&s->lock);
     if (s->abandoned) {
         pthread_mutex_unlock(&s->lock);
         return -ETIMEDOUT;
     }
     s->exec.stdout_fd = s->output.service_fd >= 0 ? s->output.service_fd : 0;
-    r = warden__tree_spawn(&s->exec, s->cgroup, deadline, &s->holder, &s->main);
+    r = in_unit ? warden__tree_spawn_placed(&s->exec, NULL, place_in_unit, &pl, deadline,
+                                            &s->holder, &s->main)
+                : warden__tree_spawn(&s->exec, s->cgroup, deadline, &s->holder, &s->main);
     s->exec.stdout_fd = 0;
     warden__output_spawned(&s->output);
     if (r == 0) {
@@ -595,12 +639,12 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     }
     pthread_mutex_unlock(&s->lock);
     if (r < 0) {
-        if (s->cgroup) {
-            warden__cgroup_remove(s->cgroup);
-        }
+        drop_cgroup(s, s->cgroup, deadline);
         remove_state(s);
-        return warden__set_reason(ret_reason, r, "cannot start %s: %s", s->exec.argv[0],
-                                  strerror(-r));
+        r = warden__set_reason(ret_reason, r, "cannot start %s: %s", s->exec.argv[0],
+                               pl.reason ? pl.reason : strerror(-r));
+        free(pl.reason);
+        return r;
     }
     qb_log(LOG_INFO, "started %s as pid %d%s%s", s->exec.argv[0], (int)s->main.pid,
            s->cgroup ? " in cgroup " : " in session ", s->cgroup ? s->cgroup : "");
@@ -711,9 +755,7 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
                                       strerror(-populated));
         }
         if (populated <= 0) {
-            if (s->cgroup) {
-                warden__cgroup_remove(s->cgroup);
-            }
+            drop_cgroup(s, s->cgroup, deadline);
             return after_stop(s, deadline, ret_reason);
         }
         qb_log(LOG_NOTICE, "no state, but cgroup %s holds processes: stopping them", s->cgroup);
@@ -756,9 +798,7 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
     if (r < 0) {
         return report_survivors(s, ret_reason);
     }
-    if (s->cgroup) {
-        warden__cgroup_remove(s->cgroup);
-    }
+    drop_cgroup(s, s->cgroup, deadline);
     remove_state(s);
     return after_stop(s, deadline, ret_reason);
 }
@@ -808,9 +848,7 @@ int warden__service_abandon(struct warden_service *s, warden_usec_t deadline)
         r = populated == 0 || populated == -ENOENT ? 0 : -EIO;
     }
     if (r == 0) {
-        if (found.cgroup) {
-            warden__cgroup_remove(found.cgroup);
-        }
+        drop_cgroup(&found, found.cgroup, deadline);
         remove_state(s);
     } else {
         qb_log(LOG_ERR, "processes of the service may survive: %s", strerror(-r));

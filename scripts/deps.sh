@@ -13,7 +13,7 @@ set -euo pipefail
 
 packages=(
     # build
-    gcc meson ninja-build pkg-config libqb-dev pacemaker-dev check
+    gcc meson ninja-build pkg-config libqb-dev libsystemd-dev pacemaker-dev check
     # test: a C++ program against the headers (test/agent/test-abi.sh)
     g++
     # run: the cluster stack warden's agents live in

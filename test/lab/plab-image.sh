@@ -23,7 +23,7 @@
 #  3. LAYER: an overlay upper directory over BASE in which the packages
 #     were installed (dpkg -i), with the lab's fence agent
 #     /usr/sbin/fence_warden_lab; keyed by BASE's key, the packages' key
-#     and the fence agent.
+#     and the fence agent (under WARDEN_LAYER_CACHE when set).
 # Progress and timings on stderr. Requires root, debootstrap, the network
 # when BASE or the build root is built.
 set -euo pipefail
@@ -136,7 +136,9 @@ else
 fi
 
 # ---- 3. the layer: warden and the fence agent over the base -----------------
-layer=$cache/warden-lab-$release.warden
+# WARDEN_LAYER_CACHE (and WARDEN_DEB_CACHE) elsewhere: packages of another
+# checkout, without replacing the layer a running lab's nodes sit on.
+layer=${WARDEN_LAYER_CACHE:-$cache}/warden-lab-$release.warden
 agentsum=$(sha256sum "$here/fence_warden_lab" | cut -c1-16)
 key="plab-image 1; base $(cat "$cache/warden-lab-$release.key"); debs $srckey; agent $agentsum"
 exec 9>"$layer.lock"

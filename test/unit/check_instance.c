@@ -183,12 +183,16 @@ START_TEST(test_no_collisions)
     warden__instance_file_name(names[0], f);
     all[n++] = strdup(f);
     static char *fv[ELEMENTSOF(all)], *cv[ELEMENTSOF(all)], *iv[ELEMENTSOF(all)];
+    static char *uv[ELEMENTSOF(all)];
     for (size_t i = 0; i < n; i++) {
         char file[WARDEN_INSTANCE_FILE_SIZE], cg[WARDEN_INSTANCE_CGROUP_SIZE];
         char ipc[WARDEN_INSTANCE_IPC_SIZE];
         ck_assert_int_eq(warden__instance_file_name(all[i], file), 0);
         ck_assert_int_eq(warden__instance_cgroup_name(all[i], cg), 0);
         ck_assert_int_eq(warden__instance_ipc_name(all[i], ipc), 0);
+        char unit[WARDEN_INSTANCE_UNIT_SIZE];
+        ck_assert_int_eq(warden__instance_unit_name(all[i], unit), 0);
+        uv[i] = strdup(unit);
         fv[i] = strdup(file);
         cv[i] = strdup(cg);
         iv[i] = strdup(ipc);
@@ -196,7 +200,9 @@ START_TEST(test_no_collisions)
     ck_assert_msg(!any_equal(fv, n), "two names share a state directory");
     ck_assert_msg(!any_equal(cv, n), "two names share a cgroup");
     ck_assert_msg(!any_equal(iv, n), "two names share an IPC name");
+    ck_assert_msg(!any_equal(uv, n), "two names share a systemd unit");
     for (size_t i = 0; i < n; i++) {
+        free(uv[i]);
         free(all[i]);
         free(fv[i]);
         free(cv[i]);
@@ -364,6 +370,113 @@ START_TEST(test_log_names)
 }
 END_TEST
 
+/* What systemd's unit_name_is_valid() takes for a plain (non-template)
+ * name: at most 255 bytes, only its valid characters. */
+static void assert_valid_unit(const char *unit)
+{
+    size_t n = strlen(unit);
+    ck_assert_msg(n <= 255, "unit name of %zu bytes", n);
+    ck_assert_msg(strncmp(unit, "warden-", 7) == 0, "%s", unit);
+    ck_assert_msg(n > 13 && strcmp(unit + n - 6, ".scope") == 0, "%s", unit);
+    const char *valid = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:-_.\\";
+    ck_assert_msg(strspn(unit, valid) == n, "invalid byte in unit name %s", unit);
+}
+
+START_TEST(test_unit_names)
+{
+    static const struct {
+        const char *instance, *unit;
+    } cases[] = {
+        {"web", "warden-web.scope"},
+        {"my-svc", "warden-my\\x2dsvc.scope"},
+        {"svc:0", "warden-svc:0.scope"},
+        {"a_b.c", "warden-a_b.c.scope"},
+        {"a b", "warden-a\\x20b.scope"},
+        {"a\\b", "warden-a\\x5cb.scope"},
+        {"a@b", "warden-a\\x40b.scope"},
+        {"\xc3\xa9t\xc3\xa9", "warden-\\xc3\\xa9t\\xc3\\xa9.scope"},
+    };
+    char unit[WARDEN_INSTANCE_UNIT_SIZE];
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        ck_assert_int_eq(warden__instance_unit_name(cases[i].instance, unit), 0);
+        ck_assert_str_eq(unit, cases[i].unit);
+        assert_valid_unit(unit);
+    }
+    ck_assert_int_eq(warden__instance_unit_name("", unit), -EINVAL);
+    ck_assert_int_eq(warden__instance_unit_name(NULL, unit), -EINVAL);
+
+    /* Names the file name already shortens ('/', '~', a leading '.', over
+     * 100 bytes) keep its form: the hash, its '~' escaped. */
+    const char *const hashed[] = {"a/b", "a~b", ".x", "a\nb"};
+    for (size_t i = 0; i < ELEMENTSOF(hashed); i++) {
+        ck_assert_int_eq(warden__instance_unit_name(hashed[i], unit), 0);
+        assert_valid_unit(unit);
+        ck_assert_msg(strstr(unit, "\\x7e"), "%s: %s has no hash", hashed[i], unit);
+    }
+    /* Names whose escaped form would pass 255 bytes: 100 bytes each escaped
+     * to 4, 61 multi-byte characters, and far longer ones. */
+    char *dashes = repeat("-", 100, "");
+    char *accents = repeat("\xc3\xa9", 61, "");
+    char *longer = repeat("\xe2\x82\xac-", 500, "x");
+    char *letters = repeat("abcdefghij", 25, "k");
+    const char *const big[] = {dashes, accents, longer, letters};
+    char seen[ELEMENTSOF(big)][WARDEN_INSTANCE_UNIT_SIZE];
+    for (size_t i = 0; i < ELEMENTSOF(big); i++) {
+        ck_assert_int_eq(warden__instance_unit_name(big[i], seen[i]), 0);
+        assert_valid_unit(seen[i]);
+        ck_assert_msg(strstr(seen[i], "\\x7e"), "%s has no hash", seen[i]);
+        for (size_t j = 0; j < i; j++) {
+            ck_assert_str_ne(seen[i], seen[j]);
+        }
+    }
+    /* One byte less than the limit: 242 escaped bytes stay whole. */
+    char *fits = repeat("-", 60, "ab");
+    ck_assert_int_eq(warden__instance_unit_name(fits, unit), 0);
+    ck_assert_uint_eq(strlen(unit), 7 + 60 * 4 + 2 + 6);
+    ck_assert_ptr_null(strstr(unit, "\\x7e"));
+    free(fits);
+    free(dashes);
+    free(accents);
+    free(longer);
+    free(letters);
+}
+END_TEST
+
+/* The escaping is systemd-escape's, byte for byte, where the tool is here. */
+START_TEST(test_unit_names_match_systemd_escape)
+{
+    if (access("/usr/bin/systemd-escape", X_OK) != 0) {
+        return; /* no systemd here: the table above still holds */
+    }
+    const char *const names[] = {"web",
+                                 "my-svc",
+                                 "svc:0",
+                                 "a b",
+                                 "x.y",
+                                 "\xc3\xa9t\xc3\xa9",
+                                 "!\"#$%&'()*+,-.;<=>?@[]^`{|}",
+                                 "A-Z_0-9"};
+    for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+        char cmd[512], want[512] = "", unit[WARDEN_INSTANCE_UNIT_SIZE];
+        /* The name as a single-quoted shell word. */
+        size_t k = (size_t)snprintf(cmd, sizeof(cmd), "/usr/bin/systemd-escape -- '");
+        for (const char *c = names[i]; *c; c++) {
+            k += (size_t)snprintf(cmd + k, sizeof(cmd) - k, *c == '\'' ? "'\\''" : "%c", *c);
+        }
+        snprintf(cmd + k, sizeof(cmd) - k, "'");
+        FILE *p = popen(cmd, "re");
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(want, sizeof(want), p));
+        ck_assert_int_eq(pclose(p), 0);
+        want[strcspn(want, "\n")] = '\0';
+        ck_assert_int_eq(warden__instance_unit_name(names[i], unit), 0);
+        char expect[600];
+        snprintf(expect, sizeof(expect), "warden-%s.scope", want);
+        ck_assert_str_eq(unit, expect);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("instance");
@@ -377,5 +490,7 @@ int main(void)
     add_tcase(s, test_cgroup_interface_files_escaped, 10);
     add_tcase(s, test_cgroup_files_of_this_machine, 10);
     add_tcase(s, test_log_names, 10);
+    add_tcase(s, test_unit_names, 10);
+    add_tcase(s, test_unit_names_match_systemd_escape, 10);
     return check_run("check_instance", s);
 }

@@ -855,6 +855,76 @@ START_TEST(test_tree_spawn_failures)
 }
 END_TEST
 
+/* A placement (a systemd unit on systemd hosts) sees the holder before it
+ * has forked anything; the service starts only once it said yes. */
+struct placed {
+    pid_t holder;
+    int children; /* the holder's children while it was being placed */
+    bool ran;
+    int answer;
+};
+
+static int place_probe(pid_t holder, void *userdata, warden_usec_t deadline)
+{
+    struct placed *p = userdata;
+    char path[64], buf[256] = "";
+    p->ran = true;
+    p->holder = holder;
+    /* Give a holder that did not wait the time to fork. */
+    usleep(100000);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)holder, (int)holder);
+    FILE *f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    p->children = fgets(buf, sizeof(buf), f) && buf[0] && buf[0] != '\n' ? 1 : 0;
+    fclose(f);
+    ck_assert(deadline > warden_now());
+    return p->answer;
+}
+
+START_TEST(test_tree_spawn_placed)
+{
+    CHECK_REQUIRE_PIDFD();
+    make_tmpdir();
+    char *marker = tmp_path("ran");
+    char script[512];
+    snprintf(script, sizeof(script), "touch %s; exec sleep 1000", marker);
+    struct warden_exec e;
+    exec_init(&e, (const char *[]){"/bin/sh", "-c", script, NULL});
+
+    /* Refused: the holder is killed and reaped, the command never ran. */
+    struct placed no = {.answer = -EIO};
+    struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+    int r = warden__tree_spawn_placed(&e, NULL, place_probe, &no, warden_deadline_in(5 * SEC),
+                                      &holder, &main_);
+    ck_assert_int_eq(r, -EIO);
+    ck_assert(no.ran);
+    ck_assert_int_eq(no.children, 0);
+    ck_assert_int_eq(holder.pid, 0);
+    errno = 0;
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+    ck_assert_int_eq(access(marker, F_OK), -1);
+
+    /* Placed: the holder had forked nothing while it was; then it runs. */
+    struct placed yes = {.answer = 0};
+    r = warden__tree_spawn_placed(&e, NULL, place_probe, &yes, warden_deadline_in(5 * SEC), &holder,
+                                  &main_);
+    ck_assert_msg(r == 0, "tree_spawn_placed: %s", strerror(-r));
+    cur.tree = (struct warden_tree){.holder = holder, .main = main_};
+    cur.live = true;
+    ck_assert_int_eq(yes.holder, holder.pid);
+    ck_assert_int_eq(yes.children, 0);
+    ck_assert(warden__pidref_alive(&main_));
+    ck_assert_int_eq(warden__tree_kill(&cur.tree, warden_deadline_in(5 * SEC)), 0);
+    cur.live = false;
+    waitpid(holder.pid, NULL, 0);
+    warden__pidref_done(&holder);
+    warden__pidref_done(&main_);
+    warden__exec_done(&e);
+    free(marker);
+}
+END_TEST
+
 START_TEST(test_tree_spawn_as_user)
 {
     CHECK_REQUIRE_PIDFD();
@@ -1556,6 +1626,7 @@ int main(void)
     add_tcase(s, test_tree_service_exits, 15);
     add_tcase(s, test_tree_spawn_failures, 15);
     add_tcase(s, test_tree_spawn_as_user, 15);
+    add_tcase(s, test_tree_spawn_placed, 15);
     add_tcase(s, test_spawn_detached, 15);
     add_tcase(s, test_run_status, 15);
     add_tcase(s, test_run_timeout, 15);
