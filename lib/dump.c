@@ -543,8 +543,15 @@ int warden_dump_processes(const struct warden_dump_options *options, const char 
         return negative_errno();
     }
     say(out, "# warden dump of %s (%s) at %s: %zu process(es)\n", instance, reason, stamp, n_pids);
-    for (size_t i = 0; i < n_pids && warden_now() < deadline; i++) {
-        dump_process_stacks(out, pids[i], deadline);
+    /* Each process gets an equal share of what is left: a stack tool that
+     * takes all the time there is (eu-stack on a machine under load) would
+     * otherwise keep every process after the first out of the dump. */
+    for (size_t i = 0; i < n_pids; i++) {
+        warden_usec_t now = warden_now();
+        if (now >= deadline) {
+            break;
+        }
+        dump_process_stacks(out, pids[i], now + (deadline - now) / (n_pids - i));
     }
     if (out->err == 0 && fsync(out->fd) < 0) {
         out->err = negative_errno();

@@ -422,6 +422,52 @@ START_TEST(test_full_filesystem_does_not_block)
 }
 END_TEST
 
+/* A stack tool that takes all the time there is (eu-stack on a machine
+ * under load) must not keep the other processes out of the dump: each gets
+ * its share of the budget, and at least its /proc part. */
+START_TEST(test_slow_stack_tool_shares_budget)
+{
+    make_tmp();
+    char dir[128], bin[128], tool[160];
+    snprintf(dir, sizeof(dir), "%s/dumps", tmp);
+    snprintf(bin, sizeof(bin), "%s/bin", tmp);
+    ck_assert_int_eq(mkdir(bin, 0700), 0);
+    snprintf(tool, sizeof(tool), "%s/eu-stack", bin);
+    FILE *f = fopen(tool, "we");
+    ck_assert_ptr_nonnull(f);
+    fputs("#!/bin/sh\nexec /bin/sleep 30\n", f);
+    fclose(f);
+    ck_assert_int_eq(chmod(tool, 0700), 0);
+    char *old_path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    char path_env[512];
+    snprintf(path_env, sizeof(path_env), "%s:%s", bin, old_path);
+    setenv("PATH", path_env, 1);
+    sleeper = spawn_sleeper();
+    pid_t second = spawn_sleeper();
+    pid_t pids[] = {sleeper, second};
+    struct warden_dump_options o = {.dir = dir, .keep = 5, .max_bytes = 0};
+    char *path = NULL;
+    warden_usec_t t0 = warden_now();
+    int r = warden_dump_processes(&o, "slow", "hung", pids, 2,
+                                  warden_deadline_in(WARDEN_USEC_PER_SEC), &path);
+    warden_usec_t took = warden_now() - t0;
+    setenv("PATH", old_path, 1);
+    free(old_path);
+    kill(second, SIGKILL);
+    waitpid(second, NULL, 0);
+    ck_assert_int_eq(r, 0);
+    const char *text = slurp(path);
+    char want[64];
+    snprintf(want, sizeof(want), "== process %d ", (int)sleeper);
+    ck_assert_msg(strstr(text, want), "first process missing:\n%s", text);
+    snprintf(want, sizeof(want), "== process %d ", (int)second);
+    ck_assert_msg(strstr(text, want), "second process missing:\n%s", text);
+    ck_assert_msg(took < 3 * WARDEN_USEC_PER_SEC, "the dump took %llu us",
+                  (unsigned long long)took);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_size_parse)
 {
     uint64_t v = 0;
@@ -453,6 +499,7 @@ int main(void)
     add_tcase(s, test_unsafe_ancestor_refused, 30);
     add_tcase(s, test_unsafe_dir_refused, 30);
     add_tcase(s, test_full_filesystem_does_not_block, 30);
+    add_tcase(s, test_slow_stack_tool_shares_budget, 30);
     add_tcase(s, test_size_parse, 10);
     return check_run("check_dump", s);
 }
