@@ -1,0 +1,464 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# warden's cluster scenarios in the production-like lab (issue 15,
+# test/lab/plab.sh): two Debian nodes booted with systemd-nspawn, systemd as
+# PID 1, fencing on, warden from its packages, on Debian 12 (Pacemaker
+# 2.1.5) and Debian 13 (Pacemaker 3.0). Output is TAP. For each release
+# (PLAB_RELEASES, default "bookworm trixie"), each scenario on an
+# ocf:warden:daemon primitive of its own:
+#  1. crash: the service's main process killed (SIGKILL): the keeper pushes
+#     the failure (warden-push; on 3.0 the >= 2.1.6 code path), the
+#     service is restarted in place, its fail count is exactly 1;
+#  2. stubborn stop: a service that ignores SIGTERM is stopped: warden
+#     escalates to SIGKILL before the deadline, the stop succeeds, no
+#     fencing;
+#  3. killed keeper: the keeper killed (SIGKILL): the service keeps
+#     running (same main process), the next monitor starts a new keeper,
+#     no count, no failed action;
+#  4. systemctl stop pacemaker on the node running the service: it moves,
+#     nothing of it is left on that node, no fencing; pacemaker started
+#     again, the node rejoins and the service stays;
+#  5. a stop that cannot succeed: a process of the service in
+#     uninterruptible sleep (a read from a FUSE file system that never
+#     answers, test/lab/plab-fuse-hang; SIGKILL leaves it in state D):
+#     the resource moved away, its stop answers an error (not a timeout),
+#     the node is fenced exactly once, by the cluster, the resource runs on
+#     the other node, the fenced node reboots and rejoins.
+# After each scenario: the fence history (every node's fencer, collected
+# after each fencing: a fenced node forgets its own) holds exactly the
+# reboots caused so far, the fail counts are exactly as caused, no failed
+# action other than the scenario's, no process of the resource (its
+# command, its keeper, its cgroup) on a node where it does not run; after
+# the delete of its primitive, none anywhere.
+# Skips (exit 77) when it cannot run here (see test-plab-fencing.sh);
+# WARDEN_NO_SKIP=1 makes a skip a failure. The lab runs in a directory,
+# cgroup, namespaces and network of its own (PLAB_DIR, PLAB_PREFIX,
+# PLAB_NET below), so test-plab-fencing.sh's default lab is not touched.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+export PLAB_DIR=${PLAB_DIR:-/run/warden-plab-scen} PLAB_PREFIX=${PLAB_PREFIX:-wpscn}
+export PLAB_NET=${PLAB_NET:-10.213.10}
+. "$src/test/agent/lib.sh"
+. "$src/test/lab/plab.sh"
+
+skip() {
+    if [ "${WARDEN_NO_SKIP:-}" = 1 ]; then echo "Bail out! cannot run: $1, and WARDEN_NO_SKIP=1"; exit 1; fi
+    echo "1..0 # SKIP $1"
+    exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, namespaces, mounts)"
+for c in systemd-nspawn:systemd-container debootstrap:debootstrap ip:iproute2 nsenter:util-linux \
+         /usr/bin/python3:python3 dpkg-buildpackage:dpkg-dev; do
+    command -v "${c%%:*}" >/dev/null || skip "${c%%:*} missing (apt-get install ${c#*:}; scripts/deps.sh)"
+done
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
+    grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
+[ -c /dev/fuse ] || modprobe fuse 2>/dev/null || [ -c /dev/fuse ] || skip "no /dev/fuse (the failed stop scenario)"
+
+releases=${PLAB_RELEASES:-bookworm trixie}
+trap 'plab_down_if_started' EXIT
+
+for rel in $releases; do
+    t=$SECONDS
+    if ! "$src/test/lab/plab-image.sh" "$rel" >/dev/null 2>"/tmp/plab-scen-image-$rel.log"; then
+        if grep -q 'dpkg-buildpackage failed\|dpkg -i of warden' "/tmp/plab-scen-image-$rel.log"; then
+            not_ok "the $rel image with warden's packages builds"
+            sed 's/^/# /' "/tmp/plab-scen-image-$rel.log" | tail -n 40
+            finish
+            exit 1
+        fi
+        sed 's/^/# /' "/tmp/plab-scen-image-$rel.log" | tail -n 20
+        skip "cannot build the $rel image (debootstrap from the mirror: network?)"
+    fi
+    rm -f "/tmp/plab-scen-image-$rel.log"
+    echo "# the $rel image: $((SECONDS - t)) s"
+done
+
+# ---- what the cluster says ------------------------------------------------
+
+# ASK: the node the test asks (one that is up).
+ASK=
+
+# rsc_node RSC: the node RSC runs on, as ASK sees it (empty if none).
+rsc_node() {
+    plab_exec "$ASK" crm_resource --locate -r "$1" 2>/dev/null |
+        sed -n 's/.*is running on: *\([^ ]*\).*/\1/p' | paste -sd' '
+}
+rsc_on() { [ "$(rsc_node "$1")" = "$2" ]; }
+rsc_stopped() { [ -z "$(rsc_node "$1")" ]; }
+
+# failcount RSC NODE: RSC's fail count on NODE (all operations summed).
+failcount() {
+    plab_exec "$ASK" crm_failcount --query -r "$1" -N "$2" 2>/dev/null | sed -n 's/.*value=\([^ ]*\).*/\1/p'
+}
+
+# failures: the failed actions, "OPKEY@NODE" sorted, space-separated.
+failures() {
+    local line k n
+    plab_exec "$ASK" crm_mon -1 --output-as=xml 2>/dev/null | grep '<failure ' |
+        while IFS= read -r line; do
+            k=${line#*op_key=\"} n=${line#* node=\"}
+            echo "${k%%\"*}@${n%%\"*}"
+        done | sort | paste -sd' '
+}
+
+# fence_events NODE...: the successful fencing events the nodes' fencers
+# know, "ACTION TARGET CLIENT" (per target: "--history '*'" was seen to
+# leave some out), sorted, unique.
+fence_events() {
+    local n target line a t c
+    for n in "$@"; do
+        for target in $(plab_nodes); do
+            plab_exec "$n" stonith_admin --history "$target" --output-as=xml 2>/dev/null |
+                grep '<fence_event ' | grep 'status="success"'
+        done
+    done | while IFS= read -r line; do
+        a=${line#*action=\"} t=${line#*target=\"} c=${line#*client=\"} c=${c%%\"*}
+        # the client with its PID, and the completion time: one event
+        d=${line#*completed=\"}
+        echo "${a%%\"*} ${t%%\"*} ${c} ${d%%\"*}"
+    done | sort -u
+}
+
+# collect_fences: add what the live nodes' fencers know to EVENTS.
+EVENTS=
+collect_fences() {
+    local n live=()
+    for n in $(plab_nodes); do
+        plab_pid1 "$n" >/dev/null 2>&1 && live+=("$n")
+    done
+    EVENTS=$(printf '%s\n%s\n' "$EVENTS" "$(fence_events "${live[@]}")" | grep . | sort -u)
+}
+
+# fences_seen: EVENTS as "ACTION TARGET CLIENT" (no PID, no time), sorted,
+# ';'-separated.
+fences_seen() {
+    grep . <<<"$EVENTS" | awk '{ sub(/\.[0-9]+$/, "", $3); print $1, $2, $3 }' | sort | paste -sd';'
+}
+
+# procs NODE RSC PATTERN: what of RSC runs on NODE: processes whose command
+# line matches PATTERN, its keeper, anything in its cgroup ("PID:ARGV"...).
+procs() {
+    local node=$1 rsc=$2 pat=$3
+    # shellcheck disable=SC2016 # for the node's shell
+    plab_exec "$node" sh -c '
+        { pgrep -f -- "$1"; pgrep -f -- "__warden_keeper $2\$"
+          cat "/sys/fs/cgroup/warden/$2/cgroup.procs" 2>/dev/null; } | sort -un |
+        while read -r p; do
+            [ "$p" = $$ ] && continue
+            a=$(tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null) || continue
+            case $a in *"pgrep -f"*) continue ;; esac
+            printf "%s:%s " "$p" "${a% }"
+        done' sh "$pat" "$rsc" 2>/dev/null
+}
+
+# main_of NODE RSC: the main PID warden records for RSC on NODE.
+main_of() { plab_exec "$1" sed -n 's/^main \([0-9]*\) .*/\1/p' "/run/warden/$2/service" 2>/dev/null; }
+keeper_of() { plab_exec "$1" sed -n '1s/^\([0-9]*\) .*/\1/p' "/run/warden/$2/keeper" 2>/dev/null; }
+
+# ---- the resources ----------------------------------------------------------
+
+# create RSC COMMAND [NVPAIR=VALUE...]: an ocf:warden:daemon primitive
+# (check_interval 2s, monitor every 10s, start and stop timeout 20s), up;
+# WHERE is where it runs.
+WHERE=
+create() {
+    local rsc=$1 cmd=$2 nv='' kv k v
+    shift 2
+    for kv in command="$cmd" check_interval=2s "$@"; do
+        k=${kv%%=*} v=${kv#*=}
+        v=${v//&/&amp;} v=${v//\"/&quot;} v=${v//</&lt;} v=${v//>/&gt;}
+        nv+="<nvpair id=\"$rsc-$k\" name=\"$k\" value=\"$v\"/>"
+    done
+    plab_exec "$ASK" cibadmin -C -o resources -X "<primitive id=\"$rsc\" class=\"ocf\" provider=\"warden\" type=\"daemon\"><instance_attributes id=\"$rsc-ia\">$nv</instance_attributes><operations><op id=\"$rsc-monitor\" name=\"monitor\" interval=\"10s\" timeout=\"20s\"/><op id=\"$rsc-start\" name=\"start\" interval=\"0\" timeout=\"20s\"/><op id=\"$rsc-stop\" name=\"stop\" interval=\"0\" timeout=\"20s\"/></operations></primitive>" ||
+        return 1
+    plab_wait_for -t 60 bash -c "[ -n \"\$(rsc_node $rsc)\" ]" || return 1
+    WHERE=$(rsc_node "$rsc")
+    plab_wait_for -t 10 bash -c "[ -n \"\$(keeper_of $WHERE $rsc)\" ]"
+}
+
+# delete RSC: stopped (target-role), its history cleaned, deleted.
+delete() {
+    local rsc=$1
+    plab_exec "$ASK" crm_resource -r "$rsc" --clear >/dev/null 2>&1
+    plab_exec "$ASK" crm_resource -r "$rsc" --meta -p target-role -v Stopped >/dev/null 2>&1 || return 1
+    plab_wait_for -t 60 rsc_stopped "$rsc" || return 1
+    plab_exec "$ASK" crm_resource --cleanup -r "$rsc" >/dev/null 2>&1
+    plab_exec "$ASK" cibadmin -D -o resources -X "<primitive id=\"$rsc\"/>" >/dev/null
+}
+
+# ---- after each scenario ----------------------------------------------------
+
+# FENCES: the reboots caused so far, "reboot TARGET CLIENT" lines.
+FENCES=
+
+# assert_after WHAT RSC PATTERN RUNS_ON FAILURES FAILCOUNTS: the issue's
+# assertions. RUNS_ON: where RSC runs (none: nowhere); FAILURES: the failed
+# actions expected ("OPKEY@NODE ..."); FAILCOUNTS: "NODE=N ..." (every node
+# not named: 0).
+assert_after() {
+    local what=$1 rsc=$2 pat=$3 on=$4 fails=$5 counts=$6 n want got left='' p
+    collect_fences
+    want=$(grep . <<<"$FENCES" | sort | paste -sd';')
+    got=$(fences_seen)
+    check "$REL: $what: the fence history holds exactly ${want:-nothing}${got:+ (seen: $got)}" test "$got" = "$want"
+    got=$(failures)
+    check "$REL: $what: failed actions: exactly ${fails:-none} (seen: ${got:-none})" test "$got" = "$fails"
+    for n in $(plab_nodes); do
+        want=0
+        for p in $counts; do [ "${p%%=*}" = "$n" ] && want=${p#*=}; done
+        got=$(failcount "$rsc" "$n")
+        check "$REL: $what: fail count of $rsc on $n is $want ($got)" test "$got" = "$want"
+        [ "$n" = "$on" ] && continue
+        p=$(procs "$n" "$rsc" "$pat")
+        [ -z "$p" ] || left+="$n: $p; "
+    done
+    check "$REL: $what: nothing of $rsc runs where it does not run (runs on: $on)${left:+: $left}" test -z "$left"
+}
+
+# deleted RSC PATTERN: delete RSC, then nothing of it runs anywhere.
+deleted() {
+    local rsc=$1 pat=$2 n left=''
+    if ! delete "$rsc"; then
+        not_ok "$REL: $rsc stopped and deleted ($(rsc_node "$rsc"))"
+        return
+    fi
+    for n in $(plab_nodes); do
+        p=$(procs "$n" "$rsc" "$pat")
+        [ -z "$p" ] || left+="$n: $p; "
+    done
+    check "$REL: $rsc stopped and deleted, nothing of it left on any node${left:+: $left}" test -z "$left"
+}
+
+other_than() { local n; for n in $(plab_nodes); do [ "$n" != "$1" ] && { echo "$n"; return; }; done; }
+
+# journal NODE SINCE: NODE's journal since SINCE (a date), warden's and
+# Pacemaker's lines.
+journal() {
+    plab_exec "$1" journalctl -q --no-pager -o short-precise --since "$2" 2>/dev/null |
+        grep -E 'warden|pacemaker|stonith|fence' | grep -v 'fence-lab_monitor'
+}
+
+# ---- the scenarios ----------------------------------------------------------
+
+scenario_crash() {
+    local rsc=crash pat='^/bin/sleep 4201$' where old new t since fc seen=''
+    echo "# -- $REL: 1. crash: the main process killed"
+    create "$rsc" "/bin/sleep 4201" || { not_ok "$REL: crash: $rsc starts"; return; }
+    where=$WHERE
+    old=$(main_of "$where" "$rsc")
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    t=$SECONDS
+    plab_exec "$where" kill -KILL "$old"
+    if plab_wait_for -t 30 bash -c "n=\$(main_of $where $rsc); [ -n \"\$n\" ] && [ \"\$n\" != $old ] &&
+            [ \"\$(rsc_node $rsc)\" = $where ] && [ -n \"\$(keeper_of $where $rsc)\" ]"; then
+        new=$(main_of "$where" "$rsc")
+        ok "$REL: crash: $rsc restarted in place on $where (main $old -> $new, $((SECONDS - t)) s)"
+    else
+        not_ok "$REL: crash: $rsc restarted in place on $where ($(rsc_node "$rsc"))"
+    fi
+    # exactly 1, and still 1 a moment later (a late second increment)
+    t=$SECONDS
+    while :; do
+        fc=$(failcount "$rsc" "$where")
+        [[ " $seen " == *" $fc "* ]] || seen+=" $fc"
+        { [ "$fc" = 1 ] || ((SECONDS - t > 10)); } && break
+        sleep 0.3
+    done
+    sleep 3
+    fc=$(failcount "$rsc" "$where")
+    [[ " $seen " == *" $fc "* ]] || seen+=" $fc"
+    check "$REL: crash: the fail count is exactly 1, and stays (values seen:$seen)" test "$fc" = 1
+    local push
+    push=$(journal "$where" "$since" | grep -E "$rsc.*(pushing|warden-push)|fail-count-$rsc" | sed 's/^/#   /')
+    echo "# the push on $where:"
+    echo "$push"
+    check "$REL: crash: the keeper pushed the failure (warden-push finished)" grep -q 'warden-push finished' <<<"$push"
+    assert_after crash "$rsc" "$pat" "$where" "${rsc}_asyncmon_0@$where" "$where=1"
+    deleted "$rsc" "$pat"
+}
+
+scenario_stubborn() {
+    local rsc=stubborn pat='^/bin/sleep 4202$' where t since out
+    echo "# -- $REL: 2. stubborn stop: SIGTERM ignored"
+    # exec keeps the ignored SIGTERM: sleep itself ignores it
+    create "$rsc" "trap '' TERM; exec /bin/sleep 4202" shell=true || { not_ok "$REL: stubborn: $rsc starts"; return; }
+    where=$WHERE
+    out=$(plab_exec "$where" grep SigIgn "/proc/$(main_of "$where" "$rsc")/status")
+    check "$REL: stubborn: the service ignores SIGTERM ($out)" \
+        test $((0x${out##*[[:space:]]} & (1 << 14))) -ne 0
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    t=$SECONDS
+    plab_exec "$ASK" crm_resource -r "$rsc" --meta -p target-role -v Stopped >/dev/null
+    if plab_wait_for -t 40 rsc_stopped "$rsc"; then
+        ok "$REL: stubborn: $rsc stops ($((SECONDS - t)) s; stop timeout 20s)"
+    else
+        not_ok "$REL: stubborn: $rsc stops ($(rsc_node "$rsc"))"
+    fi
+    out=$(journal "$where" "$since" | grep -E "$rsc|stop operation")
+    echo "$out" | sed 's/^/#   /'
+    check "$REL: stubborn: the stop escalated to SIGKILL and succeeded" \
+        bash -c 'grep -q SIGKILL <<<"$1" && grep -q "Result of stop operation for $2 on $3: OK" <<<"$1"' \
+        sh "$out" "$rsc" "$where"
+    assert_after "stubborn stop" "$rsc" "$pat" none "" ""
+    deleted "$rsc" "$pat"
+}
+
+scenario_keeper() {
+    local rsc=keeper pat='^/bin/sleep 4203$' where main keeper t
+    echo "# -- $REL: 3. killed keeper"
+    create "$rsc" "/bin/sleep 4203" || { not_ok "$REL: keeper: $rsc starts"; return; }
+    where=$WHERE
+    main=$(main_of "$where" "$rsc") keeper=$(keeper_of "$where" "$rsc")
+    t=$SECONDS
+    plab_exec "$where" kill -KILL "$keeper"
+    if plab_wait_for -t 30 bash -c "k=\$(keeper_of $where $rsc); [ -n \"\$k\" ] && [ \"\$k\" != $keeper ] &&
+            plab_exec $where kill -0 \$k"; then
+        ok "$REL: keeper: a new keeper runs ($keeper -> $(keeper_of "$where" "$rsc"), $((SECONDS - t)) s)"
+    else
+        not_ok "$REL: keeper: a new keeper runs ($(keeper_of "$where" "$rsc"))"
+    fi
+    sleep 3
+    check "$REL: keeper: the service was not restarted (main $main, now $(main_of "$where" "$rsc"))" \
+        test "$(main_of "$where" "$rsc")" = "$main"
+    check "$REL: keeper: one keeper of $rsc on $where" \
+        test "$(plab_exec "$where" pgrep -c -f "__warden_keeper $rsc\$")" = 1
+    assert_after "killed keeper" "$rsc" "$pat" "$where" "" ""
+    deleted "$rsc" "$pat"
+}
+
+scenario_pacemaker_stop() {
+    local rsc=pcmkstop pat='^/bin/sleep 4204$' where other t out
+    echo "# -- $REL: 4. systemctl stop pacemaker on the node running the service"
+    create "$rsc" "/bin/sleep 4204" || { not_ok "$REL: pacemaker stop: $rsc starts"; return; }
+    where=$WHERE other=$(other_than "$where")
+    ASK=$other
+    t=$SECONDS
+    out=$(plab_exec "$where" timeout 120 systemctl stop pacemaker 2>&1)
+    check "$REL: pacemaker stop: systemctl stop pacemaker on $where ($((SECONDS - t)) s)${out:+: $out}" \
+        test "$(plab_exec "$where" systemctl is-active pacemaker)" = inactive
+    if plab_wait_for -t 60 rsc_on "$rsc" "$other"; then
+        ok "$REL: pacemaker stop: $rsc moves to $other ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: pacemaker stop: $rsc moves to $other ($(rsc_node "$rsc"))"
+    fi
+    out=$(procs "$where" "$rsc" "$pat")
+    check "$REL: pacemaker stop: nothing of $rsc left on $where${out:+: $out}" test -z "$out"
+    assert_after "pacemaker stopped" "$rsc" "$pat" "$other" "" ""
+    t=$SECONDS
+    plab_exec "$where" systemctl start pacemaker
+    if plab_wait_for -t 90 plab_all_online "$where" 2 && plab_wait_for -t 30 plab_all_online "$other" 2; then
+        ok "$REL: pacemaker stop: pacemaker started again on $where, it rejoins ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: pacemaker stop: pacemaker started again on $where, it rejoins"
+    fi
+    sleep 3
+    assert_after "pacemaker back" "$rsc" "$pat" "$other" "" ""
+    deleted "$rsc" "$pat"
+}
+
+scenario_failed_stop() {
+    local rsc=dstate pat='plab-fuse/stuck' where other t out since
+    echo "# -- $REL: 5. a stop that cannot succeed: a process in state D"
+    create "$rsc" "while :; do [ -e /run/plab-hang ] && cat /run/plab-fuse/stuck; sleep 0.5; done" \
+        shell=true || { not_ok "$REL: failed stop: $rsc starts"; return; }
+    where=$WHERE other=$(other_than "$where")
+    ASK=$other
+    # the file system that never answers, outside the service (a unit of
+    # the node's systemd): it must outlive the stop
+    install -m 0755 "$src/test/lab/plab-fuse-hang" "$PLAB_DIR/$where/root/usr/local/sbin/plab-fuse-hang"
+    # shellcheck disable=SC2016 # for the node's shell
+    plab_exec "$where" sh -c '[ -c /dev/fuse ] || mknod -m 0600 /dev/fuse c 10 229
+        systemd-run -q --unit=plab-fuse-hang /usr/local/sbin/plab-fuse-hang /run/plab-fuse'
+    if ! plab_wait_for -t 10 plab_exec "$where" grep -q ' /run/plab-fuse fuse' /proc/mounts; then
+        not_ok "$REL: failed stop: the FUSE file system is mounted on $where"
+        plab_exec "$where" journalctl -q --no-pager -u plab-fuse-hang | sed 's/^/# /'
+        return
+    fi
+    plab_exec "$where" touch /run/plab-hang
+    local stuck=
+    # shellcheck disable=SC2016
+    plab_wait_for -t 10 bash -c "[ -n \"\$(plab_exec $where pgrep -f '^cat /run/plab-fuse/stuck')\" ]" &&
+        stuck=$(plab_exec "$where" pgrep -f '^cat /run/plab-fuse/stuck')
+    check "$REL: failed stop: a process of $rsc waits on the FUSE file system (pid ${stuck:-none}: $(plab_exec "$where" cat "/proc/$stuck/wchan" 2>/dev/null))" \
+        test -n "$stuck"
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    t=$SECONDS
+    plab_exec "$ASK" crm_resource -r "$rsc" --move -N "$other" >/dev/null 2>&1
+    FENCES+=$'\n'"reboot $where pacemaker-controld"
+    if plab_wait_for -t 90 bash -c "plab_exec $other stonith_admin --history $where 2>/dev/null |
+            grep -qi 'reboot of $where successful.*client=pacemaker-controld'"; then
+        ok "$REL: failed stop: $where fenced by the cluster ($((SECONDS - t)) s after the move)"
+    else
+        not_ok "$REL: failed stop: $where fenced by the cluster"
+    fi
+    collect_fences
+    if plab_wait_for -t 60 rsc_on "$rsc" "$other"; then
+        ok "$REL: failed stop: $rsc runs on $other ($((SECONDS - t)) s after the move)"
+    else
+        not_ok "$REL: failed stop: $rsc runs on $other ($(rsc_node "$rsc"))"
+    fi
+    t=$SECONDS
+    if plab_wait_for -t 120 plab_all_online "$where" 2 && plab_wait_for -t 30 plab_all_online "$other" 2; then
+        ok "$REL: failed stop: the fenced $where boots again and rejoins ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: failed stop: the fenced $where boots again and rejoins"
+    fi
+    # what the stop answered, in the fenced node's journal (kept: the
+    # node's root outlives its power cut) and the DC's
+    out=$( { journal "$where" "$since"; journal "$other" "$since"; } |
+        grep -E "warden-daemon\\($rsc\\).* stop:|stop operation for $rsc|${rsc}_stop_0|stop of $rsc" | sort | head -n 20)
+    echo "$out" | sed 's/^/#   /'
+    check "$REL: failed stop: the stop of $rsc on $where answered an error (not a timeout), saying what survived" \
+        bash -c 'grep -Eq "stop operation for $2 on $3: [Ee]rror" <<<"$1" && grep -q survived <<<"$1" &&
+                 ! grep -Eqi "stop operation for $2 on $3: Timed Out" <<<"$1"' sh "$out" "$rsc" "$where"
+    sleep 3
+    assert_after "failed stop" "$rsc" "$pat" "$other" "" ""
+    deleted "$rsc" "$pat"
+}
+
+run_release() {
+    local rel=$1 t0=$SECONDS t n1 n2 out
+    REL=$rel
+    echo "# ---- $rel ----"
+    n1=${rel}1 n2=${rel}2 ASK=$n1 FENCES='' EVENTS=''
+    t=$SECONDS
+    if ! plab_up "$rel" 2; then
+        not_ok "$rel: 2 nodes boot and form a cluster"
+        sed 's/^/# switch: /' "$PLAB_DIR/switch.log" 2>/dev/null | tail -n 20
+        plab_down_if_started
+        return
+    fi
+    ok "$rel: 2 nodes boot and form a cluster with a DC ($((SECONDS - t)) s)"
+    out=$(plab_exec "$n1" pacemakerd --version | head -n 1)
+    echo "# $out"
+    check "$rel: the fence device fence-lab starts" \
+        plab_wait_for -t 60 bash -c "[ -n \"\$(rsc_node fence-lab)\" ]"
+    local s
+    for s in ${PLAB_SCENARIOS:-crash stubborn keeper pacemaker_stop failed_stop}; do
+        t=$SECONDS
+        ASK=$n1
+        plab_all_online "$n1" 2 || ASK=$n2
+        "scenario_$s"
+        echo "# $rel: $s took $((SECONDS - t)) s"
+    done
+    local pid
+    pid=$(awk '{print $1}' "$PLAB_DIR/switch.pid")
+    plab_down_if_started
+    out=$(! kill -0 "$pid" 2>/dev/null || echo "the switch $pid runs"; plab_leftovers)
+    check "$rel: torn down: no switch, no nspawn, no node process, no namespace, no mount left${out:+: $out}" \
+        test -z "$out"
+    echo "# $rel: $((SECONDS - t0)) s"
+}
+
+export -f plab_nodes plab_exec plab_switch plab_pid1 plab_log plab_all_online plab_online_count \
+    rsc_node main_of keeper_of
+export ASK
+t_all=$SECONDS
+for rel in $releases; do
+    run_release "$rel"
+done
+echo "# the whole test: $((SECONDS - t_all)) s"
+finish
