@@ -34,6 +34,7 @@
 # WARDEN_NO_SKIP=1 makes a skip a failure. The lab runs in a directory,
 # cgroup, namespaces and network of its own (PLAB_DIR, PLAB_PREFIX,
 # PLAB_NET below), so test-plab-fencing.sh's default lab is not touched.
+# shellcheck disable=SC2016 # scripts for bash -c and the nodes' shells
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,6 +76,8 @@ for rel in $releases; do
     rm -f "/tmp/plab-scen-image-$rel.log"
     echo "# the $rel image: $((SECONDS - t)) s"
 done
+
+indent() { sed 's/^/#   /'; }
 
 # ---- what the cluster says ------------------------------------------------
 
@@ -271,11 +274,21 @@ scenario_crash() {
     fc=$(failcount "$rsc" "$where")
     [[ " $seen " == *" $fc "* ]] || seen+=" $fc"
     check "$REL: crash: the fail count is exactly 1, and stays (values seen:$seen)" test "$fc" = 1
-    local push
-    push=$(journal "$where" "$since" | grep -E "$rsc.*(pushing|warden-push)|fail-count-$rsc" | sed 's/^/#   /')
+    # The keeper logs "pushing the failure"; the controller usually stands
+    # it down (the restart) before warden-push has finished, so its
+    # "warden-push finished" is often not logged. What warden-push did
+    # shows in the cluster: the asyncmon failure (the failed actions, below)
+    # and the reason it set, warden-failure-RSC.
+    local push reason
+    push=$(journal "$where" "$since" | grep -E "\\($rsc\\).* keeper:.*push|$rsc#asyncmon|warden-failure-$rsc")
     echo "# the push on $where:"
-    echo "$push"
-    check "$REL: crash: the keeper pushed the failure (warden-push finished)" grep -q 'warden-push finished' <<<"$push"
+    indent <<<"$push"
+    # attrd's value (the CIB gets it 5 s later)
+    reason=$(plab_exec "$where" attrd_updater -Q -n "warden-failure-$rsc" -N "$where" 2>/dev/null |
+        sed -n 's/.* value="\(.*\)"$/\1/p')
+    check "$REL: crash: the keeper pushed the failure, warden-push set its reason ($reason)" \
+        bash -c '[[ $1 == "service process $2 exited at "* ]] && grep -q "pushing the failure" <<<"$3" &&
+                 ! grep -q "pushing the failure to the cluster failed" <<<"$3"' sh "$reason" "$old" "$push"
     assert_after crash "$rsc" "$pat" "$where" "${rsc}_asyncmon_0@$where" "$where=1"
     deleted "$rsc" "$pat"
 }
@@ -298,7 +311,7 @@ scenario_stubborn() {
         not_ok "$REL: stubborn: $rsc stops ($(rsc_node "$rsc"))"
     fi
     out=$(journal "$where" "$since" | grep -E "$rsc|stop operation")
-    echo "$out" | sed 's/^/#   /'
+    indent <<<"$out"
     check "$REL: stubborn: the stop escalated to SIGKILL and succeeded" \
         bash -c 'grep -q SIGKILL <<<"$1" && grep -q "Result of stop operation for $2 on $3: OK" <<<"$1"' \
         sh "$out" "$rsc" "$where"
@@ -410,7 +423,7 @@ scenario_failed_stop() {
     # node's root outlives its power cut) and the DC's
     out=$( { journal "$where" "$since"; journal "$other" "$since"; } |
         grep -E "warden-daemon\\($rsc\\).* stop:|stop operation for $rsc|${rsc}_stop_0|stop of $rsc" | sort | head -n 20)
-    echo "$out" | sed 's/^/#   /'
+    indent <<<"$out"
     check "$REL: failed stop: the stop of $rsc on $where answered an error (not a timeout), saying what survived" \
         bash -c 'grep -Eq "stop operation for $2 on $3: [Ee]rror" <<<"$1" && grep -q survived <<<"$1" &&
                  ! grep -Eqi "stop operation for $2 on $3: Timed Out" <<<"$1"' sh "$out" "$rsc" "$where"
