@@ -246,50 +246,75 @@ journal() {
 
 # ---- the scenarios ----------------------------------------------------------
 
-scenario_crash() {
-    local rsc=crash pat='^/bin/sleep 4201$' where old new t since fc seen=''
-    echo "# -- $REL: 1. crash: the main process killed"
-    create "$rsc" "/bin/sleep 4201" || { not_ok "$REL: crash: $rsc starts"; return; }
-    where=$WHERE
-    old=$(main_of "$where" "$rsc")
-    since=$(date '+%Y-%m-%d %H:%M:%S')
-    t=$SECONDS
-    plab_exec "$where" kill -KILL "$old"
-    if plab_wait_for -t 30 bash -c "n=\$(main_of $where $rsc); [ -n \"\$n\" ] && [ \"\$n\" != $old ] &&
-            [ \"\$(rsc_node $rsc)\" = $where ] && [ -n \"\$(keeper_of $where $rsc)\" ]"; then
-        new=$(main_of "$where" "$rsc")
-        ok "$REL: crash: $rsc restarted in place on $where (main $old -> $new, $((SECONDS - t)) s)"
-    else
-        not_ok "$REL: crash: $rsc restarted in place on $where ($(rsc_node "$rsc"))"
-    fi
-    # exactly 1, and still 1 a moment later (a late second increment)
-    t=$SECONDS
+# settles RSC NODE N: RSC's fail count on NODE becomes N within 10 s and is
+# still N 3 s later (a late second increment); SEEN: the values seen.
+SEEN=
+settles() {
+    local fc t=$SECONDS
+    SEEN=
     while :; do
-        fc=$(failcount "$rsc" "$where")
-        [[ " $seen " == *" $fc "* ]] || seen+=" $fc"
-        { [ "$fc" = 1 ] || ((SECONDS - t > 10)); } && break
+        fc=$(failcount "$1" "$2")
+        [[ " $SEEN " == *" $fc "* ]] || SEEN+=" $fc"
+        { [ "$fc" = "$3" ] || ((SECONDS - t > 10)); } && break
         sleep 0.3
     done
     sleep 3
-    fc=$(failcount "$rsc" "$where")
-    [[ " $seen " == *" $fc "* ]] || seen+=" $fc"
-    check "$REL: crash: the fail count is exactly 1, and stays (values seen:$seen)" test "$fc" = 1
-    # The keeper logs "pushing the failure"; the controller usually stands
-    # it down (the restart) before warden-push has finished, so its
-    # "warden-push finished" is often not logged. What warden-push did
-    # shows in the cluster: the asyncmon failure (the failed actions, below)
-    # and the reason it set, warden-failure-RSC.
-    local push reason
-    push=$(journal "$where" "$since" | grep -E "\\($rsc\\).* keeper:.*push|$rsc#asyncmon|warden-failure-$rsc")
-    echo "# the push on $where:"
-    indent <<<"$push"
-    # attrd's value (the CIB gets it 5 s later)
-    reason=$(plab_exec "$where" attrd_updater -Q -n "warden-failure-$rsc" -N "$where" 2>/dev/null |
-        sed -n 's/.* value="\(.*\)"$/\1/p')
-    check "$REL: crash: the keeper pushed the failure, warden-push set its reason ($reason)" \
-        bash -c '[[ $1 == "service process $2 exited at "* ]] && grep -q "pushing the failure" <<<"$3" &&
-                 ! grep -q "pushing the failure to the cluster failed" <<<"$3"' sh "$reason" "$old" "$push"
-    assert_after crash "$rsc" "$pat" "$where" "${rsc}_asyncmon_0@$where" "$where=1"
+    fc=$(failcount "$1" "$2")
+    [[ " $SEEN " == *" $fc "* ]] || SEEN+=" $fc"
+    [ "$fc" = "$3" ]
+}
+
+scenario_crash() {
+    local rsc=crash pat='^/bin/sleep 4201$' where other old new t since k
+    echo "# -- $REL: 1. crash: the main process killed, 3 times (migration-threshold=3)"
+    create "$rsc" "/bin/sleep 4201" || { not_ok "$REL: crash: $rsc starts"; return; }
+    plab_exec "$ASK" crm_resource -r "$rsc" --meta -p migration-threshold -v 3 >/dev/null
+    where=$WHERE other=$(other_than "$WHERE")
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    for k in 1 2; do
+        old=$(main_of "$where" "$rsc")
+        t=$SECONDS
+        plab_exec "$where" kill -KILL "$old"
+        if plab_wait_for -t 30 bash -c "n=\$(main_of $where $rsc); [ -n \"\$n\" ] && [ \"\$n\" != $old ] &&
+                [ \"\$(rsc_node $rsc)\" = $where ] && [ -n \"\$(keeper_of $where $rsc)\" ]"; then
+            new=$(main_of "$where" "$rsc")
+            ok "$REL: crash $k: $rsc restarted in place on $where (main $old -> $new, $((SECONDS - t)) s)"
+        else
+            not_ok "$REL: crash $k: $rsc restarted in place on $where ($(rsc_node "$rsc"))"
+        fi
+        settles "$rsc" "$where" $k
+        check "$REL: crash $k: the fail count is exactly $k, and stays (values seen:$SEEN)" test "$SEEN" = " $k"
+        if ((k == 1)); then
+            # The keeper logs "pushing the failure"; the controller usually
+            # stands it down (the restart) before warden-push has finished,
+            # so "warden-push finished" is often not logged. What
+            # warden-push did shows in the cluster: the asyncmon failure
+            # (the failed actions, below) and the reason it set,
+            # warden-failure-RSC (attrd's value: the CIB gets it 5 s later).
+            local push reason
+            push=$(journal "$where" "$since" | grep -E "\\($rsc\\).* keeper:.*push|$rsc#asyncmon|warden-failure-$rsc")
+            echo "# the push on $where:"
+            indent <<<"$push"
+            reason=$(plab_exec "$where" attrd_updater -Q -n "warden-failure-$rsc" -N "$where" 2>/dev/null |
+                sed -n 's/.* value="\(.*\)"$/\1/p')
+            check "$REL: crash 1: the keeper pushed the failure, warden-push set its reason ($reason)" \
+                bash -c '[[ $1 == "service process $2 exited at "* ]] && grep -q "pushing the failure" <<<"$3" &&
+                         ! grep -q "pushing the failure to the cluster failed" <<<"$3"' sh "$reason" "$old" "$push"
+            assert_after "crash 1" "$rsc" "$pat" "$where" "${rsc}_asyncmon_0@$where" "$where=1"
+        fi
+    done
+    # the third: migration-threshold reached, the service moves
+    old=$(main_of "$where" "$rsc")
+    t=$SECONDS
+    plab_exec "$where" kill -KILL "$old"
+    if plab_wait_for -t 30 rsc_on "$rsc" "$other"; then
+        ok "$REL: crash 3: $rsc fails over to $other ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: crash 3: $rsc fails over to $other ($(rsc_node "$rsc"))"
+    fi
+    settles "$rsc" "$where" 3
+    check "$REL: crash 3: the fail count on $where is exactly 3, and stays (values seen:$SEEN)" test "$SEEN" = " 3"
+    assert_after "crash 3" "$rsc" "$pat" "$other" "${rsc}_asyncmon_0@$where" "$where=3"
     deleted "$rsc" "$pat"
 }
 
@@ -313,7 +338,7 @@ scenario_stubborn() {
     out=$(journal "$where" "$since" | grep -E "$rsc|stop operation")
     indent <<<"$out"
     check "$REL: stubborn: the stop escalated to SIGKILL and succeeded" \
-        bash -c 'grep -q SIGKILL <<<"$1" && grep -q "Result of stop operation for $2 on $3: OK" <<<"$1"' \
+        bash -c 'grep -q SIGKILL <<<"$1" && grep -qi "Result of stop operation for $2 on $3: OK" <<<"$1"' \
         sh "$out" "$rsc" "$where"
     assert_after "stubborn stop" "$rsc" "$pat" none "" ""
     deleted "$rsc" "$pat"
@@ -372,9 +397,37 @@ scenario_pacemaker_stop() {
     deleted "$rsc" "$pat"
 }
 
+scenario_reboot() {
+    local rsc=reboot pat='^/bin/sleep 4205$' where other t out pid1
+    echo "# -- $REL: 5. systemctl reboot of the node running the service"
+    create "$rsc" "/bin/sleep 4205" || { not_ok "$REL: reboot: $rsc starts"; return; }
+    where=$WHERE other=$(other_than "$where")
+    ASK=$other
+    pid1=$(plab_pid1 "$where")
+    t=$SECONDS
+    plab_exec "$where" systemctl reboot
+    if plab_wait_for -t 60 rsc_on "$rsc" "$other"; then
+        ok "$REL: reboot: $rsc moves to $other ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: reboot: $rsc moves to $other ($(rsc_node "$rsc"))"
+    fi
+    if plab_wait_for -t 120 bash -c "p=\$(plab_pid1 $where) && [ \"\$p\" != $pid1 ]" &&
+            plab_wait_for -t 120 plab_all_online "$where" 2 && plab_wait_for -t 30 plab_all_online "$other" 2; then
+        ok "$REL: reboot: $where boots again and rejoins ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: reboot: $where boots again and rejoins"
+    fi
+    sleep 3
+    out=$(procs "$where" "$rsc" "$pat")
+    check "$REL: reboot: $rsc stays on $other, nothing of it on $where${out:+: $out}" \
+        bash -c "[ \"\$(rsc_node $rsc)\" = $other ] && [ -z '$out' ]"
+    assert_after "reboot" "$rsc" "$pat" "$other" "" ""
+    deleted "$rsc" "$pat"
+}
+
 scenario_failed_stop() {
     local rsc=dstate pat='plab-fuse/stuck' where other t out since
-    echo "# -- $REL: 5. a stop that cannot succeed: a process in state D"
+    echo "# -- $REL: 6. a stop that cannot succeed: a process in state D"
     create "$rsc" "while :; do [ -e /run/plab-hang ] && cat /run/plab-fuse/stuck; sleep 0.5; done" \
         shell=true || { not_ok "$REL: failed stop: $rsc starts"; return; }
     where=$WHERE other=$(other_than "$where")
@@ -397,6 +450,13 @@ scenario_failed_stop() {
         stuck=$(plab_exec "$where" pgrep -f '^cat /run/plab-fuse/stuck')
     check "$REL: failed stop: a process of $rsc waits on the FUSE file system (pid ${stuck:-none}: $(plab_exec "$where" cat "/proc/$stuck/wchan" 2>/dev/null))" \
         test -n "$stuck"
+    # Its wait is interruptible until a fatal signal: SIGKILL makes it
+    # uninterruptible (the request was read), before the stop begins.
+    plab_exec "$where" kill -KILL "$stuck"
+    local st=
+    plab_wait_for -t 5 bash -c "[ \"\$(plab_exec $where awk '{print \$3}' /proc/$stuck/stat)\" = D ]" && st=D
+    check "$REL: failed stop: SIGKILLed, it stays in state D (${st:-$(plab_exec "$where" awk '{print $3}' "/proc/$stuck/stat" 2>&1)}), the service runs on" \
+        bash -c "[ '$st' = D ] && [ \"\$(rsc_node $rsc)\" = $where ] && [ -n \"\$(main_of $where $rsc)\" ]"
     since=$(date '+%Y-%m-%d %H:%M:%S')
     t=$SECONDS
     plab_exec "$ASK" crm_resource -r "$rsc" --move -N "$other" >/dev/null 2>&1
@@ -450,7 +510,7 @@ run_release() {
     check "$rel: the fence device fence-lab starts" \
         plab_wait_for -t 60 bash -c "[ -n \"\$(rsc_node fence-lab)\" ]"
     local s
-    for s in ${PLAB_SCENARIOS:-crash stubborn keeper pacemaker_stop failed_stop}; do
+    for s in ${PLAB_SCENARIOS:-crash stubborn keeper pacemaker_stop reboot failed_stop}; do
         t=$SECONDS
         ASK=$n1
         plab_all_online "$n1" 2 || ASK=$n2
