@@ -425,6 +425,33 @@ scenario_reboot() {
     deleted "$rsc" "$pat"
 }
 
+scenario_freeze() {
+    local rsc=freeze pat='^/usr/bin/python3 -m http.server 8089' where other old t out
+    echo "# -- $REL: 7. freeze: the service SIGSTOPped, its HTTP check hangs, a dump"
+    create "$rsc" "/usr/bin/python3 -m http.server 8089 --bind 127.0.0.1 --directory /srv" \
+        check=http:127.0.0.1:8089/ check_timeout=2s dump_on_failure=true ||
+        { not_ok "$REL: freeze: $rsc starts"; return; }
+    where=$WHERE other=$(other_than "$where")
+    old=$(main_of "$where" "$rsc")
+    t=$SECONDS
+    plab_exec "$where" kill -STOP "$old"
+    if plab_wait_for -t 40 bash -c "n=\$(main_of $where $rsc); [ -n \"\$n\" ] && [ \"\$n\" != $old ] &&
+            [ \"\$(rsc_node $rsc)\" = $where ] && [ -n \"\$(keeper_of $where $rsc)\" ]"; then
+        ok "$REL: freeze: $rsc restarted in place on $where ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: freeze: $rsc restarted in place on $where ($(rsc_node "$rsc"))"
+    fi
+    check "$REL: freeze: the frozen process $old is gone" bash -c "! plab_exec $where kill -0 $old 2>/dev/null"
+    settles "$rsc" "$where" 1
+    check "$REL: freeze: the fail count is exactly 1, and stays (values seen:$SEEN)" test "$SEEN" = " 1"
+    out=$(plab_exec "$where" sh -c "ls /var/lib/warden/dumps/$rsc-*-hung.stacks 2>/dev/null")
+    check "$REL: freeze: the dump is on $where (${out:-none})" test -n "$out"
+    out=$(plab_exec "$other" sh -c "ls /var/lib/warden/dumps/$rsc-* 2>/dev/null")
+    check "$REL: freeze: no dump on $other${out:+: $out}" test -z "$out"
+    assert_after "freeze" "$rsc" "$pat" "$where" "${rsc}_asyncmon_0@$where" "$where=1"
+    deleted "$rsc" "$pat"
+}
+
 scenario_failed_stop() {
     local rsc=dstate pat='plab-fuse/stuck' where other t out since
     echo "# -- $REL: 6. a stop that cannot succeed: a process in state D"
@@ -510,7 +537,7 @@ run_release() {
     check "$rel: the fence device fence-lab starts" \
         plab_wait_for -t 60 bash -c "[ -n \"\$(rsc_node fence-lab)\" ]"
     local s
-    for s in ${PLAB_SCENARIOS:-crash stubborn keeper pacemaker_stop reboot failed_stop}; do
+    for s in ${PLAB_SCENARIOS:-crash stubborn keeper pacemaker_stop reboot freeze failed_stop}; do
         t=$SECONDS
         ASK=$n1
         plab_all_online "$n1" 2 || ASK=$n2
