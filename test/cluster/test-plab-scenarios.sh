@@ -4,26 +4,41 @@
 # test/lab/plab.sh): two Debian nodes booted with systemd-nspawn, systemd as
 # PID 1, fencing on, warden from its packages, on Debian 12 (Pacemaker
 # 2.1.5) and Debian 13 (Pacemaker 3.0). Output is TAP. For each release
-# (PLAB_RELEASES, default "bookworm trixie"), each scenario on an
-# ocf:warden:daemon primitive of its own:
-#  1. crash: the service's main process killed (SIGKILL): the keeper pushes
-#     the failure (warden-push; on 3.0 the >= 2.1.6 code path), the
-#     service is restarted in place, its fail count is exactly 1;
-#  2. stubborn stop: a service that ignores SIGTERM is stopped: warden
-#     escalates to SIGKILL before the deadline, the stop succeeds, no
-#     fencing;
-#  3. killed keeper: the keeper killed (SIGKILL): the service keeps
-#     running (same main process), the next monitor starts a new keeper,
-#     no count, no failed action;
-#  4. systemctl stop pacemaker on the node running the service: it moves,
-#     nothing of it is left on that node, no fencing; pacemaker started
-#     again, the node rejoins and the service stays;
-#  5. a stop that cannot succeed: a process of the service in
+# (PLAB_RELEASES, default "bookworm trixie"), each scenario
+# (PLAB_SCENARIOS, default all, in this order) on an ocf:warden:daemon
+# primitive of its own, the last on a group:
+#  crash: the service's main process killed (SIGKILL) three times,
+#     migration-threshold=3: the keeper pushes each failure (warden-push;
+#     on 3.0 its >= 2.1.6 code path), the service is restarted in place
+#     twice with fail counts exactly 1 and 2, and fails over at the third,
+#     count exactly 3;
+#  stubborn: a service that ignores SIGTERM is stopped: warden escalates to
+#     SIGKILL before the deadline, the stop succeeds, no fencing;
+#  keeper: the keeper killed (SIGKILL): the service keeps running (same
+#     main process), the next monitor starts a new keeper, no count, no
+#     failed action;
+#  pacemaker_stop: systemctl stop pacemaker on the node running the
+#     service: it moves, nothing of it is left on that node, no fencing;
+#     pacemaker started again, the node rejoins and the service stays;
+#  reboot: systemctl reboot of the node running the service: it moves, the
+#     node boots again and rejoins with nothing of it, no fencing;
+#  freeze: the service (an HTTP server, check http:) SIGSTOPped: the
+#     keeper's check hangs, the dump is written on that node and no other,
+#     the service is restarted in place, count exactly 1;
+#  failed_stop: a stop that cannot succeed: a process of the service in
 #     uninterruptible sleep (a read from a FUSE file system that never
-#     answers, test/lab/plab-fuse-hang; SIGKILL leaves it in state D):
-#     the resource moved away, its stop answers an error (not a timeout),
-#     the node is fenced exactly once, by the cluster, the resource runs on
-#     the other node, the fenced node reboots and rejoins.
+#     answers, test/lab/plab-fuse-hang, then SIGKILLed: state D); the
+#     resource moved away: its stop answers an error in time (not a
+#     timeout), saying what survived, the node is fenced exactly once, by
+#     the cluster, the resource runs on the other node, the fenced node
+#     reboots and rejoins;
+#  vserver: the EXRES virtual server group (IPaddr2, ocf:warden:smtp with
+#     a Postfix of its own, ocf:warden:imap with a Dovecot of its own, on
+#     the virtual address; as test/cluster/vserver.sh): it greets from the
+#     other node; Postfix's master killed: restarted in place, count
+#     exactly 1; the node running the group crashes (its power cut): the
+#     cluster fences it exactly once, the group runs and greets on the
+#     other node, the crashed node rejoins with nothing of the group.
 # After each scenario: the fence history (every node's fencer, collected
 # after each fencing: a fenced node forgets its own) holds exactly the
 # reboots caused so far, the fail counts are exactly as caused, no failed
@@ -426,13 +441,14 @@ scenario_reboot() {
 }
 
 scenario_freeze() {
-    local rsc=freeze pat='^/usr/bin/python3 -m http.server 8089' where other old t out
+    local rsc=freeze pat='^/usr/bin/python3 -m http.server 8089' where other old t out since
     echo "# -- $REL: 7. freeze: the service SIGSTOPped, its HTTP check hangs, a dump"
     create "$rsc" "/usr/bin/python3 -m http.server 8089 --bind 127.0.0.1 --directory /srv" \
         check=http:127.0.0.1:8089/ check_timeout=2s dump_on_failure=true ||
         { not_ok "$REL: freeze: $rsc starts"; return; }
     where=$WHERE other=$(other_than "$where")
     old=$(main_of "$where" "$rsc")
+    since=$(date '+%Y-%m-%d %H:%M:%S')
     t=$SECONDS
     plab_exec "$where" kill -STOP "$old"
     if plab_wait_for -t 40 bash -c "n=\$(main_of $where $rsc); [ -n \"\$n\" ] && [ \"\$n\" != $old ] &&
@@ -444,8 +460,9 @@ scenario_freeze() {
     check "$REL: freeze: the frozen process $old is gone" bash -c "! plab_exec $where kill -0 $old 2>/dev/null"
     settles "$rsc" "$where" 1
     check "$REL: freeze: the fail count is exactly 1, and stays (values seen:$SEEN)" test "$SEEN" = " 1"
-    out=$(plab_exec "$where" sh -c "ls /var/lib/warden/dumps/$rsc-*-hung.stacks 2>/dev/null")
-    check "$REL: freeze: the dump is on $where (${out:-none})" test -n "$out"
+    journal "$where" "$since" | grep -E "\\($rsc\\).* keeper:" | indent
+    out=$(plab_exec "$where" sh -c "ls /var/lib/warden/dumps/ 2>&1" | paste -sd' ')
+    check "$REL: freeze: the dump is on $where (${out:-none})" bash -c "[[ ' $out ' == *' $rsc-'*'-hung.stacks '* ]]"
     out=$(plab_exec "$other" sh -c "ls /var/lib/warden/dumps/$rsc-* 2>/dev/null")
     check "$REL: freeze: no dump on $other${out:+: $out}" test -z "$out"
     assert_after "freeze" "$rsc" "$pat" "$where" "${rsc}_asyncmon_0@$where" "$where=1"
@@ -519,6 +536,245 @@ scenario_failed_stop() {
     deleted "$rsc" "$pat"
 }
 
+# ---- the EXRES virtual server group ----------------------------------------
+# A group vs of ocf:heartbeat:IPaddr2 (VS_IP, PLAB_NET.100), ocf:warden:smtp
+# (a Postfix instance of its own) and ocf:warden:imap (a Dovecot instance of
+# its own), both on the virtual address, migration-threshold=3, as
+# test/cluster/vserver.sh builds it in the older lab. The servers'
+# configurations are written in every node (test/agent/mail/mail-lib.sh's,
+# run there; a Dovecot 2.4 one on Debian 13, whose Dovecot reads no 2.3
+# configuration); the nodes' own postfix and dovecot services are masked in
+# the image (plab-image.sh), so nothing else listens on ports 25 and 143.
+VS_IP=${PLAB_NET}.100
+VS_CONF=/srv/vs
+
+# _vs_dovecot24_config DIR PORT ADDR BASE NAME: mail_dovecot_config's
+# instance in Dovecot 2.4's syntax.
+_vs_dovecot24_config() {
+    local dir=$1 port=$2 addr=$3 base=$4 name=$5
+    mkdir -p "$dir/home" && chmod 0755 "$dir"
+    cat >"$dir/dovecot.conf" <<CF
+# A throwaway Dovecot 2.4 instance of warden's lab: imap on $addr:$port.
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+instance_name = $name
+base_dir = $base
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+info_log_path = $dir/dovecot.log
+protocols = imap
+listen = $addr
+ssl = no
+auth_allow_cleartext = yes
+auth_mechanisms = plain
+passdb static {
+  password = warden-test
+}
+userdb static {
+  fields {
+    uid = nobody
+    gid = nogroup
+    home = $dir/home/%{user}
+  }
+}
+mail_driver = maildir
+mail_path = ~/Maildir
+service imap-login {
+  inet_listener imap {
+    port = $port
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+CF
+}
+
+# vs_prepare NODE: the servers' configurations in NODE.
+vs_prepare() {
+    local node=$1
+    mkdir -p "$PLAB_DIR/$node/root/usr/local/share/plab"
+    install -m 0644 "$src/test/agent/mail/mail-lib.sh" "$PLAB_DIR/$node/root/usr/local/share/plab/"
+    # shellcheck disable=SC2016 # for the node's shell
+    plab_exec "$node" bash -ec "$(declare -f _vs_dovecot24_config)"'
+        . /usr/local/share/plab/mail-lib.sh
+        vip=$1 conf=$2
+        mail_postfix_config "$conf/postfix" 25 "$vip" /srv/vs-spool
+        mkdir -p -m 0755 /srv/vs-spool/queue
+        install -d -o postfix -g postfix -m 0700 /srv/vs-spool/data
+        # the image has Postfix with "No configuration": no main.cf
+        [ -e /etc/postfix/main.cf ] || echo "# written by warden'"'"'s lab" >/etc/postfix/main.cf
+        postconf -e "alternate_config_directories = $conf/postfix/etc"
+        name=$(mail_dovecot_name "$conf/imap" imap)
+        case $(dovecot --version) in
+            2.3*) mail_dovecot_config "$conf/imap" imap 143 "$vip" /run/warden-vs-imap ;;
+            *) _vs_dovecot24_config "$conf/imap" 143 "$vip" /run/warden-vs-imap "$name" ;;
+        esac
+        # (postfix check wants the virtual address up: not yet)
+        doveconf -c "$conf/imap/dovecot.conf" -n >/dev/null' bash "$VS_IP" "$VS_CONF"
+}
+
+# vs_members: "RSC PATTERN" per member: what of it runs (procs).
+vs_members() {
+    echo "vs-ip ^plab-nothing-matches$"
+    echo "vs-smtp ^/usr/lib/postfix/sbin/"
+    echo "vs-imap ^(/usr/sbin/)?dovecot"
+}
+
+# vs_where: the node running all of the group (empty unless one runs all).
+vs_where() {
+    local w
+    w=$(for r in vs-ip vs-smtp vs-imap; do rsc_node "$r"; done | sort -u)
+    [[ -n $w && $w != *$'\n'* && $w != *' '* ]] && echo "$w"
+}
+
+# vs_greets FROM: Postfix and Dovecot greet on the virtual address, seen
+# from node FROM.
+vs_greets() {
+    # shellcheck disable=SC2016 # for the node's shell
+    plab_exec "$1" timeout 5 bash -c '
+        exec 3<>"/dev/tcp/$0/25" && read -r -t 2 l <&3 && [[ $l == 220* ]] &&
+        exec 4<>"/dev/tcp/$0/143" && read -r -t 2 l <&4 && [[ $l == "* OK"* ]]' "$VS_IP" 2>/dev/null
+}
+
+# vs_runs_on NODE FROM: the group runs on NODE and greets a client on FROM.
+vs_runs_on() { [ "$(vs_where)" = "$1" ] && vs_greets "$2"; }
+
+# vs_nothing_elsewhere NODE: nothing of the group runs on any other node
+# (processes, keepers, cgroups, the virtual address); "" when so.
+vs_nothing_elsewhere() {
+    local n r pat p left=''
+    for n in $(plab_nodes); do
+        [ "$n" = "$1" ] && continue
+        while read -r r pat; do
+            p=$(procs "$n" "$r" "$pat")
+            [ -z "$p" ] || left+="$n: $r: $p; "
+        done < <(vs_members)
+        plab_exec "$n" ip -4 -o addr show dev eth0 | grep -q " $VS_IP/" && left+="$n: the address $VS_IP; "
+    done
+    echo "$left"
+}
+
+# vs_assert WHAT ON FAILURES COUNTS: assert_after for the whole group:
+# fences, failed actions, COUNTS "RSC@NODE=N ..." (others 0), nothing of it
+# where it does not run.
+vs_assert() {
+    local what=$1 on=$2 fails=$3 counts=$4 n r pat want got p bad=''
+    collect_fences
+    want=$(grep . <<<"$FENCES" | sort | paste -sd';')
+    got=$(fences_seen)
+    check "$REL: $what: the fence history holds exactly ${want:-nothing}${got:+ (seen: $got)}" test "$got" = "$want"
+    got=$(failures)
+    check "$REL: $what: failed actions: exactly ${fails:-none} (seen: ${got:-none})" test "$got" = "$fails"
+    for n in $(plab_nodes); do
+        while read -r r pat; do
+            want=0
+            for p in $counts; do [ "${p%%=*}" = "$r@$n" ] && want=${p#*=}; done
+            got=$(failcount "$r" "$n")
+            [ "$got" = "$want" ] || bad+="$r@$n=$got (not $want) "
+        done < <(vs_members)
+    done
+    check "$REL: $what: fail counts exactly ${counts:-0}${bad:+: $bad}" test -z "$bad"
+    got=$(vs_nothing_elsewhere "$on")
+    check "$REL: $what: nothing of the group where it does not run (runs on: $on)${got:+: $got}" test -z "$got"
+}
+
+scenario_vserver() {
+    local where other t n old
+    echo "# -- $REL: 8. the EXRES virtual server group"
+    for n in $(plab_nodes); do
+        if ! vs_prepare "$n" >"/tmp/plab-scen-vs-$n.log" 2>&1; then
+            not_ok "$REL: vserver: the mail servers' configurations in $n"
+            indent <"/tmp/plab-scen-vs-$n.log"
+            rm -f "/tmp/plab-scen-vs-$n.log"
+            return
+        fi
+        rm -f "/tmp/plab-scen-vs-$n.log"
+    done
+    local op='<operations><op name="monitor" interval="10s" timeout="20s"/><op name="start" interval="0" timeout="30s"/><op name="stop" interval="0" timeout="30s"/></operations>'
+    local keeper='<nvpair name="check_interval" value="2s"/><nvpair name="check_timeout" value="1s"/><nvpair name="dump_on_failure" value="true"/>'
+    local xml="<group id=\"vs\"><meta_attributes id=\"vs-meta\"><nvpair id=\"vs-mt\" name=\"migration-threshold\" value=\"3\"/></meta_attributes>
+<primitive id=\"vs-ip\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\"><instance_attributes id=\"vs-ip-ia\"><nvpair name=\"ip\" value=\"$VS_IP\"/><nvpair name=\"cidr_netmask\" value=\"24\"/><nvpair name=\"nic\" value=\"eth0\"/></instance_attributes>$op</primitive>
+<primitive id=\"vs-smtp\" class=\"ocf\" provider=\"warden\" type=\"smtp\"><instance_attributes id=\"vs-smtp-ia\"><nvpair name=\"config_dir\" value=\"$VS_CONF/postfix/etc\"/><nvpair name=\"address\" value=\"$VS_IP\"/><nvpair name=\"port\" value=\"25\"/>$keeper</instance_attributes>$op</primitive>
+<primitive id=\"vs-imap\" class=\"ocf\" provider=\"warden\" type=\"imap\"><instance_attributes id=\"vs-imap-ia\"><nvpair name=\"config\" value=\"$VS_CONF/imap/dovecot.conf\"/><nvpair name=\"address\" value=\"$VS_IP\"/><nvpair name=\"port\" value=\"143\"/>$keeper</instance_attributes>$op</primitive></group>"
+    # ids for the nvpairs and ops (cibadmin wants them)
+    xml=$(awk '{ out = ""; while (match($0, /<(nvpair|op) name="[^"]*"/)) {
+                     tag = substr($0, RSTART, RLENGTH); split(tag, a, "\"")
+                     n++; out = out substr($0, 1, RSTART - 1) substr(tag, 1, index(tag, " ")) "id=\"vs-" n "\" " substr(tag, index(tag, " ") + 1)
+                     $0 = substr($0, RSTART + RLENGTH) }
+                 printf "%s%s", out, $0 }' <<<"$xml")
+    t=$SECONDS
+    plab_exec "$ASK" cibadmin -C -o resources -X "$xml" || { not_ok "$REL: vserver: the group is configured"; return; }
+    if plab_wait_for -t 90 bash -c '[ -n "$(vs_where)" ]'; then
+        where=$(vs_where) other=$(other_than "$(vs_where)")
+    fi
+    if [ -n "${where:-}" ] && plab_wait_for -t 30 vs_runs_on "$where" "$other"; then
+        ok "$REL: vserver: the group runs on $where and greets on $VS_IP from $other ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: vserver: the group runs on one node and greets on $VS_IP"
+        plab_exec "$ASK" crm_mon -1 -r | indent
+        return
+    fi
+    vs_assert "vserver up" "$where" "" ""
+
+    # Postfix's master killed: restarted in place, counted once
+    old=$(main_of "$where" vs-smtp)
+    t=$SECONDS
+    plab_exec "$where" kill -KILL "$old"
+    if plab_wait_for -t 30 bash -c "n=\$(main_of $where vs-smtp); [ -n \"\$n\" ] && [ \"\$n\" != $old ] &&
+            vs_runs_on $where $other"; then
+        ok "$REL: vserver: Postfix killed: restarted in place on $where, greets again ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: vserver: Postfix killed: restarted in place on $where ($(vs_where))"
+    fi
+    settles vs-smtp "$where" 1
+    check "$REL: vserver: the fail count of vs-smtp is exactly 1, and stays (values seen:$SEEN)" test "$SEEN" = " 1"
+    vs_assert "vserver smtp crash" "$where" "vs-smtp_asyncmon_0@$where" "vs-smtp@$where=1"
+
+    # the node running the group crashes (its power cut): the cluster
+    # fences it, the group runs on the other, greets; the node rejoins
+    plab_exec "$ASK" crm_resource --cleanup -r vs >/dev/null 2>&1
+    ASK=$other
+    t=$SECONDS
+    plab_switch off "$where" >/dev/null
+    FENCES+=$'\n'"reboot $where pacemaker-controld"
+    if plab_wait_for -t 90 bash -c "plab_exec $other stonith_admin --history $where 2>/dev/null |
+            grep -qi 'reboot of $where successful.*client=pacemaker-controld'"; then
+        ok "$REL: vserver: $where crashed: the cluster fences it ($((SECONDS - t)) s)"
+    else
+        not_ok "$REL: vserver: $where crashed: the cluster fences it"
+    fi
+    collect_fences
+    if plab_wait_for -t 60 vs_runs_on "$other" "$other"; then
+        ok "$REL: vserver: the group runs on $other and greets ($((SECONDS - t)) s after the crash)"
+    else
+        not_ok "$REL: vserver: the group runs on $other and greets ($(vs_where))"
+        plab_exec "$other" crm_mon -1 -r | indent
+    fi
+    if plab_wait_for -t 120 plab_all_online "$where" 2 && plab_wait_for -t 30 plab_all_online "$other" 2; then
+        ok "$REL: vserver: $where boots again and rejoins ($((SECONDS - t)) s after the crash)"
+    else
+        not_ok "$REL: vserver: $where boots again and rejoins"
+    fi
+    sleep 5
+    check "$REL: vserver: the group stays on $other and greets from $where" vs_runs_on "$other" "$where"
+    vs_assert "vserver node crash" "$other" "" ""
+
+    # deleted: nothing of it anywhere
+    plab_exec "$ASK" crm_resource -r vs --meta -p target-role -v Stopped >/dev/null 2>&1
+    if plab_wait_for -t 60 bash -c '[ -z "$(for r in vs-ip vs-smtp vs-imap; do rsc_node $r; done)" ]'; then
+        plab_exec "$ASK" crm_resource --cleanup -r vs >/dev/null 2>&1
+        plab_exec "$ASK" cibadmin -D -o resources -X '<group id="vs"/>' >/dev/null
+        t=$(vs_nothing_elsewhere none)
+        check "$REL: vserver: the group stopped and deleted, nothing of it on any node${t:+: $t}" test -z "$t"
+    else
+        not_ok "$REL: vserver: the group stops"
+    fi
+}
+
+export -f vs_where vs_greets vs_runs_on
+export VS_IP
+
 run_release() {
     local rel=$1 t0=$SECONDS t n1 n2 out
     REL=$rel
@@ -537,7 +793,7 @@ run_release() {
     check "$rel: the fence device fence-lab starts" \
         plab_wait_for -t 60 bash -c "[ -n \"\$(rsc_node fence-lab)\" ]"
     local s
-    for s in ${PLAB_SCENARIOS:-crash stubborn keeper pacemaker_stop reboot freeze failed_stop}; do
+    for s in ${PLAB_SCENARIOS:-crash stubborn keeper pacemaker_stop reboot freeze failed_stop vserver}; do
         t=$SECONDS
         ASK=$n1
         plab_all_online "$n1" 2 || ASK=$n2
