@@ -43,9 +43,11 @@ say() { echo "plab-image: $*" >&2; }
 
 # Keep this list in step with what the nodes need: the package names are
 # the image's cache key. python3 runs the fence agent; iputils-ping is for
-# crmsh (it pings a node before standby).
+# crmsh (it pings a node before standby); postfix and dovecot-imapd are the
+# servers of the EXRES virtual server group (test-plab-scenarios.sh), whose
+# own services the layer masks.
 NODE_PACKAGES=(systemd systemd-sysv dbus corosync pacemaker crmsh resource-agents
-               iproute2 iputils-ping procps libxml2-utils python3)
+               iproute2 iputils-ping procps libxml2-utils python3 postfix dovecot-imapd)
 
 mounted=()
 tmp=
@@ -140,7 +142,7 @@ fi
 # checkout, without replacing the layer a running lab's nodes sit on.
 layer=${WARDEN_LAYER_CACHE:-$cache}/warden-lab-$release.warden
 agentsum=$(sha256sum "$here/fence_warden_lab" | cut -c1-16)
-key="plab-image 1; base $(cat "$cache/warden-lab-$release.key"); debs $srckey; agent $agentsum"
+key="plab-image 2; base $(cat "$cache/warden-lab-$release.key"); debs $srckey; agent $agentsum"
 exec 9>"$layer.lock"
 flock 9
 if [ -d "$layer" ] && [ "$(cat "$layer.key" 2>/dev/null)" = "$key" ]; then
@@ -162,6 +164,12 @@ chroot "$tmp/lroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
 }
 rm -rf "$tmp/lroot/tmp/debs"
 install -m 0755 "$here/fence_warden_lab" "$tmp/lroot/usr/sbin/fence_warden_lab"
+# The distribution's mail services stay off: the tests run instances of
+# their own on the nodes' ports 25 and 143 (masked: a package upgrade does
+# not enable them again).
+for u in postfix.service postfix@-.service dovecot.service dovecot.socket; do
+    ln -sfn /dev/null "$tmp/lroot/etc/systemd/system/$u"
+done
 umount "$tmp/lroot"
 mounted=()
 rm -rf "$layer" "$layer.key"

@@ -134,7 +134,12 @@ class Switch:
                 "--hostname", n.name, "--network-namespace-path", n.netns,
                 "--bind", f"{self.sockdir}:{NSPAWN_MOUNT}",
                 "--console=pipe", "--link-journal=no", "--resolv-conf=off",
-                "--timezone=off"]
+                "--timezone=off",
+                # the node's network namespace is its own: its root may
+                # configure it, as a machine's root does (IPaddr2 adds the
+                # virtual server's address; nspawn drops the capability
+                # with --network-namespace-path)
+                "--capability=CAP_NET_ADMIN"]
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                # the host mounts cgroup v1 and v2 side by side; the nodes
                # get v2 only, as current systems have (trixie's systemd
