@@ -54,3 +54,7 @@ fi
 
 meson install -C "$build" --quiet
 ldconfig
+# The default dump_dir is /var/lib/warden/dumps, whose last component the
+# keeper creates (0700) when it dumps; its parent is the install's (the
+# packages ship it too, debian/libwarden0.dirs).
+install -d -m 0755 /var/lib/warden
