@@ -95,3 +95,27 @@ int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char
 /* After the wrapper's deadline: stop the worker from spawning anything
  * further, then kill whatever the service has. 0 when nothing is left. */
 int warden__service_abandon(struct warden_service *s, warden_usec_t deadline);
+
+/* ---- the service's record (service-state.c) ---- */
+
+/* Write, read (0, or -ENOENT when there is none) and remove the state file
+ * and the instance's state directory (remove: once the keeper has been
+ * stood down, or never ran). */
+int warden__service_state_write(const struct warden_service *s);
+int warden__service_state_load(struct warden_service *s);
+void warden__service_state_remove(struct warden_service *s);
+
+/* The service's tree: its cgroup, or the holder's session (by the holder's
+ * recorded pid and start time, never by a bare pid) plus whatever lives
+ * below the holder or the main process while their pidfds show them
+ * alive. */
+struct warden_tree warden__service_tree(const struct warden_service *s);
+
+/* The cgroup a service of this instance would have, whether or not a state
+ * file says so: a start whose state was lost can still be cleaned up. */
+void warden__service_guess_cgroup(struct warden_service *s);
+
+/* The service's cgroup, once nothing of the service is left in it: a
+ * unit's goes with the unit (stopped), any other is removed. */
+void warden__service_drop_cgroup(const struct warden_service *s, const char *cgroup,
+                                 warden_usec_t deadline);

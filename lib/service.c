@@ -213,128 +213,6 @@ struct warden_service *warden__service_free(struct warden_service *s)
     return NULL;
 }
 
-/* ---- state file ---------------------------------------------------------- */
-
-static char *state_file(const struct warden_service *s)
-{
-    return warden__strdup_printf("%s/service", s->state_dir);
-}
-
-static int write_state(const struct warden_service *s)
-{
-    _cleanup_free_ char *path = state_file(s);
-    _cleanup_free_ char *tmp = warden__strdup_printf("%s/service.tmp", s->state_dir);
-    if (!path || !tmp) {
-        return -ENOMEM;
-    }
-    FILE *f = fopen(tmp, "we");
-    if (!f) {
-        return negative_errno();
-    }
-    fprintf(f, "holder %d %llu\nmain %d %llu\n", (int)s->holder.pid,
-            (unsigned long long)s->holder.starttime, (int)s->main.pid,
-            (unsigned long long)s->main.starttime);
-    if (s->cgroup) {
-        fprintf(f, "cgroup %s\n", s->cgroup);
-    }
-    if (fclose(f) != 0) {
-        return negative_errno();
-    }
-    return RET_NERRNO(rename(tmp, path));
-}
-
-/* A reference to a recorded process: open when it still lives, else just its
- * pid and start time, never used to signal (a dead holder's pid is still its
- * session's id, for as long as the session has a process). */
-static void ref_recorded(struct warden_pidref *ref, int pid, unsigned long long start)
-{
-    warden__pidref_done(ref);
-    if (warden__pidref_open(pid, start, ref) < 0) {
-        *ref = (struct warden_pidref){.pid = pid, .fd = -EBADF, .starttime = start};
-    }
-}
-
-/* 0 when a state file was read, -ENOENT when there is none. */
-static int load_state(struct warden_service *s)
-{
-    _cleanup_free_ char *path = state_file(s);
-    _cleanup_free_ char *text = NULL;
-    if (!path) {
-        return -ENOMEM;
-    }
-    int r = warden__read_file(path, 8192, &text);
-    if (r < 0) {
-        return r;
-    }
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        int pid;
-        unsigned long long start;
-        if (sscanf(line, "holder %d %llu", &pid, &start) == 2) {
-            ref_recorded(&s->holder, pid, start);
-        } else if (sscanf(line, "main %d %llu", &pid, &start) == 2) {
-            ref_recorded(&s->main, pid, start);
-        } else if (startswith(line, "cgroup ")) {
-            free(s->cgroup);
-            s->cgroup = strdup(line + strlen("cgroup "));
-        }
-    }
-    return 0;
-}
-
-/* Called once the keeper has been stood down (or never ran). */
-static void remove_state(struct warden_service *s)
-{
-    static const char *const files[] = {"service", "keeper",      "keeper.lock",
-                                        "verdict", "verdict.tmp", "output.tail"};
-    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-        _cleanup_free_ char *path = warden__strdup_printf("%s/%s", s->state_dir, files[i]);
-        if (path) {
-            unlink(path);
-        }
-    }
-    rmdir(s->state_dir);
-}
-
-/* The service's tree: its cgroup, or the holder's session (by the holder's
- * recorded pid and start time, never by a bare pid) plus whatever lives
- * below the holder or the main process while their pidfds show them
- * alive. */
-static struct warden_tree tree_of(const struct warden_service *s)
-{
-    return (struct warden_tree){.holder = s->holder, .main = s->main, .cgroup = s->cgroup};
-}
-
-/* The cgroup a service of this instance would have, whether or not a state
- * file says so: a start whose state was lost can still be cleaned up. */
-static void guess_cgroup(struct warden_service *s)
-{
-    if (!s->cgroup && warden__unit_enabled() > 0) {
-        warden__unit_cgroup_find(s->instance, &s->cgroup);
-    }
-    if (!s->cgroup) {
-        warden__cgroup_find(s->instance, &s->cgroup);
-    }
-}
-
-/* The service's cgroup, once nothing of the service is left in it. A
- * unit's is systemd's: the unit is stopped and goes, with its cgroup. Any
- * other (<cgroup2>/warden/<name>, from before systemd, or on a host without
- * it) is ours to remove. On a systemd host the unit goes even when no
- * cgroup was recorded: a stale one would refuse the next start. */
-static void drop_cgroup(const struct warden_service *s, const char *cgroup, warden_usec_t deadline)
-{
-    if (cgroup && !warden__unit_owns_cgroup(cgroup)) {
-        warden__cgroup_remove(cgroup);
-    }
-    if (warden__unit_owns_cgroup(cgroup) || warden__unit_enabled() > 0) {
-        int r = warden__unit_stop(s->instance, deadline);
-        if (r < 0) {
-            qb_log(LOG_WARNING, "the service's systemd unit may be left: %s", strerror(-r));
-        }
-    }
-}
-
 /* ---- status -------------------------------------------------------------- */
 
 /* The daemon's pid from its pidfile, when it is alive and ours. The pidfile
@@ -357,7 +235,7 @@ static int read_pidfile(struct warden_service *s, struct warden_pidref *ret)
     if (end == text || pid <= 1) {
         return -EINVAL;
     }
-    struct warden_tree t = tree_of(s);
+    struct warden_tree t = warden__service_tree(s);
     if (!warden__tree_contains(&t, (pid_t)pid)) {
         return -ESRCH;
     }
@@ -367,7 +245,7 @@ static int read_pidfile(struct warden_service *s, struct warden_pidref *ret)
 int warden__service_status(struct warden_service *s, char **ret_reason)
 {
     if (!warden__pidref_is_set(&s->main) && !warden__pidref_is_set(&s->holder) &&
-        load_state(s) < 0) {
+        warden__service_state_load(s) < 0) {
         return warden__set_reason(ret_reason, -ESRCH, "not running");
     }
     if (warden__pidref_alive(&s->main)) {
@@ -379,14 +257,14 @@ int warden__service_status(struct warden_service *s, char **ret_reason)
     if (s->pidfile && read_pidfile(s, &fresh) == 0) {
         warden__pidref_done(&s->main);
         s->main = fresh;
-        write_state(s);
+        warden__service_state_write(s);
         return 0;
     }
     /* The main process is gone. Whatever else of the service still runs
      * (its children, in its cgroup or session) makes it half there: failed,
      * so that Pacemaker stops it, not "not running", which would let it
      * start the service elsewhere beside those processes. */
-    struct warden_tree t = tree_of(s);
+    struct warden_tree t = warden__service_tree(s);
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0, left = 0;
     int r = warden__tree_pids(&t, &pids, &n);
@@ -444,8 +322,8 @@ static int make_state_dir(struct warden_service *s)
  * a service whose state was lost, a stale state file. */
 static int clean_leftovers(struct warden_service *s, warden_usec_t deadline)
 {
-    guess_cgroup(s);
-    struct warden_tree t = tree_of(s);
+    warden__service_guess_cgroup(s);
+    struct warden_tree t = warden__service_tree(s);
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
     int r = warden__tree_pids(&t, &pids, &n);
@@ -459,10 +337,10 @@ static int clean_leftovers(struct warden_service *s, warden_usec_t deadline)
             return r;
         }
     }
-    drop_cgroup(s, s->cgroup, deadline);
+    warden__service_drop_cgroup(s, s->cgroup, deadline);
     free(s->cgroup);
     s->cgroup = NULL;
-    remove_state(s);
+    warden__service_state_remove(s);
     warden__pidref_done(&s->holder);
     warden__pidref_done(&s->main);
     return 0;
@@ -485,7 +363,7 @@ static int wait_pidfile(struct warden_service *s, warden_usec_t deadline, char *
             pthread_mutex_lock(&s->lock);
             warden__pidref_done(&s->main);
             s->main = ref;
-            int r = s->abandoned ? -ETIMEDOUT : write_state(s);
+            int r = s->abandoned ? -ETIMEDOUT : warden__service_state_write(s);
             pthread_mutex_unlock(&s->lock);
             return r;
         }
@@ -618,7 +496,7 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
         if (s->cgroup) {
             warden__cgroup_remove(s->cgroup);
         }
-        remove_state(s);
+        warden__service_state_remove(s);
         return r;
     }
 
@@ -635,12 +513,12 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     s->exec.stdout_fd = 0;
     warden__output_spawned(&s->output);
     if (r == 0) {
-        r = write_state(s);
+        r = warden__service_state_write(s);
     }
     pthread_mutex_unlock(&s->lock);
     if (r < 0) {
-        drop_cgroup(s, s->cgroup, deadline);
-        remove_state(s);
+        warden__service_drop_cgroup(s, s->cgroup, deadline);
+        warden__service_state_remove(s);
         r = warden__set_reason(ret_reason, r, "cannot start %s: %s", s->exec.argv[0],
                                pl.reason ? pl.reason : strerror(-r));
         free(pl.reason);
@@ -678,10 +556,10 @@ int warden__service_still_running(struct warden_service *s, warden_usec_t deadli
 
 int warden__service_reload(struct warden_service *s, char **ret_reason)
 {
-    if (!s->cgroup && load_state(s) < 0) {
+    if (!s->cgroup && warden__service_state_load(s) < 0) {
         return 0; /* nothing runs: the next start applies the values */
     }
-    guess_cgroup(s);
+    warden__service_guess_cgroup(s);
     return warden__environ_apply_cgroup(s->params, s->cgroup, true, ret_reason);
 }
 
@@ -717,7 +595,7 @@ static void run_stop_command(struct warden_service *s, warden_usec_t deadline)
 
 static int report_survivors(struct warden_service *s, char **ret_reason)
 {
-    struct warden_tree t = tree_of(s);
+    struct warden_tree t = warden__service_tree(s);
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
     warden__tree_pids(&t, &pids, &n);
@@ -741,13 +619,13 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
     warden_usec_t escalate_at = deadline - kill_reserve(deadline > now ? deadline - now : 0);
     /* 0 only once this stop has seen that nothing of the service is left:
      * a state or a cgroup it cannot read is a failed stop, not a done one. */
-    int r = load_state(s);
+    int r = warden__service_state_load(s);
     if (r < 0 && r != -ENOENT) {
         return warden__set_reason(ret_reason, -EIO, "cannot read the service's state in %s: %s",
                                   s->state_dir, strerror(-r));
     }
     if (r == -ENOENT) {
-        guess_cgroup(s);
+        warden__service_guess_cgroup(s);
         int populated = s->cgroup ? warden__cgroup_populated(s->cgroup) : 0;
         if (populated < 0 && populated != -ENOENT) {
             return warden__set_reason(ret_reason, -EIO,
@@ -755,12 +633,12 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
                                       strerror(-populated));
         }
         if (populated <= 0) {
-            drop_cgroup(s, s->cgroup, deadline);
+            warden__service_drop_cgroup(s, s->cgroup, deadline);
             return after_stop(s, deadline, ret_reason);
         }
         qb_log(LOG_NOTICE, "no state, but cgroup %s holds processes: stopping them", s->cgroup);
     }
-    struct warden_tree t = tree_of(s);
+    struct warden_tree t = warden__service_tree(s);
 
     if (s->agent && s->agent->before_stop && warden__pidref_alive(&s->main)) {
         /* A graceful step that fails or overruns is no reason not to stop:
@@ -798,8 +676,8 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
     if (r < 0) {
         return report_survivors(s, ret_reason);
     }
-    drop_cgroup(s, s->cgroup, deadline);
-    remove_state(s);
+    warden__service_drop_cgroup(s, s->cgroup, deadline);
+    warden__service_state_remove(s);
     return after_stop(s, deadline, ret_reason);
 }
 
@@ -833,14 +711,14 @@ int warden__service_abandon(struct warden_service *s, warden_usec_t deadline)
      * cgroup name; with neither, nothing of the service is known here. */
     int r = 0;
     if (found.holder.pid <= 0 && !found.cgroup) {
-        r = load_state(&found);
+        r = warden__service_state_load(&found);
         if (r == -ENOENT) {
             r = 0;
         }
-        guess_cgroup(&found);
+        warden__service_guess_cgroup(&found);
     }
     if (r == 0) {
-        struct warden_tree t = tree_of(&found);
+        struct warden_tree t = warden__service_tree(&found);
         r = warden__tree_kill(&t, deadline);
     }
     if (r == 0 && found.cgroup) {
@@ -848,8 +726,8 @@ int warden__service_abandon(struct warden_service *s, warden_usec_t deadline)
         r = populated == 0 || populated == -ENOENT ? 0 : -EIO;
     }
     if (r == 0) {
-        drop_cgroup(&found, found.cgroup, deadline);
-        remove_state(s);
+        warden__service_drop_cgroup(&found, found.cgroup, deadline);
+        warden__service_state_remove(s);
     } else {
         qb_log(LOG_ERR, "processes of the service may survive: %s", strerror(-r));
     }
