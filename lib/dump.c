@@ -356,7 +356,9 @@ static void run_into(struct out *out, char **argv, warden_usec_t deadline)
     }
 }
 
-static void dump_process_stacks(struct out *out, pid_t pid, warden_usec_t deadline)
+/* The quick part, from /proc: the process, its threads and their kernel
+ * stacks. */
+static void dump_process_stacks(struct out *out, pid_t pid)
 {
     char path[128], comm[64], cmdline[512];
     snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
@@ -397,7 +399,13 @@ static void dump_process_stacks(struct out *out, pid_t pid, warden_usec_t deadli
     if (d) {
         closedir(d);
     }
-    say(out, "-- user space (eu-stack):\n");
+}
+
+/* The slow part: eu-stack ptraces the process and reads its debug info.
+ * Under a header of its own, after every process's /proc part. */
+static void dump_process_user_stack(struct out *out, pid_t pid, warden_usec_t deadline)
+{
+    say(out, "\n== process %d (continued)\n-- user space (eu-stack):\n", (int)pid);
     char pidtext[16];
     snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
     char *argv[] = {"eu-stack", "-p", pidtext, NULL};
@@ -543,15 +551,15 @@ int warden_dump_processes(const struct warden_dump_options *options, const char 
         return negative_errno();
     }
     say(out, "# warden dump of %s (%s) at %s: %zu process(es)\n", instance, reason, stamp, n_pids);
-    /* Each process gets an equal share of what is left: a stack tool that
-     * takes all the time there is (eu-stack on a machine under load) would
-     * otherwise keep every process after the first out of the dump. */
-    for (size_t i = 0; i < n_pids; i++) {
-        warden_usec_t now = warden_now();
-        if (now >= deadline) {
-            break;
-        }
-        dump_process_stacks(out, pids[i], now + (deadline - now) / (n_pids - i));
+    /* What /proc tells of every process first (quick), then each one's
+     * user-space stack (slow): an eu-stack that takes all the time there is
+     * (a machine under load) would otherwise keep every process after the
+     * first out of the dump. */
+    for (size_t i = 0; i < n_pids && warden_now() < deadline; i++) {
+        dump_process_stacks(out, pids[i]);
+    }
+    for (size_t i = 0; i < n_pids && warden_now() < deadline; i++) {
+        dump_process_user_stack(out, pids[i], deadline);
     }
     if (out->err == 0 && fsync(out->fd) < 0) {
         out->err = negative_errno();

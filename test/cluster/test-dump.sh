@@ -603,7 +603,7 @@ scenario_monitor() {
     note "failed actions: ${failed//$'\n'/; }"
     dumpf=$(stacks_of "$dir" "$rsc" hung | tail -n 1)
     [[ -n $dumpf ]] || fail "no $rsc-*-hung.stacks in $dir (there: $(dir_list "$dir"))"
-    note "dump: $dumpf ($(grep -c '^== process' "$dumpf") processes in it)"
+    note "dump: $dumpf ($(grep -c '^== process .*, state ' "$dumpf") processes in it)"
     n_written=$(lab_log_first "$mark" "warden-daemon($rsc)" " dump: " "of $rsc (hung) to $dumpf") ||
         fail "no dump helper line 'dumped N process(es) of $rsc (hung) to $dumpf'"
     n_error=$(lab_log_first "$mark" "Result of monitor operation for $rsc on " ": error") || n_error=

@@ -423,9 +423,9 @@ START_TEST(test_full_filesystem_does_not_block)
 END_TEST
 
 /* A stack tool that takes all the time there is (eu-stack on a machine
- * under load) must not keep the other processes out of the dump: each gets
- * its share of the budget, and at least its /proc part. */
-START_TEST(test_slow_stack_tool_shares_budget)
+ * under load) must not keep the other processes out of the dump: every
+ * process's /proc part comes first, the user-space stacks after. */
+START_TEST(test_slow_stack_tool_keeps_others)
 {
     make_tmp();
     char dir[128], bin[128], tool[160];
@@ -499,7 +499,7 @@ int main(void)
     add_tcase(s, test_unsafe_ancestor_refused, 30);
     add_tcase(s, test_unsafe_dir_refused, 30);
     add_tcase(s, test_full_filesystem_does_not_block, 30);
-    add_tcase(s, test_slow_stack_tool_shares_budget, 30);
+    add_tcase(s, test_slow_stack_tool_keeps_others, 30);
     add_tcase(s, test_size_parse, 10);
     return check_run("check_dump", s);
 }
