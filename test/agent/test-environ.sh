@@ -223,11 +223,14 @@ wait_until 5 grep -q "on stderr" "$tmp/syslog"
 check "syslog got stdout as daemon.info, tagged with the instance" \
     grep -qx "<30>$OCF_RESOURCE_INSTANCE: hello syslog" "$tmp/syslog"
 check "syslog got stderr" grep -qx "<30>$OCF_RESOURCE_INSTANCE: on stderr" "$tmp/syslog"
-relay=$(pgrep -x warden-output | head -1)
+# This instance's relay (its command line is "warden-output <instance>"):
+# other tests' services on the machine have relays of their own.
+relay=$(pgrep -f "^warden-output $OCF_RESOURCE_INSTANCE( |$)" | head -1)
+check "the relay runs ($relay)" test -n "$relay"
 check "the relay is outside the service's cgroup" \
     bash -c '! grep -qx "$2" "$1/cgroup.procs" 2>/dev/null' _ "$(cgroup_of)" "$relay"
 agent stop command=/bin/true
-check "the relay ends with the service" wait_until 5 bash -c '! pgrep -x warden-output >/dev/null || [ "$(ps -o stat= -p $(pgrep -x warden-output) | tr -d " \n" | tr -d Z)" = "" ]'
+check "the relay ends with the service" wait_until 5 bash -c '[ "$(ps -o stat= -p "$1" | tr -d " \nZ")" = "" ]' _ "$relay"
 
 # A daemon that explains why it will not run: the check waits on a port
 # that never opens, so the start sees the exit, not a passing check.
