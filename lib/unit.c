@@ -81,24 +81,29 @@ static int remaining(warden_usec_t deadline, uint64_t *ret)
     return 0;
 }
 
+/* One step of the connection: process one message, or, with none there,
+ * wait for more until the deadline. */
+static int bus_step(sd_bus *bus, warden_usec_t deadline)
+{
+    int r = sd_bus_process(bus, NULL);
+    if (r != 0) {
+        return r < 0 ? r : 0;
+    }
+    uint64_t left;
+    r = remaining(deadline, &left);
+    if (r < 0) {
+        return r;
+    }
+    r = sd_bus_wait(bus, left);
+    return r < 0 && r != -EINTR ? r : 0;
+}
+
 /* Process what came in, and wait for more, until *done or the deadline. */
 static int bus_wait(sd_bus *bus, const bool *done, warden_usec_t deadline)
 {
     while (!*done) {
-        int r = sd_bus_process(bus, NULL);
+        int r = bus_step(bus, deadline);
         if (r < 0) {
-            return r;
-        }
-        if (r > 0) {
-            continue;
-        }
-        uint64_t left;
-        r = remaining(deadline, &left);
-        if (r < 0) {
-            return r;
-        }
-        r = sd_bus_wait(bus, left);
-        if (r < 0 && r != -EINTR) {
             return r;
         }
     }
@@ -114,20 +119,8 @@ static int bus_ready(sd_bus *bus, warden_usec_t deadline)
         if (r != 0) {
             return r < 0 ? r : 0;
         }
-        r = sd_bus_process(bus, NULL);
+        r = bus_step(bus, deadline);
         if (r < 0) {
-            return r;
-        }
-        if (r > 0) {
-            continue;
-        }
-        uint64_t left;
-        r = remaining(deadline, &left);
-        if (r < 0) {
-            return r;
-        }
-        r = sd_bus_wait(bus, left);
-        if (r < 0 && r != -EINTR) {
             return r;
         }
     }
