@@ -83,3 +83,26 @@ wait_until() {
 }
 
 now_ms() { date +%s%3N; }
+
+# tap_skip REASON: this test cannot run here: "1..0 # SKIP" and exit 77, or,
+# with WARDEN_NO_SKIP=1 (CI), a failure that says why.
+tap_skip() {
+    if [ "${WARDEN_NO_SKIP:-}" = 1 ]; then echo "Bail out! cannot run: $1, and WARDEN_NO_SKIP=1"; exit 1; fi
+    echo "1..0 # SKIP $1"
+    exit 77
+}
+
+# lab_node_prereqs ROOT_WHY [CMD:PACKAGE...]: what booting a lab node
+# (test/lab/) needs, else tap_skip: root, systemd-nspawn, debootstrap,
+# nsenter, dpkg-buildpackage, overlayfs, and the given commands.
+lab_node_prereqs() {
+    local why=$1 c
+    shift
+    [ "$(id -u)" = 0 ] || tap_skip "needs root ($why)"
+    for c in systemd-nspawn:systemd-container debootstrap:debootstrap nsenter:util-linux \
+             dpkg-buildpackage:dpkg-dev "$@"; do
+        command -v "${c%%:*}" >/dev/null || tap_skip "${c%%:*} missing (apt-get install ${c#*:}; scripts/deps.sh)"
+    done
+    grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
+        grep -qw overlay /proc/filesystems || tap_skip "no overlayfs in this kernel"
+}

@@ -59,18 +59,8 @@ export PLAB_NET=${PLAB_NET:-10.213.10}
 . "$src/test/agent/lib.sh"
 . "$src/test/lab/plab.sh"
 
-skip() {
-    if [ "${WARDEN_NO_SKIP:-}" = 1 ]; then echo "Bail out! cannot run: $1, and WARDEN_NO_SKIP=1"; exit 1; fi
-    echo "1..0 # SKIP $1"
-    exit 77
-}
-[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, namespaces, mounts)"
-for c in systemd-nspawn:systemd-container debootstrap:debootstrap ip:iproute2 nsenter:util-linux \
-         /usr/bin/python3:python3 dpkg-buildpackage:dpkg-dev; do
-    command -v "${c%%:*}" >/dev/null || skip "${c%%:*} missing (apt-get install ${c#*:}; scripts/deps.sh)"
-done
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
-    grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
+skip() { tap_skip "$@"; }
+lab_node_prereqs "systemd-nspawn, namespaces, mounts" ip:iproute2 /usr/bin/python3:python3
 [ -c /dev/fuse ] || modprobe fuse 2>/dev/null || [ -c /dev/fuse ] || skip "no /dev/fuse (the failed stop scenario)"
 
 releases=${PLAB_RELEASES:-bookworm trixie}

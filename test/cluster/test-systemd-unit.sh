@@ -40,19 +40,9 @@ UNITS_CGROUP=${UNITS_CGROUP:-wunits}
 releases=${UNITS_RELEASES:-bookworm}
 AGENT_PATH=/usr/lib/ocf/resource.d/warden/daemon
 
-skip() {
-    if [ "${WARDEN_NO_SKIP:-}" = 1 ]; then echo "Bail out! cannot run: $1, and WARDEN_NO_SKIP=1"; exit 1; fi
-    echo "1..0 # SKIP $1"
-    exit 77
-}
+skip() { tap_skip "$@"; }
 say() { echo "# $*"; }
-[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, mounts, cgroups)"
-for c in systemd-nspawn:systemd-container debootstrap:debootstrap nsenter:util-linux \
-         dpkg-buildpackage:dpkg-dev; do
-    command -v "${c%%:*}" >/dev/null || skip "${c%%:*} missing (apt-get install ${c#*:}; scripts/deps.sh)"
-done
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
-    grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
+lab_node_prereqs "systemd-nspawn, mounts, cgroups"
 
 # The host's cgroup v2 mount and name=systemd mount (nspawn --keep-unit
 # roots the node's cgroup namespace in the cgroup it starts in, on both).
