@@ -61,6 +61,15 @@ struct warden_probe_context {
 #define WARDEN_PROBE_ERESOLVE ENONET
 
 /**
+ * What a probe returns when the service answers but something is wrong that
+ * is not yet a failure (a certificate near its expiry, answers getting slow):
+ * monitor answers OCF's "degraded" (rc 190, OCF 1.1) with the reason, which
+ * Pacemaker shows without recovering or counting anything. Positive: an
+ * older caller that tests `< 0` for failure sees it as alive.
+ */
+#define WARDEN_PROBE_DEGRADED 1
+
+/**
  * Parse a probe spec.
  * @return 0, -EINVAL for a malformed spec, -ENOMEM.
  */
@@ -79,7 +88,8 @@ int warden_probe_check_spec(const char *spec);
  * @param ret_reason on failure, why, for people: one line of printable ASCII
  *        that shows at most 64 bytes of a server's answer or of HOST (free
  *        it); may be NULL.
- * @return 0 alive; -ETIMEDOUT no answer by the deadline (hung);
+ * @return 0 alive; WARDEN_PROBE_DEGRADED alive with a warning (in
+ *         *ret_reason); -ETIMEDOUT no answer by the deadline (hung);
  *         -ESRCH the process is gone; -WARDEN_PROBE_ERESOLVE HOST did not
  *         resolve (in time); another -errno: the probe failed (e.g.
  *         -ECONNREFUSED; -EPROTO: a protocol probe got a wrong answer,
