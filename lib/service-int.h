@@ -85,9 +85,9 @@ int warden__service_still_running(struct warden_service *s, warden_usec_t deadli
 int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
 
 /* reload-agent: the new memory_max and cpu_weight to the running service's
- * cgroup (an unset one back to the kernel's default). 0 when nothing
- * runs. */
-int warden__service_reload(struct warden_service *s, char **ret_reason);
+ * cgroup, or its unit's properties on a systemd host (an unset one back to
+ * the default), by the deadline. 0 when nothing runs. */
+int warden__service_reload(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
 
 /* Run the probe once against the running service. */
 int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
