@@ -400,7 +400,9 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
                                       reason ? reason : "gone");
         }
         r = probe_running(s, deadline, &reason);
-        if (r == 0) {
+        if (r >= 0) {
+            /* WARDEN_PROBE_DEGRADED too: the service answers, and its
+             * warning (a certificate near its expiry) is monitor's to say. */
             return 0;
         }
         warden_usec_t wake = warden_deadline_in(pause);
