@@ -19,6 +19,7 @@
 #include "util-int.h"
 #include "warden/agent.h"
 #include "warden/op.h"
+#include "warden/probe.h"
 
 #define DEFAULT_PENDING_TIMEOUT (16 * WARDEN_USEC_PER_SEC)
 #define OP_GRACE                (300 * WARDEN_USEC_PER_MSEC)
@@ -28,6 +29,8 @@ enum warden_ocf_rc warden_ocf_rc_from_errno(int r)
     switch (r) {
     case 0:
         return WARDEN_OCF_SUCCESS;
+    case WARDEN_PROBE_DEGRADED:
+        return WARDEN_OCF_DEGRADED;
     case -ESRCH:
         return WARDEN_OCF_NOT_RUNNING;
     case -EINVAL:

@@ -117,14 +117,15 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     v->check_timeout_usec = k->cfg.check_timeout;
     v->keeper_pid = (int32_t)getpid();
     v->keeper_start = k->self_start;
-    if (health == WARDEN_HEALTH_RUNNING) {
+    bool healthy = health == WARDEN_HEALTH_RUNNING || health == WARDEN_HEALTH_DEGRADED;
+    if (healthy) {
         k->in_episode = false;
         k->note[0] = '\0';
         v->push = WARDEN_PUSH_NONE;
     }
     snprintf(v->reason, sizeof(v->reason), "%s%s%s", k->note, k->note[0] && reason ? "; " : "",
              reason ? reason : "");
-    if (health != WARDEN_HEALTH_RUNNING && !k->in_episode) {
+    if (!healthy && !k->in_episode) {
         /* Once per episode: a failing service is reported once, then left
          * to Pacemaker's recovery. */
         k->in_episode = true;
@@ -162,7 +163,10 @@ static void check_failed(warden_keeper *k, const char *reason)
     k->verdict.reason[0] = '\0';
 }
 
-static void check_passed(warden_keeper *k)
+/* A check that passed, or passed with a warning (degraded: the probe said
+ * WARDEN_PROBE_DEGRADED, with why). Either ends a run of failed checks;
+ * neither is counted or pushed. */
+static void check_passed(warden_keeper *k, const char *degraded)
 {
     if (k->verdict.health == WARDEN_HEALTH_STOPPED || k->sticky) {
         /* Still refresh the time: the keeper is alive, the answer stands. */
@@ -172,8 +176,14 @@ static void check_passed(warden_keeper *k)
     if (k->verdict.health == WARDEN_HEALTH_FAILED) {
         qb_log(LOG_NOTICE, "healthy again after %u failed checks", k->verdict.consecutive);
     }
+    bool was_degraded = k->verdict.health == WARDEN_HEALTH_DEGRADED;
+    if (degraded && (!was_degraded || strcmp(k->verdict.reason, degraded) != 0)) {
+        qb_log(LOG_WARNING, "degraded: %s", degraded);
+    } else if (!degraded && was_degraded) {
+        qb_log(LOG_NOTICE, "no longer degraded");
+    }
     k->verdict.consecutive = 0;
-    set_verdict(k, WARDEN_HEALTH_RUNNING, NULL);
+    set_verdict(k, degraded ? WARDEN_HEALTH_DEGRADED : WARDEN_HEALTH_RUNNING, degraded);
 }
 
 void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret)
@@ -288,7 +298,9 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
         /* An abandoned probe's late answer says nothing about now. */
         k->verdict.checks++;
         if (r == 0) {
-            check_passed(k);
+            check_passed(k, NULL);
+        } else if (r == WARDEN_PROBE_DEGRADED) {
+            check_passed(k, !isempty(reason) ? reason : "degraded");
         } else if (r == -WARDEN_PROBE_ERESOLVE) {
             /* The check could not reach the service at all: a DNS outage
              * says nothing about the service, and failing every resource

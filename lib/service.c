@@ -400,8 +400,8 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
                                       reason ? reason : "gone");
         }
         r = probe_running(s, deadline, &reason);
-        if (r == 0) {
-            return 0;
+        if (r == 0 || r == WARDEN_PROBE_DEGRADED) {
+            return 0; /* degraded is alive: the keeper says the warning */
         }
         warden_usec_t wake = warden_deadline_in(pause);
         warden__pidref_wait_exit(&s->main, wake < deadline ? wake : deadline);

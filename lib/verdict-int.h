@@ -13,6 +13,11 @@ enum warden_health {
     WARDEN_HEALTH_RUNNING = 0,
     WARDEN_HEALTH_FAILED = 1,  /* failed or hung checks reached the threshold */
     WARDEN_HEALTH_STOPPED = 2, /* the main process is gone */
+    /* Alive, with a warning (a probe answered WARDEN_PROBE_DEGRADED, or the
+     * checks are slower than slow_threshold): monitor answers OCF's
+     * degraded (190), which Pacemaker shows but neither recovers nor
+     * counts. Not a failure: nothing is pushed. */
+    WARDEN_HEALTH_DEGRADED = 3,
 };
 
 /* Whether the keeper is telling the cluster of the current failure
@@ -45,9 +50,9 @@ struct warden_verdict {
 /* Margin a verdict may age past check_interval + check_timeout. */
 #define WARDEN_VERDICT_MARGIN (2 * WARDEN_USEC_PER_SEC)
 
-/* How a monitor answers from a verdict: 0 running, -ESRCH stopped, -EIO
- * failed, -ETIMEDOUT when the verdict is older than check_interval +
- * check_timeout + margin (the keeper itself is stuck). */
+/* How a monitor answers from a verdict: 0 running, WARDEN_PROBE_DEGRADED
+ * (1, probe.h) degraded with its reason, -ESRCH stopped, -EIO failed, -ETIMEDOUT when the verdict
+ * is older than check_interval + check_timeout + margin (the keeper itself is stuck). */
 int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, char **ret_reason);
 
 /* The published verdict: <state_dir>/verdict, replaced whole (rename) on
@@ -75,7 +80,7 @@ warden_usec_t warden__verdict_await_deadline(const char *timeout_ms);
 /* Whether a recurring monitor should wait on v (see above). */
 static inline bool warden__verdict_pushing(const struct warden_verdict *v)
 {
-    return v->health != WARDEN_HEALTH_RUNNING &&
+    return (v->health == WARDEN_HEALTH_FAILED || v->health == WARDEN_HEALTH_STOPPED) &&
            (v->push == WARDEN_PUSH_PENDING || v->push == WARDEN_PUSH_DONE);
 }
 

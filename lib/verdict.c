@@ -9,6 +9,7 @@
 
 #include "util-int.h"
 #include "verdict-int.h"
+#include "warden/probe.h"
 
 #define VERDICT_MAGIC 0x77617264u /* "ward" */
 
@@ -30,6 +31,9 @@ int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, ch
     switch (v->health) {
     case WARDEN_HEALTH_RUNNING:
         return 0;
+    case WARDEN_HEALTH_DEGRADED:
+        *ret_reason = strdup(v->reason);
+        return WARDEN_PROBE_DEGRADED;
     case WARDEN_HEALTH_STOPPED:
         *ret_reason = strdup(v->reason);
         return -ESRCH;

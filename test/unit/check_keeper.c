@@ -20,7 +20,7 @@
 
 /* ---- a scripted probe ------------------------------------------------------ */
 
-enum step { OK, FAIL, SLOW, HANG, NO_DNS };
+enum step { OK, FAIL, SLOW, HANG, NO_DNS, DEGRADED };
 
 struct script {
     const enum step *steps;
@@ -50,6 +50,9 @@ static int scripted_probe(void *userdata, warden_usec_t deadline, char **ret_rea
         (void)!read(s->hang_fd, &c, 1);
         return 0;
     }
+    case DEGRADED:
+        *ret_reason = strdup("certificate expires in 3 days");
+        return WARDEN_PROBE_DEGRADED;
     case NO_DNS:
         *ret_reason = strdup("smtp: cannot resolve mail.example.org within 2s");
         return -WARDEN_PROBE_ERESOLVE;
@@ -178,6 +181,37 @@ START_TEST(test_threshold_reached)
     ck_assert_int_eq(s.pushes, 2);
     ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
     keeper_done(k, &s);
+}
+END_TEST
+
+START_TEST(test_degraded_is_alive)
+{
+    /* A degraded answer is alive with a warning: it ends a run of failed
+     * checks below the threshold, is neither counted nor pushed, and the
+     * verdict says why; a clean answer clears it. */
+    static const enum step steps[] = {FAIL, DEGRADED, FAIL, DEGRADED, DEGRADED, OK};
+    struct script s = {.steps = steps, .n = 4};
+    warden_keeper *k = keeper_with(&s, 15 * MS, 100 * MS, 2);
+    run_for(s.loop, 300);
+    struct warden_verdict v;
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_ge(atomic_load(&s.calls), 6);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_DEGRADED);
+    ck_assert_str_eq(v.reason, "certificate expires in 3 days");
+    ck_assert_uint_eq(v.failures, 2);
+    ck_assert_uint_eq(v.consecutive, 0);
+    ck_assert_int_eq(s.pushes, 0);
+    ck_assert_uint_eq(v.pushes, 0);
+    keeper_done(k, &s);
+
+    static const enum step clears[] = {DEGRADED, DEGRADED, OK};
+    struct script c = {.steps = clears, .n = 3};
+    k = keeper_with(&c, 15 * MS, 100 * MS, 1);
+    run_for(c.loop, 200);
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
+    ck_assert_str_eq(v.reason, "");
+    keeper_done(k, &c);
 }
 END_TEST
 
@@ -707,6 +741,7 @@ int main(void)
     add_tcase(s, test_flapping_below_threshold, 10);
     add_tcase(s, test_threshold_reached, 10);
     add_tcase(s, test_slow_inside_timeout, 10);
+    add_tcase(s, test_degraded_is_alive, 10);
     add_tcase(s, test_hung_forever, 10);
     add_tcase(s, test_reconfigure_interval, 10);
     add_tcase(s, test_cached_answer, 10);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "verdict-int.h"
+#include "warden/probe.h"
 
 #define MS  WARDEN_USEC_PER_MSEC
 #define SEC WARDEN_USEC_PER_SEC
@@ -183,6 +184,27 @@ START_TEST(test_new_failure_ends_wait)
 }
 END_TEST
 
+START_TEST(test_answer_degraded)
+{
+    /* Degraded answers 1 (WARDEN_PROBE_DEGRADED, monitor's 190) with its
+     * reason; it is not a failure being pushed, so no monitor waits. */
+    struct warden_verdict v = failed(WARDEN_PUSH_NONE);
+    v.health = WARDEN_HEALTH_DEGRADED;
+    snprintf(v.reason, sizeof(v.reason), "imap: median check 850ms over the last 20");
+    char *reason = NULL;
+    ck_assert_int_eq(warden__verdict_answer(&v, warden_now(), &reason), WARDEN_PROBE_DEGRADED);
+    ck_assert_str_eq(reason, "imap: median check 850ms over the last 20");
+    free(reason);
+    v.push = WARDEN_PUSH_DONE;
+    ck_assert(!warden__verdict_pushing(&v));
+    ck_assert_int_eq(warden__verdict_await(dir, &v, warden_deadline_in(5 * SEC)), 1);
+    /* Stale is stale, degraded or not. */
+    reason = NULL;
+    ck_assert_int_eq(warden__verdict_answer(&v, v.at_usec + 60 * SEC, &reason), -ETIMEDOUT);
+    free(reason);
+}
+END_TEST
+
 START_TEST(test_deadline_from_op_timeout)
 {
     /* The op timeout less max(1 s, 10%); none (or too short): no wait. */
@@ -213,6 +235,7 @@ int main(void)
 {
     Suite *s = suite_create("verdict");
     add_fixture_tcase(s, test_no_wait_without_push, 10);
+    add_fixture_tcase(s, test_answer_degraded, 10);
     add_fixture_tcase(s, test_waits_until_deadline, 10);
     add_fixture_tcase(s, test_push_failed_ends_wait, 10);
     add_fixture_tcase(s, test_keeps_waiting_through_ticks, 10);
