@@ -21,6 +21,7 @@
 
 #include "connect-int.h"
 #include "dialogue-int.h"
+#include "trace-int.h"
 #include "util-int.h"
 #include "warden/probe.h"
 
@@ -542,9 +543,12 @@ int warden__dialogue_run(const struct warden_dialogue *dialogue, size_t dialogue
         run.proto = t->name;
         r = warden__connect(run.proto, target->host, target->port, run.start, deadline,
                             &run.conn.fd, ret_reason);
+        warden__trace_step("connect", warden_now() - run.start, r);
     }
     for (size_t i = 0; r == 0 && i < t->n; i++) {
+        warden_usec_t began = warden_now();
         r = step_run(&run, &t->steps[i], ret_reason);
+        warden__trace_step(t->steps[i].name, warden_now() - began, r);
     }
     if (run.conn.fd >= 0) {
         close(run.conn.fd);
