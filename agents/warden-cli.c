@@ -48,7 +48,7 @@ enum {
 
 /* The most instances and dumps listed: a node runs tens, not thousands. */
 #define INSTANCES_MAX 4096
-#define DUMPS_MAX     4096
+#define DUMPS_MAX     1024
 /* How many checks `status RESOURCE` shows as text (JSON: all kept). */
 #define HISTORY_SHOWN 20
 
@@ -429,22 +429,34 @@ static size_t collect_dumps(const char *stem, struct dump *list)
     return n;
 }
 
+/* The newest dump of one instance, without listing them all. */
+static void newest_in(const char *dir, const char *stem, struct dump *best)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        struct dump x = {0};
+        struct stat st;
+        if (parse_dump_name(de->d_name, &x) && streq(x.stem, stem) &&
+            strcmp(x.stamp, best->stamp) > 0 &&
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+            snprintf(best->stamp, sizeof(best->stamp), "%s", x.stamp);
+            snprintf(best->path, sizeof(best->path), "%s/%s", dir, de->d_name);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+}
+
 static void newest_dump_of(struct instance *in)
 {
-    struct dump *list = calloc(DUMPS_MAX, sizeof(*list));
-    size_t n = 0;
-    if (!list) {
-        return;
-    }
-    dumps_in(DUMP_DIR_DEFAULT, in->dir_name, list, &n);
+    struct dump best = {0};
+    newest_in(DUMP_DIR_DEFAULT, in->dir_name, &best);
     if (in->has_history && in->history->dump_dir[0] == '/') {
-        dumps_in(in->history->dump_dir, in->dir_name, list, &n);
+        newest_in(in->history->dump_dir, in->dir_name, &best);
     }
-    qsort(list, n, sizeof(*list), newest_first);
-    if (n > 0) {
-        snprintf(in->newest_dump, sizeof(in->newest_dump), "%s", list[0].path);
-    }
-    free(list);
+    snprintf(in->newest_dump, sizeof(in->newest_dump), "%s", best.path);
 }
 
 /* ---- finding instances ----------------------------------------------------- */
@@ -463,19 +475,35 @@ static int load_all(struct instance **ret, size_t *ret_n)
         *ret_n = 0;
         return errno == ENOENT ? 0 : negative_errno();
     }
-    struct instance *list = calloc(INSTANCES_MAX, sizeof(*list));
-    size_t n = 0;
+    struct instance *list = NULL;
+    size_t n = 0, cap = 0;
     struct dirent *de;
-    while (list && (de = readdir(d)) && n < INSTANCES_MAX) {
+    int r = 0;
+    while ((de = readdir(d)) && n < INSTANCES_MAX) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct instance *grown = realloc(list, cap * sizeof(*list));
+            if (!grown) {
+                r = -ENOMEM;
+                break;
+            }
+            list = grown;
+        }
         if (instance_load(de->d_name, &list[n]) == 0) {
             n++;
         }
     }
     closedir(d);
-    if (!list) {
-        return -ENOMEM;
+    if (r < 0) {
+        for (size_t i = 0; i < n; i++) {
+            instance_free(&list[i]);
+        }
+        free(list);
+        return r;
     }
-    qsort(list, n, sizeof(*list), by_resource);
+    if (n > 1) {
+        qsort(list, n, sizeof(*list), by_resource);
+    }
     *ret = list;
     *ret_n = n;
     return 0;

@@ -253,7 +253,7 @@ START_TEST(test_verdict_sizes)
     ck_assert_uint_eq(r.last_check_usec, 1234);
     ck_assert_str_eq(r.last_failure_reason, "boom");
 
-    unsigned char buf[8 + sizeof(v) + 16];
+    unsigned char buf[8 + sizeof(v) + 16] = {0};
     uint32_t magic = 0x77617264u, size = (uint32_t)(8 + WARDEN_VERDICT_SIZE_0_1);
     memcpy(buf, &magic, 4);
     memcpy(buf + 4, &size, 4);
