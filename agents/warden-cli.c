@@ -206,6 +206,7 @@ struct instance {
     pid_t main_pid; /* 0: none recorded */
     bool main_alive;
     bool has_verdict, keeper_alive, has_history;
+    bool verdict_foreign; /* a verdict file this warden does not read (size, magic) */
     struct warden_verdict verdict;
     struct warden_history *history; /* NULL without one */
     uint64_t verdict_age;           /* usec */
@@ -309,7 +310,9 @@ static int instance_load(const char *name, struct instance *in)
         free(in->history);
         in->history = NULL;
     }
-    in->has_verdict = warden__verdict_read(in->dir, &in->verdict) == 0;
+    int vr = warden__verdict_read(in->dir, &in->verdict);
+    in->has_verdict = vr == 0;
+    in->verdict_foreign = vr == -EBADMSG;
     in->keeper_alive = in->has_verdict && warden__verdict_keeper_alive(&in->verdict) == 0;
     warden_usec_t now = warden_now();
     in->verdict_age = in->has_verdict && now > in->verdict.at_usec ? now - in->verdict.at_usec : 0;
@@ -574,6 +577,7 @@ static void status_json(const struct instance *in, bool with_history)
     json_string(in->newest_dump[0] ? in->newest_dump : NULL);
     fputs(",\"state_dir\":", stdout);
     json_string(in->dir);
+    printf(",\"verdict_readable\":%s", in->has_verdict ? "true" : "false");
     if (with_history) {
         fputs(",\"slow_threshold_ms\":", stdout);
         json_ms(in->has_history ? in->history->slow_threshold_usec : 0,
@@ -609,6 +613,9 @@ static void status_line(const struct instance *in)
            checked ? duration(v->last_check_usec, b, sizeof(b)) : "-",
            in->has_verdict ? duration(in->verdict_age, c, sizeof(c)) : "-",
            (unsigned)v->failures_last_hour);
+    if (in->verdict_foreign) {
+        printf("    verdict: not one this warden reads (a keeper of another version?)\n");
+    }
     if (in->has_verdict && v->reason[0] && !streq(in->state, "running")) {
         printf("    now: %s\n", printable(v->reason, shown, sizeof(shown)));
     }
