@@ -49,6 +49,15 @@ static int time_within(const char *value, warden_usec_t min, warden_usec_t max)
     return warden_time_parse(value, &usec) == 0 && usec >= min && usec <= max ? 0 : -EINVAL;
 }
 
+/* 0 turns it off. */
+static int check_slow_threshold(const char *value)
+{
+    warden_usec_t usec = 0;
+    return warden_time_parse(value, &usec) == 0 && usec == 0
+               ? 0
+               : time_within(value, WARDEN_USEC_PER_MSEC, TIME_MAX);
+}
+
 static int check_interval(const char *value)
 {
     return time_within(value, 100 * WARDEN_USEC_PER_MSEC, TIME_MAX);
@@ -164,6 +173,14 @@ const struct warden_param warden__agent_common_params[] = {
      "caches the verdict; a monitor at depth 0 answers from that cache at once. A crash of the "
      "main process is known at once, whatever the interval.",
      "a time from 100ms to 24h, " TIME_FORMS, check_interval},
+    {"slow_threshold", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "0",
+     "Median check latency that makes the service degraded",
+     "When the median latency of the keeper's last 20 checks (once 5 are in) passes this, "
+     "monitor answers OCF's degraded (190) with a reason such as 'imap: median check 850ms "
+     "over the last 20, threshold 500ms': Pacemaker shows it, and neither recovers nor counts "
+     "it. Monitor answers 0 again once the median is back at or below it. Failed and hung "
+     "checks count with the time they took. 0 (the default) turns it off.",
+     "0 (off), or a time from 1ms to 24h, " TIME_FORMS, check_slow_threshold},
     {"failure_threshold", WARDEN_PARAM_INTEGER, WARDEN_PARAM_RELOADABLE, "1",
      "Failed checks in a row that make a failure",
      "How many consecutive failed or hung checks make the resource failed.",

@@ -16,9 +16,11 @@
 #include "log-int.h"
 #include "param-int.h"
 #include "service-int.h"
+#include "trace-int.h"
 #include "util-int.h"
 #include "warden/agent.h"
 #include "warden/op.h"
+#include "warden/probe.h"
 
 #define DEFAULT_PENDING_TIMEOUT (16 * WARDEN_USEC_PER_SEC)
 #define OP_GRACE                (300 * WARDEN_USEC_PER_MSEC)
@@ -28,6 +30,8 @@ enum warden_ocf_rc warden_ocf_rc_from_errno(int r)
     switch (r) {
     case 0:
         return WARDEN_OCF_SUCCESS;
+    case WARDEN_PROBE_DEGRADED:
+        return WARDEN_OCF_DEGRADED;
     case -ESRCH:
         return WARDEN_OCF_NOT_RUNNING;
     case -EINVAL:
@@ -513,6 +517,29 @@ static int action_keeper(struct run *r)
     return warden__keeper_main(r->params, r->instance, r->agent) == 0 ? 0 : -EIO;
 }
 
+/* `warden check`: the probe now, under check_timeout, each step and the
+ * result printed on stdout for the command to show ("step\tNAME\tUSEC\tRC",
+ * then "result\tRC\tUSEC\tREASON"; RC 0, 1 degraded, or -errno). */
+static void print_step(void *userdata, const char *step, warden_usec_t took, int result)
+{
+    printf("step\t%s\t%llu\t%d\n", step, (unsigned long long)took, result);
+    fflush(stdout);
+}
+
+static int action_check(struct run *r)
+{
+    warden__trace_set(print_step, NULL);
+    warden_usec_t began = warden_now();
+    int result = probe_now(r);
+    warden_usec_t took = warden_now() - began;
+    warden__trace_set(NULL, NULL);
+    char shown[WARDEN_REASON_SHOWN_SIZE];
+    printf("result\t%d\t%llu\t%s\n", result, (unsigned long long)took,
+           r->reason ? warden__reason_shown(r->reason, shown) : "");
+    fflush(stdout);
+    return result;
+}
+
 static int action_dump(struct run *r)
 {
     return warden__dump_main(r->params, r->instance, r->argc, r->argv) == 0 ? 0 : -EIO;
@@ -531,6 +558,7 @@ static const struct action {
     {"reload-agent", false, action_reload},
     {WARDEN_KEEPER_ACTION, false, action_keeper},
     {WARDEN_DUMP_ACTION, false, action_dump},
+    {WARDEN_CHECK_ACTION, false, action_check},
 };
 
 /* The configuration is bad (or the command missing here). A stop and a probe
@@ -641,9 +669,10 @@ int warden__agent_main_full(const struct warden_agent *agent_in, size_t agent_si
         result = 0;
     } else {
         warden__log_open(agent->name, r.instance,
-                         is_action(r.action, WARDEN_KEEPER_ACTION) ? "keeper"
-                         : is_action(r.action, WARDEN_DUMP_ACTION) ? "dump"
-                                                                   : r.action);
+                         is_action(r.action, WARDEN_KEEPER_ACTION)  ? "keeper"
+                         : is_action(r.action, WARDEN_DUMP_ACTION)  ? "dump"
+                         : is_action(r.action, WARDEN_CHECK_ACTION) ? "check"
+                                                                    : r.action);
         result = dispatch(&r);
         if (result < 0 && result != -ESRCH) {
             qb_log(LOG_ERR, "%s failed: %s", r.action, r.reason ? r.reason : strerror(-result));

@@ -23,6 +23,7 @@
 
 #include "connect-int.h"
 #include "dialogue-int.h"
+#include "trace-int.h"
 #include "util-int.h"
 #if WARDEN_TLS
 #include "tls-int.h"
@@ -645,14 +646,21 @@ int warden__dialogue_run(const struct warden_dialogue *dialogue, size_t dialogue
         run.proto = t->name;
         r = warden__connect(run.proto, target->host, target->port, run.start, deadline,
                             &run.conn.fd, ret_reason);
+        warden__trace_step("connect", warden_now() - run.start, r);
     }
     if (r == 0 && builtin && target->implicit_tls) {
+        warden_usec_t began = warden_now();
         r = begin_tls(&run, ret_reason);
+        warden__trace_step("TLS handshake", warden_now() - began, r);
     }
     for (size_t i = 0; r == 0 && i < t->n; i++) {
+        warden_usec_t began = warden_now();
         r = step_run(&run, &t->steps[i], ret_reason);
+        warden__trace_step(t->steps[i].name, warden_now() - began, r);
         if (r == 0 && (t->steps[i].flags & WARDEN__DIALOGUE_STARTTLS)) {
+            began = warden_now();
             r = begin_tls(&run, ret_reason);
+            warden__trace_step("TLS handshake", warden_now() - began, r);
         }
     }
 #if WARDEN_TLS

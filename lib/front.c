@@ -16,6 +16,7 @@
 #include "instance-int.h"
 #include "util-int.h"
 #include "verdict-int.h"
+#include "warden/probe.h"
 
 #ifndef WARDEN_STATE_DIR_DEFAULT
 #define WARDEN_STATE_DIR_DEFAULT "/run/warden"
@@ -74,9 +75,10 @@ static bool fast_monitor(int argc, char **argv, int *ret_rc)
                 "it twice\n",
                 w == -ETIMEDOUT ? "no recovery before this monitor's timeout" : strerror(-w));
     }
-    *ret_rc = r == 0        ? WARDEN_OCF_SUCCESS
-              : r == -ESRCH ? WARDEN_OCF_NOT_RUNNING
-                            : WARDEN_OCF_ERR_GENERIC;
+    *ret_rc = r == 0                       ? WARDEN_OCF_SUCCESS
+              : r == WARDEN_PROBE_DEGRADED ? WARDEN_OCF_DEGRADED
+              : r == -ESRCH                ? WARDEN_OCF_NOT_RUNNING
+                                           : WARDEN_OCF_ERR_GENERIC;
     if (reason && r != 0) {
         fprintf(stderr, "ocf-exit-reason:%s\n", reason);
     }

@@ -69,6 +69,14 @@ int warden__hook_run(const char *name, warden_agent_fn fn, const struct warden_a
     if (w < 0) {
         return warden__set_reason(ret_reason, w, "cannot run %s: %s", what, strerror(-w));
     }
+    if (result == WARDEN_PROBE_DEGRADED && !name) {
+        /* A probe's "alive, with a warning" (probe.h): its reason says
+         * what. */
+        char shown[WARDEN_REASON_SHOWN_SIZE];
+        warden__set_reason(ret_reason, result, "%s",
+                           isempty(reason) ? "degraded" : warden__reason_shown(reason, shown));
+        return result;
+    }
     if (result > 0) {
         result = -EIO; /* not a -errno: a failure all the same */
     }

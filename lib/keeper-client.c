@@ -119,14 +119,17 @@ static int request(const char *state_dir, const char *instance, int32_t id, cons
     }
     struct qb_ipc_request_header hdr = {.id = id, .size = (int32_t)(sizeof(hdr) + blen)};
     struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {(void *)body, blen}};
-    struct warden_ipc_response resp;
+    struct warden_ipc_response resp = {0};
     int ms = warden__poll_timeout_ms(deadline);
     ssize_t n = qb_ipcc_sendv_recv(c, iov, body ? 2 : 1, &resp, sizeof(resp), ms > 0 ? ms : 1);
     qb_ipcc_disconnect(c);
     if (n < 0) {
         return n == -EAGAIN ? -ETIMEDOUT : (int)n;
     }
-    if ((size_t)n < sizeof(resp)) {
+    /* A keeper of 0.1 (still running through an upgrade) answers the
+     * shorter verdict of then: the fields after it stay zero. */
+    if ((size_t)n < offsetof(struct warden_ipc_response, verdict) + WARDEN_VERDICT_SIZE_0_1 ||
+        (size_t)n > sizeof(resp)) {
         return -EBADMSG;
     }
     if (resp.hdr.error < 0) {
@@ -135,6 +138,7 @@ static int request(const char *state_dir, const char *instance, int32_t id, cons
     if (ret) {
         *ret = resp.verdict;
         ret->reason[sizeof(ret->reason) - 1] = '\0';
+        ret->last_failure_reason[sizeof(ret->last_failure_reason) - 1] = '\0';
     }
     return 0;
 }

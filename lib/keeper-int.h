@@ -37,7 +37,15 @@ struct warden_keeper_config {
     warden_usec_t check_timeout;
     int64_t failure_threshold;
     bool notify_cluster;
+    /* When the median latency of the newest WARDEN_SLOW_WINDOW checks passes
+     * it, the service is degraded (slow_threshold); 0: never. */
+    warden_usec_t slow_threshold;
 };
+
+/* The checks whose median slow_threshold judges, and how many must be in
+ * before it does (one slow check at start is not a trend). */
+#define WARDEN_SLOW_WINDOW     20
+#define WARDEN_SLOW_WINDOW_MIN 5
 
 /* Run by the check thread; must honour the deadline (a probe that does not
  * is abandoned, and no new one starts until it returns). */
@@ -115,7 +123,17 @@ void warden__keeper_hold(warden_keeper *k, bool hold);
  * FAILED (verdict-int.h). Ignored once that failure is no longer current. */
 void warden__keeper_push_state(warden_keeper *k, uint64_t generation, enum warden_push state);
 
-/* Publish every verdict in state_dir/verdict (see verdict-int.h). */
+/* Who the keeper keeps, for the history it publishes (verdict-int.h): the
+ * identity fields of who (resource, agent, agent_path, check, dump_dir,
+ * slow_threshold_usec) are copied; its records are ignored. Called again
+ * after a reload. */
+void warden__keeper_identify(warden_keeper *k, const struct warden_history *who);
+
+/* The history as it is now, oldest first. */
+void warden__keeper_history(const warden_keeper *k, struct warden_history *ret);
+
+/* Publish every verdict in state_dir/verdict, and the history in
+ * state_dir/history (see verdict-int.h). */
 int warden__keeper_publish(warden_keeper *k, const char *state_dir);
 
 /* Serve the verdict over libqb IPC as `name`; only root and the haclient

@@ -393,11 +393,31 @@ static int keeper_config(const warden_params *p, struct warden_keeper_config *re
         .check_timeout = warden_params_time(p, "check_timeout"),
         .failure_threshold = warden_params_integer(p, "failure_threshold"),
         .notify_cluster = warden_params_boolean(p, "notify_cluster"),
+        .slow_threshold = warden_params_time(p, "slow_threshold"),
     };
     if (ret->check_interval == 0 || ret->failure_threshold < 1) {
         return -EINVAL;
     }
     return 0;
+}
+
+/* Who this keeper keeps, for the history it publishes (`warden status`,
+ * `warden check`): again after every reload. */
+static void identify(struct keeper_process *kp, const warden_params *p)
+{
+    static struct warden_history who; /* 18 KiB: not on the stack */
+    memset(&who, 0, offsetof(struct warden_history, records));
+    snprintf(who.resource, sizeof(who.resource), "%s", kp->resource ? kp->resource : "");
+    snprintf(who.agent, sizeof(who.agent), "%.60s:%.60s", kp->provider ? kp->provider : "",
+             kp->type ? kp->type : "");
+    ssize_t n = readlink("/proc/self/exe", who.agent_path, sizeof(who.agent_path) - 1);
+    who.agent_path[n > 0 ? n : 0] = '\0';
+    const char *check = warden_params_string(p, "check");
+    snprintf(who.check, sizeof(who.check), "%s", check ? check : "process");
+    const char *dump_dir = warden_params_string(p, "dump_dir");
+    snprintf(who.dump_dir, sizeof(who.dump_dir), "%s", dump_dir ? dump_dir : "");
+    who.slow_threshold_usec = warden_params_time(p, "slow_threshold");
+    warden__keeper_identify(kp->keeper, &who);
 }
 
 /* Reload: the text carries the reloadable parameters; each is validated
@@ -450,9 +470,10 @@ static int kp_reload(void *userdata, const char *text)
     check_binding_unref(TAKE_PTR(kp->check));
     kp->check = b;
     pthread_mutex_unlock(&kp->check_lock);
+    kp->params = p;
+    identify(kp, p);
     warden__keeper_reconfigure(kp->keeper, &cfg);
     warden__keeper_watch_dependency(kp->keeper, warden_params_string(p, "depends_on"));
-    kp->params = p;
     char t[32], check[WARDEN_SHOWN_SIZE];
     qb_log(LOG_NOTICE, "reloaded: check '%s' every %s",
            warden__shown(warden_params_string(p, "check"), check),
@@ -588,6 +609,7 @@ int warden__keeper_main(const warden_params *p, const char *instance,
         goto out;
     }
     warden__keeper_watch_dependency(kp.keeper, warden_params_string(p, "depends_on"));
+    identify(&kp, p);
     qb_loop_signal_handle sig_handles[2];
     qb_loop_signal_add(kp.loop, QB_LOOP_HIGH, SIGTERM, &kp, on_stand_down, &sig_handles[0]);
     qb_loop_signal_add(kp.loop, QB_LOOP_HIGH, SIGINT, &kp, on_stand_down, &sig_handles[1]);

@@ -71,7 +71,146 @@ struct warden_keeper {
     struct warden_verdict published; /* what monitors see (file and IPC) */
     bool held;
     uint64_t self_start; /* our start time, for the verdict's keeper identity */
+
+    /* The history (loop thread): the newest checks in a ring, who they are
+     * of, and the failures of the last hour in one bucket per minute (the
+     * ring covers less than an hour at the default interval). */
+    struct warden_history who; /* identity only; records built at publish */
+    struct warden_check_record ring[WARDEN_HISTORY_MAX];
+    size_t ring_next, ring_count;
+    bool history_dirty;
+    uint32_t fail_count[60];
+    uint64_t fail_minute[60];
+    warden_usec_t job_started; /* when the check in flight was posted */
+    warden_usec_t result_latency;
 };
+
+/* ---- the history --------------------------------------------------------- */
+
+static uint64_t realtime_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * WARDEN_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* A failure for "failures in the last hour" and "the last failure". */
+static void note_failure(warden_keeper *k, const char *reason)
+{
+    uint64_t now = realtime_usec();
+    uint64_t minute = now / (60 * WARDEN_USEC_PER_SEC);
+    size_t b = minute % 60;
+    if (k->fail_minute[b] != minute) {
+        k->fail_minute[b] = minute;
+        k->fail_count[b] = 0;
+    }
+    k->fail_count[b]++;
+    k->verdict.last_failure_at = now;
+    snprintf(k->verdict.last_failure_reason, sizeof(k->verdict.last_failure_reason), "%s",
+             reason ? reason : "");
+}
+
+static uint32_t failures_last_hour(const warden_keeper *k)
+{
+    uint64_t minute = realtime_usec() / (60 * WARDEN_USEC_PER_SEC);
+    uint32_t n = 0;
+    for (size_t b = 0; b < 60; b++) {
+        /* The current minute and the 59 before it. */
+        if (k->fail_count[b] && k->fail_minute[b] + 60 > minute) {
+            n += k->fail_count[b];
+        }
+    }
+    return n;
+}
+
+/* The newest n latencies (at most WARDEN_HISTORY_MAX) into out; returns how
+ * many. */
+static size_t newest_latencies(const warden_keeper *k, size_t n, uint64_t *out)
+{
+    n = n < k->ring_count ? n : k->ring_count;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = (k->ring_next + WARDEN_HISTORY_MAX - 1 - i) % WARDEN_HISTORY_MAX;
+        out[i] = k->ring[at].latency;
+    }
+    return n;
+}
+
+static void record_check(warden_keeper *k, int result, warden_usec_t latency, const char *reason)
+{
+    struct warden_check_record *rec = &k->ring[k->ring_next];
+    *rec =
+        (struct warden_check_record){.at = realtime_usec(), .latency = latency, .result = result};
+    /* Cut to fit: the history is bounded, the verdict has the whole reason. */
+    if (reason) {
+        size_t len = strnlen(reason, sizeof(rec->reason) - 1);
+        memcpy(rec->reason, reason, len);
+        rec->reason[len] = '\0';
+    }
+    k->ring_next = (k->ring_next + 1) % WARDEN_HISTORY_MAX;
+    if (k->ring_count < WARDEN_HISTORY_MAX) {
+        k->ring_count++;
+    }
+    k->verdict.last_check_usec = latency;
+    k->verdict.last_check_at = rec->at;
+    k->verdict.last_result = result;
+    uint64_t all[WARDEN_HISTORY_MAX];
+    size_t n = newest_latencies(k, WARDEN_HISTORY_MAX, all);
+    k->verdict.check_p50_usec = warden__latency_percentile(all, n, 50);
+    k->verdict.check_p99_usec = warden__latency_percentile(all, n, 99);
+    k->history_dirty = true;
+}
+
+/* Append text to the string in buf, cut to fit. */
+static void append_cut(char *buf, size_t size, const char *text)
+{
+    size_t have = strnlen(buf, size - 1);
+    size_t add = strnlen(text, size - 1 - have);
+    memcpy(buf + have, text, add);
+    buf[have + add] = '\0';
+}
+
+/* slow_threshold: the reason the service is slow, in buf, or false. */
+static bool too_slow(const warden_keeper *k, const char *proto, char *buf, size_t size)
+{
+    uint64_t window[WARDEN_SLOW_WINDOW];
+    size_t n = newest_latencies(k, WARDEN_SLOW_WINDOW, window);
+    if (k->cfg.slow_threshold == 0 || n < WARDEN_SLOW_WINDOW_MIN) {
+        return false;
+    }
+    uint64_t median = warden__latency_percentile(window, n, 50);
+    if (median <= k->cfg.slow_threshold) {
+        return false;
+    }
+    /* Named as the probe's own reasons are: "imap: ...". */
+    size_t plen = proto ? strcspn(proto, ":") : 0;
+    char m[32], t[32];
+    snprintf(buf, size, "%.*s%smedian check %s over the last %zu, threshold %s",
+             (int)(plen < 16 ? plen : 16), plen ? proto : "", plen ? ": " : "",
+             warden_time_format(median, m, sizeof(m)), n,
+             warden_time_format(k->cfg.slow_threshold, t, sizeof(t)));
+    return true;
+}
+
+void warden__keeper_identify(warden_keeper *k, const struct warden_history *who)
+{
+    memcpy(k->who.resource, who->resource, sizeof(k->who.resource));
+    memcpy(k->who.agent, who->agent, sizeof(k->who.agent));
+    memcpy(k->who.agent_path, who->agent_path, sizeof(k->who.agent_path));
+    memcpy(k->who.check, who->check, sizeof(k->who.check));
+    memcpy(k->who.dump_dir, who->dump_dir, sizeof(k->who.dump_dir));
+    k->who.slow_threshold_usec = who->slow_threshold_usec;
+    k->history_dirty = true;
+}
+
+void warden__keeper_history(const warden_keeper *k, struct warden_history *ret)
+{
+    memcpy(ret, &k->who, offsetof(struct warden_history, records));
+    ret->count = (uint32_t)k->ring_count;
+    size_t first = (k->ring_next + WARDEN_HISTORY_MAX - k->ring_count) % WARDEN_HISTORY_MAX;
+    for (size_t i = 0; i < k->ring_count; i++) {
+        ret->records[i] = k->ring[(first + i) % WARDEN_HISTORY_MAX];
+    }
+}
 
 /* After every callback that may change the verdict: monitors read this
  * file, not the IPC, so that they load nothing but libc. */
@@ -84,6 +223,7 @@ static void publish(warden_keeper *k)
          * itself, without the dump. */
         k->published.at_usec = warden_now();
     } else {
+        k->verdict.failures_last_hour = failures_last_hour(k);
         k->published = k->verdict;
     }
     if (k->publish_dir) {
@@ -92,6 +232,17 @@ static void publish(warden_keeper *k)
             qb_log(LOG_WARNING, "cannot publish the verdict in %s: %s", k->publish_dir,
                    strerror(-r));
         }
+    }
+    if (k->publish_dir && k->history_dirty) {
+        /* Static: 18 KiB; the loop thread is the only one here. */
+        static struct warden_history h;
+        warden__keeper_history(k, &h);
+        int r = warden__history_write(k->publish_dir, &h);
+        if (r < 0) {
+            qb_log(LOG_WARNING, "cannot publish the check history in %s: %s", k->publish_dir,
+                   strerror(-r));
+        }
+        k->history_dirty = r < 0;
     }
 }
 
@@ -117,14 +268,15 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     v->check_timeout_usec = k->cfg.check_timeout;
     v->keeper_pid = (int32_t)getpid();
     v->keeper_start = k->self_start;
-    if (health == WARDEN_HEALTH_RUNNING) {
+    bool healthy = health == WARDEN_HEALTH_RUNNING || health == WARDEN_HEALTH_DEGRADED;
+    if (healthy) {
         k->in_episode = false;
         k->note[0] = '\0';
         v->push = WARDEN_PUSH_NONE;
     }
     snprintf(v->reason, sizeof(v->reason), "%s%s%s", k->note, k->note[0] && reason ? "; " : "",
              reason ? reason : "");
-    if (health != WARDEN_HEALTH_RUNNING && !k->in_episode) {
+    if (!healthy && !k->in_episode) {
         /* Once per episode: a failing service is reported once, then left
          * to Pacemaker's recovery. */
         k->in_episode = true;
@@ -144,6 +296,7 @@ static void check_failed(warden_keeper *k, const char *reason)
     struct warden_verdict *v = &k->verdict;
     v->failures++;
     v->consecutive++;
+    note_failure(k, reason);
     if (v->health == WARDEN_HEALTH_STOPPED || k->sticky) {
         v->at_usec = warden_now();
         return;
@@ -162,7 +315,10 @@ static void check_failed(warden_keeper *k, const char *reason)
     k->verdict.reason[0] = '\0';
 }
 
-static void check_passed(warden_keeper *k)
+/* A check that passed, or passed with a warning (degraded: the probe said
+ * WARDEN_PROBE_DEGRADED, with why). Either ends a run of failed checks;
+ * neither is counted or pushed. */
+static void check_passed(warden_keeper *k, const char *degraded)
 {
     if (k->verdict.health == WARDEN_HEALTH_STOPPED || k->sticky) {
         /* Still refresh the time: the keeper is alive, the answer stands. */
@@ -172,8 +328,28 @@ static void check_passed(warden_keeper *k)
     if (k->verdict.health == WARDEN_HEALTH_FAILED) {
         qb_log(LOG_NOTICE, "healthy again after %u failed checks", k->verdict.consecutive);
     }
+    /* Slow is degraded too; a probe's own warning comes first. */
+    char slow[sizeof(k->verdict.reason)], both[sizeof(k->verdict.reason)];
+    if (too_slow(k, k->who.check[0] ? k->who.check : NULL, slow, sizeof(slow))) {
+        if (degraded) {
+            /* Cut to fit, as every reason. */
+            both[0] = '\0';
+            append_cut(both, sizeof(both), degraded);
+            append_cut(both, sizeof(both), "; ");
+            append_cut(both, sizeof(both), slow);
+            degraded = both;
+        } else {
+            degraded = slow;
+        }
+    }
+    bool was_degraded = k->verdict.health == WARDEN_HEALTH_DEGRADED;
+    if (degraded && (!was_degraded || strcmp(k->verdict.reason, degraded) != 0)) {
+        qb_log(LOG_WARNING, "degraded: %s", degraded);
+    } else if (!degraded && was_degraded) {
+        qb_log(LOG_NOTICE, "no longer degraded");
+    }
     k->verdict.consecutive = 0;
-    set_verdict(k, WARDEN_HEALTH_RUNNING, NULL);
+    set_verdict(k, degraded ? WARDEN_HEALTH_DEGRADED : WARDEN_HEALTH_RUNNING, degraded);
 }
 
 void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret)
@@ -228,10 +404,13 @@ static void *check_thread(void *arg)
         pthread_mutex_unlock(&k->lock);
 
         char *reason = NULL;
+        warden_usec_t began = warden_now();
         int r = k->ops.probe(k->ops.userdata, deadline, &reason);
+        warden_usec_t took = warden_now() - began;
 
         pthread_mutex_lock(&k->lock);
         k->probing = false;
+        k->result_latency = took;
         free(k->result_reason);
         k->result = r;
         k->result_reason = reason;
@@ -257,6 +436,7 @@ static void on_hang_timer(void *data)
     char buf[128], t[32];
     snprintf(buf, sizeof(buf), "hung: check did not answer within %s",
              warden_time_format(k->cfg.check_timeout, t, sizeof(t)));
+    record_check(k, -ETIMEDOUT, warden_now() - k->job_started, buf);
     check_failed(k, buf);
     publish(k);
 }
@@ -269,6 +449,7 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
     pthread_mutex_lock(&k->lock);
     bool posted = k->result_posted;
     int r = k->result;
+    warden_usec_t latency = k->result_latency;
     char *reason = k->result_reason;
     k->result_reason = NULL;
     k->result_posted = false;
@@ -287,8 +468,16 @@ static int32_t on_result(int32_t fd, int32_t revents, void *data)
     if (!was_hung) {
         /* An abandoned probe's late answer says nothing about now. */
         k->verdict.checks++;
-        if (r == 0) {
-            check_passed(k);
+        if (r == -ETIMEDOUT) {
+            char buf[sizeof(k->verdict.reason)];
+            snprintf(buf, sizeof(buf), "hung: %s", reason ? reason : "no answer");
+            record_check(k, r, latency, buf);
+        } else {
+            record_check(k, r, latency, r < 0 && !reason ? strerror(-r) : reason);
+        }
+        if (r == 0 || r == WARDEN_PROBE_DEGRADED) {
+            check_passed(k, r == WARDEN_PROBE_DEGRADED ? (!isempty(reason) ? reason : "degraded")
+                                                       : NULL);
         } else if (r == -WARDEN_PROBE_ERESOLVE) {
             /* The check could not reach the service at all: a DNS outage
              * says nothing about the service, and failing every resource
@@ -343,6 +532,7 @@ static void on_tick(void *data)
         if (k->hung) {
             k->verdict.checks++;
             k->kind = WARDEN_FAILURE_HUNG;
+            record_check(k, -ETIMEDOUT, warden_now() - k->job_started, "check still hung");
             check_failed(k, "check still hung");
             publish(k);
         }
@@ -355,6 +545,7 @@ static void on_tick(void *data)
     pthread_mutex_unlock(&k->lock);
     k->in_flight = true;
     k->hung = false;
+    k->job_started = warden_now();
     /* The probe ends itself at check_timeout, naming what it waited for
      * ("smtp: no greeting within 5s"); the hang timer is for a probe that
      * does not, so it fires a little later, not in a race with it. */
@@ -451,6 +642,7 @@ static int32_t on_main_exit(int32_t fd, int32_t revents, void *data)
     k->kind = WARDEN_FAILURE_CRASH;
     if (r == -ESRCH) {
         snprintf(buf, sizeof(buf), "service process %d exited", (int)k->main_pid);
+        note_failure(k, buf);
         set_verdict(k, WARDEN_HEALTH_STOPPED, buf);
     } else {
         /* Other processes of the service live on: it is half there, not
@@ -460,6 +652,7 @@ static int32_t on_main_exit(int32_t fd, int32_t revents, void *data)
                  "service process %d exited; other processes of the service remain",
                  (int)k->main_pid);
         k->sticky = true;
+        note_failure(k, buf);
         set_verdict(k, WARDEN_HEALTH_FAILED, buf);
     }
     publish(k);
@@ -541,6 +734,7 @@ static void dependency_check(warden_keeper *k)
      * probe says now: only a restart of the service renews it. */
     k->sticky = true;
     k->kind = WARDEN_FAILURE_DEPENDENCY;
+    note_failure(k, buf);
     set_verdict(k, WARDEN_HEALTH_FAILED, buf);
 }
 

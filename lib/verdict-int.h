@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "warden/time.h"
@@ -13,6 +14,11 @@ enum warden_health {
     WARDEN_HEALTH_RUNNING = 0,
     WARDEN_HEALTH_FAILED = 1,  /* failed or hung checks reached the threshold */
     WARDEN_HEALTH_STOPPED = 2, /* the main process is gone */
+    /* Alive, with a warning (a probe answered WARDEN_PROBE_DEGRADED, or the
+     * checks are slower than slow_threshold): monitor answers OCF's
+     * degraded (190), which Pacemaker shows but neither recovers nor
+     * counts. Not a failure: nothing is pushed. */
+    WARDEN_HEALTH_DEGRADED = 3,
 };
 
 /* Whether the keeper is telling the cluster of the current failure
@@ -25,6 +31,9 @@ enum warden_push {
     WARDEN_PUSH_DONE = 2,    /* warden-push exited 0: the controller has it */
     WARDEN_PUSH_FAILED = 3,  /* warden-push failed: a monitor must report it */
 };
+
+/* How much of a check's reason the history keeps (with its NUL). */
+#define WARDEN_HISTORY_REASON_SIZE 128
 
 /* Plain data: it crosses IPC and lives in a file. */
 struct warden_verdict {
@@ -40,14 +49,30 @@ struct warden_verdict {
     uint32_t push;         /* enum warden_push: the keeper telling the cluster of this failure */
     uint64_t keeper_start; /* its start time (/proc/PID/stat), against pid reuse */
     char reason[256];
+    /* Appended in 0.2 (issue 12): what `warden status` shows, kept by the
+     * keeper so that the command reads one small file. A verdict of 0.1
+     * (shorter, ending at reason) still reads, these fields zero (a keeper
+     * of the older version running through a package upgrade); any other
+     * size is refused. Only ever append. */
+    uint64_t last_check_usec;    /* latency of the newest check */
+    uint64_t check_p50_usec;     /* median latency over the history (below) */
+    uint64_t check_p99_usec;     /* 99th percentile (nearest rank) over the history */
+    uint64_t last_check_at;      /* CLOCK_REALTIME of the newest check, usec; 0: none yet */
+    uint64_t last_failure_at;    /* CLOCK_REALTIME of the newest failure, usec; 0: none */
+    uint32_t failures_last_hour; /* failed or hung checks, crashes, dependency restarts */
+    int32_t last_result;         /* the newest check's: 0, WARDEN_PROBE_DEGRADED, -errno */
+    char last_failure_reason[WARDEN_HISTORY_REASON_SIZE * 2];
 };
+
+/* The verdict of 0.1 ended at reason. */
+#define WARDEN_VERDICT_SIZE_0_1 offsetof(struct warden_verdict, last_check_usec)
 
 /* Margin a verdict may age past check_interval + check_timeout. */
 #define WARDEN_VERDICT_MARGIN (2 * WARDEN_USEC_PER_SEC)
 
-/* How a monitor answers from a verdict: 0 running, -ESRCH stopped, -EIO
- * failed, -ETIMEDOUT when the verdict is older than check_interval +
- * check_timeout + margin (the keeper itself is stuck). */
+/* How a monitor answers from a verdict: 0 running, WARDEN_PROBE_DEGRADED
+ * (1, probe.h) degraded with its reason, -ESRCH stopped, -EIO failed, -ETIMEDOUT when the verdict
+ * is older than check_interval + check_timeout + margin (the keeper itself is stuck). */
 int warden__verdict_answer(const struct warden_verdict *v, warden_usec_t now, char **ret_reason);
 
 /* The published verdict: <state_dir>/verdict, replaced whole (rename) on
@@ -75,10 +100,51 @@ warden_usec_t warden__verdict_await_deadline(const char *timeout_ms);
 /* Whether a recurring monitor should wait on v (see above). */
 static inline bool warden__verdict_pushing(const struct warden_verdict *v)
 {
-    return v->health != WARDEN_HEALTH_RUNNING &&
+    return (v->health == WARDEN_HEALTH_FAILED || v->health == WARDEN_HEALTH_STOPPED) &&
            (v->push == WARDEN_PUSH_PENDING || v->push == WARDEN_PUSH_DONE);
 }
 
 /* Whether the keeper that wrote a verdict still runs (not a zombie, same
  * start time). */
 int warden__verdict_keeper_alive(const struct warden_verdict *v);
+
+/* ---- the check history --------------------------------------------------- */
+
+/* The keeper keeps the newest WARDEN_HISTORY_MAX checks and publishes them,
+ * whole, in <state_dir>/history beside the verdict (replaced by rename, as
+ * the verdict), for `warden status RESOURCE`. Fixed size: about 18 KiB. */
+#define WARDEN_HISTORY_MAX 100
+
+struct warden_check_record {
+    uint64_t at;      /* CLOCK_REALTIME when the check ended, usec */
+    uint64_t latency; /* how long it took, usec (a hung one: until it was given up) */
+    int32_t result;   /* 0, WARDEN_PROBE_DEGRADED, -errno (-ETIMEDOUT: hung) */
+    uint32_t pad;
+    char reason[WARDEN_HISTORY_REASON_SIZE]; /* cut to fit; empty when healthy */
+};
+
+/* Who the history is of: a state directory's name may be a hash of the
+ * resource's (instance-int.h), and the command needs the agent and the
+ * check to run it again (`warden check`). Strings are cut to fit. */
+struct warden_history {
+    char resource[256];           /* OCF_RESOURCE_INSTANCE */
+    char agent[128];              /* "<provider>:<type>", e.g. "warden:daemon" */
+    char agent_path[256];         /* the agent binary the keeper is */
+    char check[256];              /* the check spec now (after reloads) */
+    char dump_dir[256];           /* where its dumps go */
+    uint64_t slow_threshold_usec; /* 0: none */
+    uint32_t count;               /* records in use, oldest first */
+    uint32_t pad;
+    struct warden_check_record records[WARDEN_HISTORY_MAX];
+};
+
+/* Write and read <state_dir>/history. The reader refuses a file that is not
+ * one (magic), of another version or size (-EBADMSG), or that claims more
+ * than WARDEN_HISTORY_MAX records. libc only. */
+int warden__history_write(const char *state_dir, const struct warden_history *h);
+int warden__history_read(const char *state_dir, struct warden_history *ret);
+
+/* The pct-th percentile of n latencies (n <= WARDEN_HISTORY_MAX): for 50
+ * the median (the mean of the two middle values when n is even), otherwise
+ * the nearest rank. 0 when n is 0. values is left as it was. */
+uint64_t warden__latency_percentile(const uint64_t *values, size_t n, unsigned pct);

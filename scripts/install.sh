@@ -42,7 +42,8 @@ old=()
 for f in /usr/local/lib/*/libwarden.so* /usr/local/lib/libwarden.so* \
          /usr/local/lib/*/pkgconfig/warden.pc /usr/local/lib/pkgconfig/warden.pc \
          /usr/local/libexec/warden /usr/local/include/warden \
-         /usr/local/share/man/man7/ocf_warden_*.7; do
+         /usr/local/share/man/man7/ocf_warden_*.7 /usr/local/sbin/warden \
+         /usr/local/share/man/man8/warden.8 /usr/local/share/bash-completion/completions/warden; do
     if [ -e "$f" ] || [ -L "$f" ]; then old+=("$f"); fi
 done
 if [ ${#old[@]} -gt 0 ]; then

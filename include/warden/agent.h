@@ -63,6 +63,9 @@ enum warden_ocf_rc {
     WARDEN_OCF_ERR_INSTALLED = 5,
     WARDEN_OCF_ERR_CONFIGURED = 6,
     WARDEN_OCF_NOT_RUNNING = 7,
+    /** Running, with a warning (OCF 1.1; Pacemaker 2.1 and 3.0 show it
+     *  among failed actions but neither recover nor count it). */
+    WARDEN_OCF_DEGRADED = 190,
 };
 
 /**
@@ -95,11 +98,11 @@ struct warden_agent_context {
  *        ASCII and cut to 200 bytes (Pacemaker keeps 128 of a reason: say
  *        the essential first).
  * @return 0 on success, or -errno. For a probe, as the built-in ones:
- *         -ETIMEDOUT no answer by the deadline (hung), -ESRCH the service is
- *         gone, -WARDEN_PROBE_ERESOLVE a host did not resolve (the check
- *         could not be run: the keeper does not count it), any other -errno
- *         the service is not healthy (-EPROTO for a wrong answer,
- *         -ECONNREFUSED, ...).
+ *         WARDEN_PROBE_DEGRADED (probe.h) alive with a warning, said in
+ *         *ret_reason (monitor answers 190, degraded), -ETIMEDOUT no answer by the deadline (hung),
+ * -ESRCH the service is gone, -WARDEN_PROBE_ERESOLVE a host did not resolve (the check could not be
+ * run: the keeper does not count it), any other -errno the service is not healthy (-EPROTO for a
+ * wrong answer, -ECONNREFUSED, ...).
  */
 typedef int (*warden_agent_fn)(const struct warden_agent_context *ctx, char **ret_reason);
 
@@ -182,8 +185,8 @@ int warden_agent_main_sized(const struct warden_agent *agent, size_t agent_size,
                             int argc, char **argv);
 
 /**
- * Map a warden return value (0 or -errno) to an OCF exit code. The one place
- * this mapping lives; the README documents it.
+ * Map a warden return value (0, WARDEN_PROBE_DEGRADED or -errno) to an OCF
+ * exit code. The one place this mapping lives; the README documents it.
  */
 enum warden_ocf_rc warden_ocf_rc_from_errno(int r);
 

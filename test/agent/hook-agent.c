@@ -3,7 +3,8 @@
  * test-hooks.sh. What each does is steered by files in hook_dir: every
  * call appends "<name> <main pid> <ms left before its deadline> <pid>" to
  * hook_dir/log; hook_dir/fail-<name> makes it fail with a reason,
- * hook_dir/hang-<name> makes it block far past its deadline. */
+ * hook_dir/hang-<name> makes it block far past its deadline,
+ * hook_dir/degraded-probe makes the probe answer "alive, with a warning". */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@ static int hook(const char *name, const struct warden_agent_context *ctx, char *
             *ret_reason = reason;
         }
         return strcmp(name, "probe") == 0 ? -EPROTO : -EIO;
+    }
+    if (strcmp(name, "probe") == 0 && exists(dir, "degraded-", name)) {
+        *ret_reason = strdup("certificate expires in 3 days");
+        return WARDEN_PROBE_DEGRADED;
     }
     return 0;
 }

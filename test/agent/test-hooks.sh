@@ -68,6 +68,20 @@ expect_rc 0 "monitor at depth 0"
 OCF_CHECK_LEVEL=10 OCF_RESKEY_CRM_meta_interval=60000 agent monitor
 expect_rc 0 "monitor at depth 10"
 
+# ---- the probe's warning: degraded (190), no failure ---------------------------------
+touch "$dir/degraded-probe"
+OCF_CHECK_LEVEL=10 OCF_RESKEY_CRM_meta_interval=60000 agent monitor
+expect_rc 190 "depth 10: the agent's probe answers degraded"
+expect_reason "^certificate expires in 3 days$" "with the probe's reason"
+wait_until 3 bash -c "OCF_RESKEY_CRM_meta_interval=10000 '$AGENT' monitor >/dev/null 2>&1; [ \$? = 190 ]"
+OCF_RESKEY_CRM_meta_interval=10000 agent monitor
+expect_rc 190 "depth 0: the keeper's verdict is degraded"
+expect_reason "^certificate expires in 3 days$" "with the probe's reason"
+rm -f "$dir/degraded-probe"
+wait_until 3 bash -c "OCF_RESKEY_CRM_meta_interval=10000 '$AGENT' monitor >/dev/null 2>&1; [ \$? = 0 ]"
+OCF_RESKEY_CRM_meta_interval=10000 agent monitor
+expect_rc 0 "depth 0: 0 again once the probe is clean"
+
 # ---- the probe's failures ----------------------------------------------------------
 touch "$dir/fail-probe"
 OCF_CHECK_LEVEL=10 OCF_RESKEY_CRM_meta_interval=60000 agent monitor

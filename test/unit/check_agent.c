@@ -9,6 +9,7 @@
 
 #include "util-int.h"
 #include "warden/agent.h"
+#include "warden/probe.h"
 
 START_TEST(test_ocf_rc_from_errno)
 {
@@ -45,6 +46,8 @@ START_TEST(test_ocf_rc_from_errno)
     ck_assert_int_eq(warden_ocf_rc_from_errno(-EACCES), 4);
     ck_assert_int_eq(warden_ocf_rc_from_errno(-EOPNOTSUPP), 3);
     ck_assert_int_eq(warden_ocf_rc_from_errno(-ETIMEDOUT), 1);
+    /* A probe's "alive, with a warning" is OCF 1.1's degraded. */
+    ck_assert_int_eq(warden_ocf_rc_from_errno(WARDEN_PROBE_DEGRADED), 190);
 }
 END_TEST
 

@@ -20,7 +20,7 @@
 
 /* ---- a scripted probe ------------------------------------------------------ */
 
-enum step { OK, FAIL, SLOW, HANG, NO_DNS };
+enum step { OK, FAIL, SLOW, HANG, NO_DNS, DEGRADED };
 
 struct script {
     const enum step *steps;
@@ -50,6 +50,9 @@ static int scripted_probe(void *userdata, warden_usec_t deadline, char **ret_rea
         (void)!read(s->hang_fd, &c, 1);
         return 0;
     }
+    case DEGRADED:
+        *ret_reason = strdup("certificate expires in 3 days");
+        return WARDEN_PROBE_DEGRADED;
     case NO_DNS:
         *ret_reason = strdup("smtp: cannot resolve mail.example.org within 2s");
         return -WARDEN_PROBE_ERESOLVE;
@@ -84,6 +87,8 @@ static void run_for(qb_loop_t *loop, long ms)
     qb_loop_run(loop);
 }
 
+static warden_usec_t slow_threshold; /* for keeper_with; 0: off */
+
 static warden_keeper *keeper_with(struct script *s, warden_usec_t interval, warden_usec_t timeout,
                                   int threshold)
 {
@@ -94,6 +99,7 @@ static warden_keeper *keeper_with(struct script *s, warden_usec_t interval, ward
         .check_timeout = timeout,
         .failure_threshold = threshold,
         .notify_cluster = true,
+        .slow_threshold = slow_threshold,
     };
     struct warden_keeper_ops ops = {.probe = scripted_probe, .push = count_push, .userdata = s};
     warden_keeper *k = NULL;
@@ -177,6 +183,138 @@ START_TEST(test_threshold_reached)
     warden__keeper_verdict(k, &v);
     ck_assert_int_eq(s.pushes, 2);
     ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
+    keeper_done(k, &s);
+}
+END_TEST
+
+START_TEST(test_degraded_is_alive)
+{
+    /* A degraded answer is alive with a warning: it ends a run of failed
+     * checks below the threshold, is neither counted nor pushed, and the
+     * verdict says why; a clean answer clears it. */
+    static const enum step steps[] = {FAIL, DEGRADED, FAIL, DEGRADED, DEGRADED, OK};
+    struct script s = {.steps = steps, .n = 4};
+    warden_keeper *k = keeper_with(&s, 15 * MS, 100 * MS, 2);
+    run_for(s.loop, 300);
+    struct warden_verdict v;
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_ge(atomic_load(&s.calls), 6);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_DEGRADED);
+    ck_assert_str_eq(v.reason, "certificate expires in 3 days");
+    ck_assert_uint_eq(v.failures, 2);
+    ck_assert_uint_eq(v.consecutive, 0);
+    ck_assert_int_eq(s.pushes, 0);
+    ck_assert_uint_eq(v.pushes, 0);
+    keeper_done(k, &s);
+
+    static const enum step clears[] = {DEGRADED, DEGRADED, OK};
+    struct script c = {.steps = clears, .n = 3};
+    k = keeper_with(&c, 15 * MS, 100 * MS, 1);
+    run_for(c.loop, 200);
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
+    ck_assert_str_eq(v.reason, "");
+    keeper_done(k, &c);
+}
+END_TEST
+
+START_TEST(test_history_bounded)
+{
+    /* More than WARDEN_HISTORY_MAX checks: the newest 100 are kept, oldest
+     * first, and the published file reads back the same, at its one size. */
+    static const enum step steps[] = {OK, FAIL, OK};
+    struct script s = {.steps = steps, .n = ELEMENTSOF(steps)};
+    char dir[] = "/tmp/check-history-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    warden_keeper *k = keeper_with(&s, 2 * MS, 100 * MS, 3);
+    struct warden_history who = {.resource = "web", .agent = "warden:daemon", .check = "process"};
+    warden__keeper_identify(k, &who);
+    ck_assert_int_eq(warden__keeper_publish(k, dir), 0);
+    while (atomic_load(&s.calls) < WARDEN_HISTORY_MAX + 20) {
+        run_for(s.loop, 50);
+    }
+    run_for(s.loop, 10);
+    struct warden_verdict v;
+    warden__keeper_verdict(k, &v);
+    ck_assert_uint_gt(v.checks, WARDEN_HISTORY_MAX);
+    static struct warden_history h, f;
+    warden__keeper_history(k, &h);
+    ck_assert_uint_eq(h.count, WARDEN_HISTORY_MAX);
+    for (size_t i = 1; i < h.count; i++) {
+        ck_assert_uint_le(h.records[i - 1].at, h.records[i].at);
+    }
+    ck_assert_int_eq(h.records[h.count - 1].result, v.last_result);
+    ck_assert_uint_eq(h.records[h.count - 1].at, v.last_check_at);
+    /* The script's one failure, the second check, has left the ring; it
+     * still counts in the last hour and is the last failure. */
+    for (size_t i = 0; i < h.count; i++) {
+        ck_assert_int_eq(h.records[i].result, 0);
+    }
+    ck_assert_uint_eq(v.failures_last_hour, 1);
+    ck_assert_str_eq(v.last_failure_reason, "scripted failure");
+    ck_assert_uint_gt(v.last_failure_at, 1700000000ull * WARDEN_USEC_PER_SEC);
+    ck_assert_uint_le(v.check_p50_usec, v.check_p99_usec);
+    ck_assert_str_eq(h.resource, "web");
+    /* The published file: the same records. */
+    run_for(s.loop, 10);
+    warden__keeper_history(k, &h);
+    ck_assert_int_eq(warden__history_read(dir, &f), 0);
+    ck_assert_uint_eq(f.count, WARDEN_HISTORY_MAX);
+    ck_assert_str_eq(f.agent, "warden:daemon");
+    char path[64];
+    snprintf(path, sizeof(path), "%s/history", dir);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_lt(st.st_size, 32 * 1024);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    keeper_done(k, &s);
+    static const char *const files[] = {"history", "verdict"};
+    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_slow_threshold)
+{
+    /* Checks slower than slow_threshold: degraded once 5 are in, with the
+     * median and the window in the reason; nothing pushed or counted; fast
+     * checks bring the median back and clear it. */
+    enum step steps[40];
+    for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+        steps[i] = i < 12 ? SLOW : OK;
+    }
+    struct script s = {.steps = steps, .n = ELEMENTSOF(steps), .slow = 30 * MS};
+    slow_threshold = 10 * MS;
+    warden_keeper *k = keeper_with(&s, 5 * MS, 200 * MS, 1);
+    slow_threshold = 0;
+    struct warden_history who = {.check = "imap:127.0.0.1:143"};
+    warden__keeper_identify(k, &who);
+    struct warden_verdict v;
+    while (atomic_load(&s.calls) < 4) {
+        run_for(s.loop, 20);
+    }
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING); /* fewer than 5: no judgement */
+    while (atomic_load(&s.calls) < 8) {
+        run_for(s.loop, 20);
+    }
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_DEGRADED);
+    ck_assert_msg(strncmp(v.reason, "imap: median check 30ms over the last ", 38) == 0, "%s",
+                  v.reason);
+    ck_assert_msg(strstr(v.reason, ", threshold 10ms"), "%s", v.reason);
+    ck_assert_uint_eq(v.failures, 0);
+    ck_assert_int_eq(s.pushes, 0);
+    ck_assert_uint_ge(v.check_p50_usec, 30 * MS);
+    while (atomic_load(&s.calls) < 36) {
+        run_for(s.loop, 20);
+    }
+    warden__keeper_verdict(k, &v);
+    ck_assert_int_eq(v.health, WARDEN_HEALTH_RUNNING);
+    ck_assert_str_eq(v.reason, "");
     keeper_done(k, &s);
 }
 END_TEST
@@ -707,6 +845,9 @@ int main(void)
     add_tcase(s, test_flapping_below_threshold, 10);
     add_tcase(s, test_threshold_reached, 10);
     add_tcase(s, test_slow_inside_timeout, 10);
+    add_tcase(s, test_degraded_is_alive, 10);
+    add_tcase(s, test_history_bounded, 20);
+    add_tcase(s, test_slow_threshold, 20);
     add_tcase(s, test_hung_forever, 10);
     add_tcase(s, test_reconfigure_interval, 10);
     add_tcase(s, test_cached_answer, 10);
