@@ -15,7 +15,9 @@
 #include "keeper-int.h"
 #include "log-int.h"
 #include "param-int.h"
+#include "probe-int.h"
 #include "service-int.h"
+#include "tls-int.h"
 #include "trace-int.h"
 #include "util-int.h"
 #include "warden/agent.h"
@@ -582,6 +584,24 @@ static int answer_despite_config(struct run *r, int invalid)
     return stopping ? 0 : -ESRCH;
 }
 
+/* A check over TLS needs GnuTLS, which the library loads only for it
+ * (tls.c): start and validate-all find out here whether this node has it,
+ * and answer as for a command missing here (-ENOPKG, "not installed"),
+ * rather than start a service whose every probe would fail. */
+static int check_tls_node(const struct warden_service *s, char **ret_reason)
+{
+    const char *proto = warden__probe_tls_proto(s->probe);
+    if (!proto) {
+        return 0;
+    }
+    _cleanup_free_ char *why = NULL;
+    int r = warden__tls_load(&why);
+    if (r < 0) {
+        return warden__set_reason(ret_reason, r, "%s: %s", proto, why ? why : strerror(-r));
+    }
+    return 0;
+}
+
 static int dispatch(struct run *r)
 {
     const struct action *act = NULL;
@@ -613,6 +633,9 @@ static int dispatch(struct run *r)
     }
     if (valid == 0 && act->needs_exec) {
         valid = warden__params_check_node(r->params, &r->reason);
+    }
+    if (valid == 0 && act->needs_exec) {
+        valid = check_tls_node(r->service, &r->reason);
     }
     if (valid < 0) {
         bool probing = act->run == action_monitor && r->probe;

@@ -15,6 +15,10 @@
  * days before expiry, no STARTTLS. 0 or -ENOMEM. */
 int warden__probe_set_tls(warden_probe *p, const warden_params *params);
 
+/* The protocol the probe speaks over TLS ("imaps", or "smtp" with
+ * check_tls=true), as its reasons name it; NULL when it speaks none. */
+const char *warden__probe_tls_proto(const warden_probe *p);
+
 /* How many name lookups a probe gave up on at its deadline are still
  * running in this process (each in a thread of its own, which frees it and
  * ends once getaddrinfo() returns). At most a few: see lib/probe.c. */

@@ -468,6 +468,15 @@ int warden__probe_set_tls(warden_probe *p, const warden_params *params)
     return 0;
 }
 
+const char *warden__probe_tls_proto(const warden_probe *p)
+{
+    if (!p || !p->kind->dialogue ||
+        !(p->kind->implicit_tls || (p->starttls && p->kind->starttls))) {
+        return NULL;
+    }
+    return p->kind->dialogue->name;
+}
+
 int warden_probe_check_spec(const char *spec)
 {
     warden_probe *p = NULL;

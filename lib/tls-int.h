@@ -31,6 +31,15 @@ struct warden__tls_options {
 
 struct warden__tls;
 
+/* Load GnuTLS (libgnutls.so.30), once per process, on first use: libwarden
+ * does not link it (tls.c). 0 when it is there; -ENOPKG and "TLS probes
+ * need libgnutls.so.30: <why>" when it cannot be loaded; -EIO when it does
+ * not initialise. Every call after the first gives the first's answer.
+ * warden__tls_start() calls it; validate-all and start call it for a check
+ * that speaks TLS, so that a node without GnuTLS says so before a probe
+ * fails. */
+int warden__tls_load(char **ret_reason);
+
 /* Begin TLS as a client on fd (connected, non-blocking; still the caller's)
  * to host, by deadline: the handshake (with SNI when host is a name), then
  * the server's certificate: expired, or failing verification when
@@ -38,8 +47,8 @@ struct warden__tls;
  * it) when the certificate expires within o->warn_days, else NULL.
  * -ETIMEDOUT (no handshake in time), -EPROTO (the handshake failed, or the
  * certificate), -ECONNRESET (closed during the handshake), -errno of the
- * CA file, -ENOMEM; a reason that starts with @proto. @start: when the
- * probe began, for "within". */
+ * CA file, -ENOPKG and -EIO (warden__tls_load()), -ENOMEM; a reason that
+ * starts with @proto. @start: when the probe began, for "within". */
 int warden__tls_start(int fd, const char *proto, const char *host,
                       const struct warden__tls_options *o, warden_usec_t start,
                       warden_usec_t deadline, struct warden__tls **ret, char **ret_warning,

@@ -7,6 +7,7 @@
  * functions: send() with MSG_NOSIGNAL (a server that has gone is an answer,
  * not a SIGPIPE that kills the keeper) and MSG_DONTWAIT. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -27,19 +28,110 @@ struct warden__tls {
     int fd;
 };
 
-/* ---- once per process ----------------------------------------------------
+/* ---- GnuTLS, loaded on the first TLS probe ---------------------------------
  *
- * GnuTLS initialises itself when it is loaded (since 3.3), but says to call
- * gnutls_global_init() before use all the same; it is reference-counted and
- * takes a lock of its own. pthread_once() makes it one call, whichever
- * thread probes first (the agent's main thread, or the keeper's check
- * thread). Never deinitialised: a keeper probes until it exits. */
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static int global_result;
+ * libwarden does not link GnuTLS: every agent action that loads libwarden
+ * (start, stop, validate-all, meta-data, a deep monitor) would load it and
+ * the nine libraries it needs, and only a service whose check speaks TLS
+ * uses it. The first TLS probe of a process loads it with dlopen() and
+ * looks up each function it calls into a pointer of that function's own type
+ * (__typeof__ of the header's declaration), so the compiler still checks
+ * every call against GnuTLS' headers; the build uses those headers alone
+ * (lib/meson.build), and a call that bypassed the pointers would not link.
+ *
+ * pthread_once(): one load, whichever thread probes first (the agent's main
+ * thread, or the keeper's check thread). RTLD_NODELETE and no dlclose():
+ * GnuTLS stays until the process exits, as when it was linked. Then
+ * gnutls_global_init(), which GnuTLS says to call before use although it
+ * initialises itself when loaded (since 3.3); never deinitialised. */
+#define GNUTLS_LIBRARY "libgnutls.so.30"
 
-static void global_init(void)
+/* Every function of GnuTLS that this file calls, named once: each gets a
+ * pointer sym_<name> of its own type, and a row of the table load() fills
+ * them from. */
+#define GNUTLS_FUNCTIONS(X)                                                                        \
+    X(gnutls_certificate_allocate_credentials)                                                     \
+    X(gnutls_certificate_free_credentials)                                                         \
+    X(gnutls_certificate_get_peers)                                                                \
+    X(gnutls_certificate_set_x509_system_trust)                                                    \
+    X(gnutls_certificate_set_x509_trust_mem)                                                       \
+    X(gnutls_certificate_verify_peers3)                                                            \
+    X(gnutls_credentials_set)                                                                      \
+    X(gnutls_deinit)                                                                               \
+    X(gnutls_error_is_fatal)                                                                       \
+    X(gnutls_global_init)                                                                          \
+    X(gnutls_handshake)                                                                            \
+    X(gnutls_init)                                                                                 \
+    X(gnutls_record_get_direction)                                                                 \
+    X(gnutls_record_recv)                                                                          \
+    X(gnutls_record_send)                                                                          \
+    X(gnutls_server_name_set)                                                                      \
+    X(gnutls_set_default_priority)                                                                 \
+    X(gnutls_strerror)                                                                             \
+    X(gnutls_transport_set_int2)                                                                   \
+    X(gnutls_transport_set_pull_function)                                                          \
+    X(gnutls_transport_set_pull_timeout_function)                                                  \
+    X(gnutls_transport_set_push_function)                                                          \
+    X(gnutls_x509_crt_deinit)                                                                      \
+    X(gnutls_x509_crt_get_expiration_time)                                                         \
+    X(gnutls_x509_crt_import)                                                                      \
+    X(gnutls_x509_crt_init)
+
+#define DECLARE(f) static __typeof__(&f) sym_##f;
+GNUTLS_FUNCTIONS(DECLARE)
+#undef DECLARE
+
+/* A function pointer is written through void **, as POSIX has dlsym() hand
+ * functions out as void *. */
+static const struct {
+    const char *name;
+    void **ptr;
+} symbols[] = {
+// clang-format off
+#define ROW(f) {#f, (void **)&sym_##f},
+    GNUTLS_FUNCTIONS(ROW)
+#undef ROW
+    // clang-format on
+};
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+/* Why GnuTLS cannot be used (dlerror()'s words); empty once it is loaded. */
+static char load_error[512];
+static int init_result; /* gnutls_global_init()'s */
+
+static void load(void)
 {
-    global_result = gnutls_global_init();
+    void *dl = dlopen(GNUTLS_LIBRARY, RTLD_NOW | RTLD_NODELETE);
+    if (!dl) {
+        const char *e = dlerror();
+        snprintf(load_error, sizeof(load_error), "%s", e ? e : "dlopen() failed");
+        return;
+    }
+    for (size_t i = 0; i < ELEMENTSOF(symbols); i++) {
+        (void)dlerror();
+        void *f = dlsym(dl, symbols[i].name);
+        if (!f) {
+            const char *e = dlerror();
+            snprintf(load_error, sizeof(load_error), "%s", e ? e : symbols[i].name);
+            return;
+        }
+        *symbols[i].ptr = f;
+    }
+    init_result = sym_gnutls_global_init();
+}
+
+int warden__tls_load(char **ret_reason)
+{
+    pthread_once(&load_once, load);
+    if (load_error[0]) {
+        return warden__set_reason(ret_reason, -ENOPKG, "TLS probes need %s: %s", GNUTLS_LIBRARY,
+                                  load_error);
+    }
+    if (init_result < 0) {
+        return warden__set_reason(ret_reason, -EIO, "GnuTLS does not initialise: %s",
+                                  sym_gnutls_strerror(init_result));
+    }
+    return 0;
 }
 
 /* ---- the transport ---------------------------------------------------------- */
@@ -65,7 +157,7 @@ static int pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 
 short warden__tls_events(const struct warden__tls *t)
 {
-    return gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN;
+    return sym_gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN;
 }
 
 void warden__tls_free(struct warden__tls *t)
@@ -74,10 +166,10 @@ void warden__tls_free(struct warden__tls *t)
         return;
     }
     if (t->session) {
-        gnutls_deinit(t->session);
+        sym_gnutls_deinit(t->session);
     }
     if (t->cred) {
-        gnutls_certificate_free_credentials(t->cred);
+        sym_gnutls_certificate_free_credentials(t->cred);
     }
     free(t);
 }
@@ -89,7 +181,7 @@ static void tls_freep(struct warden__tls **t)
 
 ssize_t warden__tls_recv(struct warden__tls *t, void *buf, size_t len, bool *ret_closed)
 {
-    ssize_t n = gnutls_record_recv(t->session, buf, len);
+    ssize_t n = sym_gnutls_record_recv(t->session, buf, len);
     if (n > 0) {
         return n;
     }
@@ -104,7 +196,7 @@ ssize_t warden__tls_recv(struct warden__tls *t, void *buf, size_t len, bool *ret
     if (n == GNUTLS_E_PUSH_ERROR || n == GNUTLS_E_PULL_ERROR) {
         return -ECONNRESET;
     }
-    if (!gnutls_error_is_fatal((int)n)) {
+    if (!sym_gnutls_error_is_fatal((int)n)) {
         /* A warning alert, or a renegotiation request we do not take up: no
          * data yet; the next call reads on. */
         return 0;
@@ -114,7 +206,7 @@ ssize_t warden__tls_recv(struct warden__tls *t, void *buf, size_t len, bool *ret
 
 ssize_t warden__tls_send(struct warden__tls *t, const void *buf, size_t len)
 {
-    ssize_t n = gnutls_record_send(t->session, buf, len);
+    ssize_t n = sym_gnutls_record_send(t->session, buf, len);
     if (n >= 0) {
         return n;
     }
@@ -235,7 +327,7 @@ static const char *ca_file_error(int r)
 static int credentials(const char *proto, const struct warden__tls_options *o,
                        gnutls_certificate_credentials_t *ret, char **ret_reason)
 {
-    if (gnutls_certificate_allocate_credentials(ret) < 0) {
+    if (sym_gnutls_certificate_allocate_credentials(ret) < 0) {
         return -ENOMEM;
     }
     if (!o->verify) {
@@ -251,7 +343,7 @@ static int credentials(const char *proto, const struct warden__tls_options *o,
                                       WARDEN_SHOWN(o->ca_file, shown), ca_file_error(r));
         }
         gnutls_datum_t d = {.data = (unsigned char *)pem, .size = (unsigned)len};
-        int n = gnutls_certificate_set_x509_trust_mem(*ret, &d, GNUTLS_X509_FMT_PEM);
+        int n = sym_gnutls_certificate_set_x509_trust_mem(*ret, &d, GNUTLS_X509_FMT_PEM);
         if (n <= 0) {
             return warden__probe_fail(ret_reason, -EINVAL,
                                       "%s: tls_ca_file %s: no PEM certificate in it", proto,
@@ -259,12 +351,12 @@ static int credentials(const char *proto, const struct warden__tls_options *o,
         }
         return 0;
     }
-    int n = gnutls_certificate_set_x509_system_trust(*ret);
+    int n = sym_gnutls_certificate_set_x509_system_trust(*ret);
     if (n <= 0) {
         return warden__probe_fail(ret_reason, n == 0 ? -ENOENT : -EIO,
                                   "%s: tls_verify: no system CA certificates (%s); install "
                                   "ca-certificates or set tls_ca_file",
-                                  proto, n == 0 ? "none found" : gnutls_strerror(n));
+                                  proto, n == 0 ? "none found" : sym_gnutls_strerror(n));
     }
     return 0;
 }
@@ -288,11 +380,11 @@ static int handshake(struct warden__tls *t, const char *proto, warden_usec_t sta
             return warden__probe_fail(ret_reason, -ETIMEDOUT, "%s: no TLS handshake within %s",
                                       proto, warden__probe_waited(start, deadline));
         }
-        int r = gnutls_handshake(t->session);
+        int r = sym_gnutls_handshake(t->session);
         if (r == 0) {
             return 0;
         }
-        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal(r)) {
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || !sym_gnutls_error_is_fatal(r)) {
             struct pollfd pfd = {.fd = t->fd, .events = warden__tls_events(t)};
             int n = poll(&pfd, 1, warden__poll_timeout_ms(deadline));
             if (n < 0 && errno != EINTR) {
@@ -312,10 +404,10 @@ static int handshake(struct warden__tls *t, const char *proto, warden_usec_t sta
              * in the clear, say). */
             return warden__probe_fail(ret_reason, -EPROTO,
                                       "%s: no TLS on this port (handshake: %s)", proto,
-                                      gnutls_strerror(r));
+                                      sym_gnutls_strerror(r));
         }
         return warden__probe_fail(ret_reason, -EPROTO, "%s: TLS handshake failed: %s", proto,
-                                  gnutls_strerror(r));
+                                  sym_gnutls_strerror(r));
     }
 }
 
@@ -365,17 +457,17 @@ static int certificate(struct warden__tls *t, const char *proto, const char *hos
     char shown[WARDEN_ANSWER_SHOWN_SIZE];
     WARDEN_SHOWN(host, shown);
     unsigned n = 0;
-    const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->session, &n);
+    const gnutls_datum_t *certs = sym_gnutls_certificate_get_peers(t->session, &n);
     if (!certs || n == 0) {
         return warden__probe_fail(ret_reason, -EPROTO, "%s: %s sent no certificate", proto, shown);
     }
     gnutls_x509_crt_t crt;
-    if (gnutls_x509_crt_init(&crt) < 0) {
+    if (sym_gnutls_x509_crt_init(&crt) < 0) {
         return -ENOMEM;
     }
-    int r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
-    time_t expires = r < 0 ? (time_t)-1 : gnutls_x509_crt_get_expiration_time(crt);
-    gnutls_x509_crt_deinit(crt);
+    int r = sym_gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+    time_t expires = r < 0 ? (time_t)-1 : sym_gnutls_x509_crt_get_expiration_time(crt);
+    sym_gnutls_x509_crt_deinit(crt);
     if (expires == (time_t)-1) {
         return warden__probe_fail(ret_reason, -EPROTO, "%s: the certificate of %s does not parse",
                                   proto, shown);
@@ -392,11 +484,11 @@ static int certificate(struct warden__tls *t, const char *proto, const char *hos
     }
     if (o->verify) {
         unsigned status = 0;
-        r = gnutls_certificate_verify_peers3(t->session, host, &status);
+        r = sym_gnutls_certificate_verify_peers3(t->session, host, &status);
         if (r < 0) {
             return warden__probe_fail(ret_reason, -EPROTO,
                                       "%s: certificate of %s cannot be verified: %s", proto, shown,
-                                      gnutls_strerror(r));
+                                      sym_gnutls_strerror(r));
         }
         if (status != 0) {
             return warden__probe_fail(ret_reason, -EPROTO, "%s: certificate of %s not trusted: %s",
@@ -422,37 +514,37 @@ int warden__tls_start(int fd, const char *proto, const char *host,
                       warden_usec_t deadline, struct warden__tls **ret, char **ret_warning,
                       char **ret_reason)
 {
-    pthread_once(&global_once, global_init);
-    if (global_result < 0) {
-        return warden__probe_fail(ret_reason, -EIO, "%s: GnuTLS does not initialise: %s", proto,
-                                  gnutls_strerror(global_result));
+    _cleanup_free_ char *why = NULL;
+    int r = warden__tls_load(&why);
+    if (r < 0) {
+        return warden__probe_fail(ret_reason, r, "%s: %s", proto, why ? why : strerror(-r));
     }
     _cleanup_(tls_freep) struct warden__tls *t = calloc(1, sizeof(*t));
     if (!t) {
         return -ENOMEM;
     }
     t->fd = fd;
-    int r = credentials(proto, o, &t->cred, ret_reason);
+    r = credentials(proto, o, &t->cred, ret_reason);
     if (r < 0) {
         return r;
     }
-    if (gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
+    if (sym_gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
         t->session = NULL;
         return -ENOMEM;
     }
-    if (gnutls_set_default_priority(t->session) < 0 ||
-        gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE, t->cred) < 0) {
+    if (sym_gnutls_set_default_priority(t->session) < 0 ||
+        sym_gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE, t->cred) < 0) {
         return -ENOMEM;
     }
     /* SNI: a server with several names shows the certificate of this one. */
     if (!is_address(host) &&
-        gnutls_server_name_set(t->session, GNUTLS_NAME_DNS, host, strlen(host)) < 0) {
+        sym_gnutls_server_name_set(t->session, GNUTLS_NAME_DNS, host, strlen(host)) < 0) {
         return -ENOMEM;
     }
-    gnutls_transport_set_int(t->session, fd);
-    gnutls_transport_set_push_function(t->session, push);
-    gnutls_transport_set_pull_function(t->session, pull);
-    gnutls_transport_set_pull_timeout_function(t->session, pull_timeout);
+    sym_gnutls_transport_set_int2(t->session, fd, fd);
+    sym_gnutls_transport_set_push_function(t->session, push);
+    sym_gnutls_transport_set_pull_function(t->session, pull);
+    sym_gnutls_transport_set_pull_timeout_function(t->session, pull_timeout);
     r = handshake(t, proto, start, deadline, ret_reason);
     if (r < 0) {
         return r;

@@ -42,6 +42,11 @@ check "the front's entry point is versioned WARDEN_PRIVATE" \
     grep -qx 'warden__agent_main_full@@WARDEN_PRIVATE' "$tmp/exported"
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 check "the soname is libwarden.so.0 (got $soname)" test "$soname" = libwarden.so.0
+# GnuTLS is loaded on the first TLS probe (lib/tls.c), not with the library:
+# every start, stop, validate-all and meta-data loads libwarden.
+needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+check "libwarden.so.0 does not need libgnutls (NEEDED: $needed)" \
+    bash -c '! grep -q gnutls <<<"$0"' "$needed"
 
 # A C++ agent: the headers need extern "C", or the link fails on mangled names.
 cat >"$tmp/agent.cc" <<'CC'

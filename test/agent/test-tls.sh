@@ -211,6 +211,51 @@ fi
 deep tls_warn_days=5
 expect_rc 0 "[imap] with tls_warn_days=5: no warning"
 
+# ---- a node without GnuTLS ------------------------------------------------------
+# libwarden loads GnuTLS only for a TLS probe (lib/tls.c). Here, in a mount
+# namespace of the agent's own, /dev/null lies over libgnutls.so.30: an
+# action without TLS still works (libwarden does not need it to load), and
+# one with a TLS check says what is missing, with validate-all's "not
+# installed" (5).
+gnutls=$(ldconfig -p | awk '$1 == "libgnutls.so.30" { print $NF; exit }')
+gnutls=$(readlink -f "$gnutls")
+without_gnutls() { # without_gnutls AGENT: a wrapper that runs AGENT so, in $without
+    without=$tmp/without-gnutls-$(basename "$1")
+    printf '%s\n' '#!/bin/sh' \
+        "exec unshare -m sh -c 'mount --bind /dev/null \"\$0\" && exec \"\$@\"' '$gnutls' '$1' \"\$@\"" \
+        >"$without"
+    chmod 0755 "$without"
+}
+if [ -z "$gnutls" ] || ! unshare -m true 2>/dev/null; then
+    ok "# SKIP a node without GnuTLS: no libgnutls.so.30 in ldconfig's cache, or no unshare -m"
+else
+    for n in imap smtp; do
+        on "$n"
+        without_gnutls "$AGENT"
+        AGENT=$without
+        ma meta-data
+        expect_rc 0 "[$n] without GnuTLS: meta-data (libwarden loads without it)"
+        if [ "$n" = imap ]; then
+            ma validate-all check="imap:127.0.0.1:$imap_port"
+            expect_rc 0 "[imap] without GnuTLS: validate-all of a clear-text check"
+        fi
+        ma validate-all
+        expect_rc 5 "[$n] without GnuTLS: validate-all of ${tlscheck[$n]} is 'not installed'"
+        proto=$([ "$n" = imap ] && echo imaps || echo smtp)
+        expect_reason "^$proto: TLS probes need libgnutls\.so\.30: .+" "[$n] and the reason says what is missing"
+    done
+    on imap
+    without_gnutls "$AGENT"
+    AGENT=$without
+    deep
+    expect_rc 1 "[imap] without GnuTLS: monitor at depth 10 of the running service fails"
+    expect_reason "^imaps: TLS probes need libgnutls\.so\.30: " "[imap] naming the library"
+    without_gnutls "$PROBE_RUN"
+    probed=$("$without" "imaps:127.0.0.1:$imaps_port" 3000 2>&1)
+    check "[imap] the probe itself: -ENOPKG and the library: '$probed'" \
+        test "${probed%%: TLS probes need libgnutls.so.30: *}" = "-65 imaps" # -ENOPKG
+fi
+
 # ---- stop all ---------------------------------------------------------------------
 for n in smtp imap pop3; do
     on "$n"

@@ -11,9 +11,14 @@
 #      warden:smtp, imap and pop3 beside heartbeat:postfix and
 #      heartbeat:dovecot watching the same throwaway servers (a Postfix and
 #      two Dovecots on 127.0.0.1, see test/agent/mail/mail-lib.sh)
+#   5. the actions that load libwarden: meta-data and validate-all of
+#      warden:daemon, 200 runs (no service, no lab); what the library and
+#      what it links cost every start, stop and deep monitor too
 # Needs root and the installed agents (meson install); brings up its own lab.
-#   test/bench/bench.sh [--quick] [--only protocol]
-#     --quick: 10 s of keeper sampling; --only protocol: section 4 alone
+#   test/bench/bench.sh [--quick] [--only protocol|load]
+#     --quick: 10 s of keeper sampling; --only protocol: section 4 alone;
+#     --only load: section 5 alone (WARDEN_LIBRARY=build/lib/libwarden.so.0
+#     times a build's library behind the installed agents)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=test/bench
@@ -29,9 +34,9 @@ while [ $# -gt 0 ]; do
     --quick) keeper_seconds=10 ;;
     --only)
         only=${2:-}
-        [ "$only" = protocol ] || { echo "--only: the only section is 'protocol'" >&2; exit 2; }
+        case $only in protocol | load) ;; *) echo "--only: 'protocol' or 'load'" >&2; exit 2 ;; esac
         shift ;;
-    *) echo "usage: $0 [--quick] [--only protocol]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--only protocol|load]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -231,4 +236,29 @@ protocol_bench() {
 }
 if [ -z "$only" ] || [ "$only" = protocol ]; then
     protocol_bench
+fi
+
+# ---- 5. actions that load libwarden ----------------------------------------------------
+# A depth-0 monitor is the front's alone (libc); every other action loads
+# libwarden.so.0 and what it needs. meta-data needs nothing else; validate-all
+# reads and checks the parameters too.
+load_bench() {
+    local m_med m_p99 m_fail v_med v_p99 v_fail
+    echo
+    echo "== actions that load libwarden, $runs runs each (direct invocation, no service)"
+    echo "   library: ${WARDEN_LIBRARY:-the installed one}," \
+        "NEEDED: $(readelf -d "${WARDEN_LIBRARY:-/usr/lib/x86_64-linux-gnu/libwarden.so.0}" 2>/dev/null |
+            sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+    read -r m_med m_p99 m_fail < <("$tmp/exec-time" $runs "$agents/warden/daemon" meta-data)
+    read -r v_med v_p99 v_fail < <(OCF_RESOURCE_INSTANCE=bench-load OCF_RESKEY_command="/bin/sleep 1" \
+        "$tmp/exec-time" $runs "$agents/warden/daemon" validate-all)
+    printf '%-34s %9s %9s\n' "" "median" "p99"
+    printf '%-34s %7s ms %6s ms\n' "empty C program (the floor)" "$(ms "$e_med")" "$(ms "$e_p99")"
+    printf '%-34s %7s ms %6s ms  %sx the floor%s\n' "warden:daemon meta-data" "$(ms "$m_med")" \
+        "$(ms "$m_p99")" "$(ratio "$m_med" "$e_med")" "$([ "$m_fail" = 0 ] || echo " ($m_fail FAILED)")"
+    printf '%-34s %7s ms %6s ms  %sx the floor%s\n' "warden:daemon validate-all" "$(ms "$v_med")" \
+        "$(ms "$v_p99")" "$(ratio "$v_med" "$e_med")" "$([ "$v_fail" = 0 ] || echo " ($v_fail FAILED)")"
+}
+if [ -z "$only" ] || [ "$only" = load ]; then
+    load_bench
 fi
