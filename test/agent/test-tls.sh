@@ -8,8 +8,8 @@
 # STARTTLS, STLS) verified against the test's CA: start, monitor at depth 0
 # (the keeper's TLS probe) and 10; verification against another CA fails;
 # a certificate that expires in 7 days makes the probe degraded
-# (WARDEN_PROBE_DEGRADED, the date in its reason) and the monitor 0 or 190
-# (190 once the keeper and monitor map degraded, issue 12). Output is TAP.
+# (WARDEN_PROBE_DEGRADED, the date in its reason) and the monitor 190
+# (OCF's degraded), at depth 10 and from the keeper's verdict. Output is TAP.
 #
 # Env: AGENT_DIR (the built agents), WARDEN_LIBRARY, PROBE_RUN (probe-run).
 # Needs root; Postfix, Dovecot and openssl.
@@ -198,16 +198,11 @@ check "[imap] the clear-text probe is not: '$probed'" test "$probed" = "0 "
 deep
 degraded_reason="imaps: certificate of 127.0.0.1 expires $near_date (in 7 days)"
 reason=$(printf '%s\n' "$err" | sed -n 's/^ocf-exit-reason://p' | tail -1)
-if [ "$rc" = 190 ]; then
-    ok "[imap] monitor at depth 10: degraded (rc=190)"
-    check "[imap] its reason names the date: '$reason'" test "$reason" = "$degraded_reason"
-elif [ "$rc" = 1 ] && [ "$reason" = "$degraded_reason" ]; then
-    # The probe's degraded reaches the monitor, which does not map it to
-    # OCF's 190 yet: that comes with the keeper and monitor side of issue 12.
-    ok "[imap] monitor at depth 10: degraded # SKIP rc=1 with the degraded reason: this build's monitor does not map WARDEN_PROBE_DEGRADED to 190"
-else
-    not_ok "[imap] monitor at depth 10: want rc=190 and '$degraded_reason', got rc=$rc '$reason'"
-fi
+expect_rc 190 "[imap] monitor at depth 10: degraded"
+check "[imap] its reason names the date: '$reason'" test "$reason" = "$degraded_reason"
+# The keeper's check says the same: the recurring monitor answers from it.
+recurring_rc() { recurring; [ "$rc" = 190 ]; }
+check "[imap] the recurring monitor (the keeper's verdict) is degraded too" wait_until 5 recurring_rc
 deep tls_warn_days=5
 expect_rc 0 "[imap] with tls_warn_days=5: no warning"
 
