@@ -17,7 +17,8 @@
 #                             through ASK
 #   vs_where, vs_greets FROM, vs_runs_on NODE FROM   where it runs, greets
 #   vs_delete                 the group stopped, cleaned up and deleted
-# The functions plab_wait_for runs through bash -c are exported.
+# The functions plab_wait_for runs through bash -c are exported. They are
+# written for a shell without errexit and pipefail.
 # shellcheck shell=bash
 # shellcheck disable=SC2016 # scripts for bash -c and the nodes' shells
 _PLAB_VS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -82,9 +83,11 @@ collect_fences() {
 # TARGET asked by a controller that EVENTS does not hold yet.
 new_fence() {
     local n
-    for n in $(plab_nodes); do
-        plab_pid1 "$n" >/dev/null 2>&1 && fence_events "$n"
-    done | grep "^reboot $1 pacemaker-controld" | grep -vxF -e "$(grep . <<<"$EVENTS" || echo -)" | grep -q .
+    # not "| grep -q": under pipefail, the SIGPIPE of the grep before it
+    # when grep -q has found its line would make the answer "no"
+    [ -n "$(for n in $(plab_nodes); do
+                plab_pid1 "$n" >/dev/null 2>&1 && fence_events "$n"
+            done | grep "^reboot $1 pacemaker-controld" | grep -vxF -e "$(grep . <<<"$EVENTS" || echo -)")" ]
 }
 
 
