@@ -90,6 +90,13 @@ status() { plab_exec "$ASK" crm_mon -1 -r -f 2>&1 | sed 's/^/    /' >&2; }
 service_crash() {
     local home=$1 pid t0
     ASK=$(others "$home" | head -n 1)
+    # nothing pending: on Debian 13, the cleanup after the last run was seen
+    # to have Pacemaker restart heartbeat:postfix (no master to kill then)
+    plab_exec "$ASK" crm_resource --wait --timeout 120s >/dev/null 2>&1
+    if ! wait_moved none 30 || [ "$MOVED" != "$home" ]; then
+        say "the group is not settled on $home"
+        return 1
+    fi
     # at a random point of the monitor interval: heartbeat's agents only see
     # the crash at their next monitor
     sleep "$((RANDOM % ${VS_MONITOR%s})).$((RANDOM % 10))"
