@@ -58,6 +58,7 @@ export PLAB_DIR=${PLAB_DIR:-/run/warden-plab-scen} PLAB_PREFIX=${PLAB_PREFIX:-wp
 export PLAB_NET=${PLAB_NET:-10.213.10}
 . "$src/test/agent/lib.sh"
 . "$src/test/lab/plab.sh"
+. "$src/test/lab/plab-vserver.sh"
 
 skip() { tap_skip "$@"; }
 lab_node_prereqs "systemd-nspawn, namespaces, mounts" ip:iproute2 /usr/bin/python3:python3
@@ -84,74 +85,10 @@ done
 
 indent() { sed 's/^/#   /'; }
 
-# ---- what the cluster says ------------------------------------------------
-
-# ASK: the node the test asks (one that is up).
-ASK=
-
-# rsc_node RSC: the node RSC runs on, as ASK sees it (empty if none).
-rsc_node() {
-    plab_exec "$ASK" crm_resource --locate -r "$1" 2>/dev/null |
-        sed -n 's/.*is running on: *\([^ ]*\).*/\1/p' | paste -sd' '
-}
-rsc_on() { [ "$(rsc_node "$1")" = "$2" ]; }
-rsc_stopped() { [ -z "$(rsc_node "$1")" ]; }
 
 # failcount RSC NODE: RSC's fail count on NODE (all operations summed).
 failcount() {
     plab_exec "$ASK" crm_failcount --query -r "$1" -N "$2" 2>/dev/null | sed -n 's/.*value=\([^ ]*\).*/\1/p'
-}
-
-# failures: the failed actions, "OPKEY@NODE" sorted, space-separated.
-failures() {
-    local line k n
-    plab_exec "$ASK" crm_mon -1 --output-as=xml 2>/dev/null | grep '<failure ' |
-        while IFS= read -r line; do
-            k=${line#*op_key=\"} n=${line#* node=\"}
-            echo "${k%%\"*}@${n%%\"*}"
-        done | sort | paste -sd' '
-}
-
-# fence_events NODE...: the completed fencing events the nodes' fencers
-# know, "ACTION TARGET CLIENT COMPLETED", a failed one's ACTION with
-# "(failed)", sorted, unique. --verbose: without it, stonith_admin leaves
-# out an event for which another success of the same action on the same
-# target is known (seen: it showed the older of two reboots, not the
-# newer); per target: "--history '*'" was seen to leave some out.
-fence_events() {
-    local n target line a t c d st
-    for n in "$@"; do
-        for target in $(plab_nodes); do
-            plab_exec "$n" stonith_admin --history "$target" --verbose --output-as=xml 2>/dev/null |
-                grep '<fence_event ' | grep -E 'status="(success|failed)"'
-        done
-    done | while IFS= read -r line; do
-        a=${line#*action=\"} t=${line#*target=\"} c=${line#*client=\"} d=${line#*completed=\"}
-        st=${line#*status=\"} st=${st%%\"*}
-        a=${a%%\"*}
-        [ "$st" = success ] || a+="($st)"
-        # the client with its PID, and the completion time: one event
-        echo "$a ${t%%\"*} ${c%%\"*} ${d%%\"*}"
-    done | sort -u
-}
-
-# collect_fences: add what the live nodes' fencers know to EVENTS.
-EVENTS=
-collect_fences() {
-    local n live=()
-    for n in $(plab_nodes); do
-        plab_pid1 "$n" >/dev/null 2>&1 && live+=("$n")
-    done
-    EVENTS=$(printf '%s\n%s\n' "$EVENTS" "$(fence_events "${live[@]}")" | grep . | sort -u)
-}
-
-# new_fence TARGET: the live nodes' fencers know a successful reboot of
-# TARGET asked by a controller that EVENTS does not hold yet.
-new_fence() {
-    local n
-    for n in $(plab_nodes); do
-        plab_pid1 "$n" >/dev/null 2>&1 && fence_events "$n"
-    done | grep "^reboot $1 pacemaker-controld" | grep -vxF -e "$(grep . <<<"$EVENTS" || echo -)" | grep -q .
 }
 
 # switch_says NODE: what the power switch did to NODE (its log).
@@ -545,109 +482,6 @@ scenario_failed_stop() {
     deleted "$rsc" "$pat"
 }
 
-# ---- the EXRES virtual server group ----------------------------------------
-# A group vs of ocf:heartbeat:IPaddr2 (VS_IP, PLAB_NET.100), ocf:warden:smtp
-# (a Postfix instance of its own) and ocf:warden:imap (a Dovecot instance of
-# its own), both on the virtual address, migration-threshold=3, as
-# test/cluster/vserver.sh builds it in the older lab. The servers'
-# configurations are written in every node (test/agent/mail/mail-lib.sh's,
-# run there; a Dovecot 2.4 one on Debian 13, whose Dovecot reads no 2.3
-# configuration); the nodes' own postfix and dovecot services are masked in
-# the image (plab-image.sh), so nothing else listens on ports 25 and 143.
-VS_IP=${PLAB_NET}.100
-VS_CONF=/srv/vs
-
-# _vs_dovecot24_config DIR PORT ADDR BASE NAME: mail_dovecot_config's
-# instance in Dovecot 2.4's syntax.
-_vs_dovecot24_config() {
-    local dir=$1 port=$2 addr=$3 base=$4 name=$5
-    mkdir -p "$dir/home" && chmod 0755 "$dir"
-    cat >"$dir/dovecot.conf" <<CF
-# A throwaway Dovecot 2.4 instance of warden's lab: imap on $addr:$port.
-dovecot_config_version = 2.4.0
-dovecot_storage_version = 2.4.0
-instance_name = $name
-base_dir = $base
-state_dir = $dir/state
-log_path = $dir/dovecot.log
-info_log_path = $dir/dovecot.log
-protocols = imap
-listen = $addr
-ssl = no
-auth_allow_cleartext = yes
-auth_mechanisms = plain
-passdb static {
-  password = warden-test
-}
-userdb static {
-  fields {
-    uid = nobody
-    gid = nogroup
-    home = $dir/home/%{user}
-  }
-}
-mail_driver = maildir
-mail_path = ~/Maildir
-service imap-login {
-  inet_listener imap {
-    port = $port
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-CF
-}
-
-# vs_prepare NODE: the servers' configurations in NODE.
-vs_prepare() {
-    local node=$1
-    mkdir -p "$PLAB_DIR/$node/root/usr/local/share/plab"
-    install -m 0644 "$src/test/agent/mail/mail-lib.sh" "$PLAB_DIR/$node/root/usr/local/share/plab/"
-    # shellcheck disable=SC2016 # for the node's shell
-    plab_exec "$node" bash -ec "$(declare -f _vs_dovecot24_config)"'
-        . /usr/local/share/plab/mail-lib.sh
-        vip=$1 conf=$2
-        mail_postfix_config "$conf/postfix" 25 "$vip" /srv/vs-spool
-        mkdir -p -m 0755 /srv/vs-spool/queue
-        install -d -o postfix -g postfix -m 0700 /srv/vs-spool/data
-        # the image has Postfix with "No configuration": no main.cf
-        [ -e /etc/postfix/main.cf ] || echo "# written by warden'"'"'s lab" >/etc/postfix/main.cf
-        postconf -e "alternate_config_directories = $conf/postfix/etc"
-        name=$(mail_dovecot_name "$conf/imap" imap)
-        case $(dovecot --version) in
-            2.3*) mail_dovecot_config "$conf/imap" imap 143 "$vip" /run/warden-vs-imap ;;
-            *) _vs_dovecot24_config "$conf/imap" 143 "$vip" /run/warden-vs-imap "$name" ;;
-        esac
-        # (postfix check wants the virtual address up: not yet)
-        doveconf -c "$conf/imap/dovecot.conf" -n >/dev/null' bash "$VS_IP" "$VS_CONF"
-}
-
-# vs_members: "RSC PATTERN" per member: what of it runs (procs).
-vs_members() {
-    echo "vs-ip ^plab-nothing-matches$"
-    echo "vs-smtp ^/usr/lib/postfix/sbin/"
-    echo "vs-imap ^(/usr/sbin/)?dovecot"
-}
-
-# vs_where: the node running all of the group (empty unless one runs all).
-vs_where() {
-    local w
-    w=$(for r in vs-ip vs-smtp vs-imap; do rsc_node "$r"; done | sort -u)
-    [[ -n $w && $w != *$'\n'* && $w != *' '* ]] && echo "$w"
-}
-
-# vs_greets FROM: Postfix and Dovecot greet on the virtual address, seen
-# from node FROM.
-vs_greets() {
-    # shellcheck disable=SC2016 # for the node's shell
-    plab_exec "$1" timeout 5 bash -c '
-        exec 3<>"/dev/tcp/$0/25" && read -r -t 2 l <&3 && [[ $l == 220* ]] &&
-        exec 4<>"/dev/tcp/$0/143" && read -r -t 2 l <&4 && [[ $l == "* OK"* ]]' "$VS_IP" 2>/dev/null
-}
-
-# vs_runs_on NODE FROM: the group runs on NODE and greets a client on FROM.
-vs_runs_on() { [ "$(vs_where)" = "$1" ] && vs_greets "$2"; }
 
 # vs_nothing_elsewhere NODE: nothing of the group runs on any other node
 # (processes, keepers, cgroups, the virtual address); "" when so.
@@ -700,20 +534,8 @@ scenario_vserver() {
         fi
         rm -f "/tmp/plab-scen-vs-$n.log"
     done
-    local op='<operations><op name="monitor" interval="10s" timeout="20s"/><op name="start" interval="0" timeout="30s"/><op name="stop" interval="0" timeout="30s"/></operations>'
-    local keeper='<nvpair name="check_interval" value="2s"/><nvpair name="check_timeout" value="1s"/><nvpair name="dump_on_failure" value="true"/>'
-    local xml="<group id=\"vs\"><meta_attributes id=\"vs-meta\"><nvpair id=\"vs-mt\" name=\"migration-threshold\" value=\"3\"/></meta_attributes>
-<primitive id=\"vs-ip\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\"><instance_attributes id=\"vs-ip-ia\"><nvpair name=\"ip\" value=\"$VS_IP\"/><nvpair name=\"cidr_netmask\" value=\"24\"/><nvpair name=\"nic\" value=\"eth0\"/></instance_attributes>$op</primitive>
-<primitive id=\"vs-smtp\" class=\"ocf\" provider=\"warden\" type=\"smtp\"><instance_attributes id=\"vs-smtp-ia\"><nvpair name=\"config_dir\" value=\"$VS_CONF/postfix/etc\"/><nvpair name=\"address\" value=\"$VS_IP\"/><nvpair name=\"port\" value=\"25\"/>$keeper</instance_attributes>$op</primitive>
-<primitive id=\"vs-imap\" class=\"ocf\" provider=\"warden\" type=\"imap\"><instance_attributes id=\"vs-imap-ia\"><nvpair name=\"config\" value=\"$VS_CONF/imap/dovecot.conf\"/><nvpair name=\"address\" value=\"$VS_IP\"/><nvpair name=\"port\" value=\"143\"/>$keeper</instance_attributes>$op</primitive></group>"
-    # ids for the nvpairs and ops (cibadmin wants them)
-    xml=$(awk '{ out = ""; while (match($0, /<(nvpair|op) name="[^"]*"/)) {
-                     tag = substr($0, RSTART, RLENGTH); split(tag, a, "\"")
-                     n++; out = out substr($0, 1, RSTART - 1) substr(tag, 1, index(tag, " ")) "id=\"vs-" n "\" " substr(tag, index(tag, " ") + 1)
-                     $0 = substr($0, RSTART + RLENGTH) }
-                 printf "%s%s", out, $0 }' <<<"$xml")
     t=$SECONDS
-    plab_exec "$ASK" cibadmin -C -o resources -X "$xml" || { not_ok "$REL: vserver: the group is configured"; return; }
+    vs_configure warden migration-threshold=3 || { not_ok "$REL: vserver: the group is configured"; return; }
     if plab_wait_for -t 90 bash -c '[ -n "$(vs_where)" ]'; then
         where=$(vs_where) other=$(other_than "$(vs_where)")
     fi
@@ -770,19 +592,13 @@ scenario_vserver() {
     vs_assert "vserver node crash" "$other" "" ""
 
     # deleted: nothing of it anywhere
-    plab_exec "$ASK" crm_resource -r vs --meta -p target-role -v Stopped >/dev/null 2>&1
-    if plab_wait_for -t 60 bash -c '[ -z "$(for r in vs-ip vs-smtp vs-imap; do rsc_node $r; done)" ]'; then
-        plab_exec "$ASK" crm_resource --cleanup -r vs >/dev/null 2>&1
-        plab_exec "$ASK" cibadmin -D -o resources -X '<group id="vs"/>' >/dev/null
+    if vs_delete; then
         t=$(vs_nothing_elsewhere none)
         check "$REL: vserver: the group stopped and deleted, nothing of it on any node${t:+: $t}" test -z "$t"
     else
         not_ok "$REL: vserver: the group stops"
     fi
 }
-
-export -f vs_where vs_greets vs_runs_on
-export VS_IP
 
 run_release() {
     local rel=$1 t0=$SECONDS t n1 n2 out
@@ -818,9 +634,7 @@ run_release() {
     echo "# $rel: $((SECONDS - t0)) s"
 }
 
-export -f plab_nodes plab_exec plab_switch plab_pid1 plab_log plab_all_online plab_online_count \
-    rsc_node main_of keeper_of new_fence fence_events indent
-export ASK EVENTS
+export -f main_of keeper_of indent
 t_all=$SECONDS
 for rel in $releases; do
     run_release "$rel"

@@ -47,6 +47,7 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -70,6 +71,7 @@ class Node:
         self.pid1 = None  # its PID 1, as the host sees it
         self.wanted_off = False
         self.boots = 0
+        self.addrs = None  # eth0's addresses before its first boot
 
 
 def cgroup_mounts():
@@ -124,9 +126,32 @@ class Switch:
         self.quit = False
 
     # ---- nodes -------------------------------------------------------------
+    def forget_addresses(self, n):
+        """The addresses the node's last boot added to its eth0 (IPaddr2's
+        virtual address) go, as they go from a machine that loses its power:
+        the network namespace outlives the node. Without this, a crashed
+        node's namespace answers for the address while the node is off, and
+        its probe after the reboot finds the address "running"."""
+        ip = ["ip", "-n", os.path.basename(n.netns)]
+        try:
+            out = subprocess.run(ip + ["-o", "addr", "show", "dev", "eth0"], capture_output=True,
+                                 text=True, timeout=10, check=True).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            log(f"{n.name}: cannot list the addresses of its eth0: {e}")
+            return
+        addrs = {w[3] for w in (line.split() for line in out.splitlines())
+                 if len(w) > 3 and w[2] in ("inet", "inet6") and not w[3].startswith("fe80:")}
+        if n.addrs is None:
+            n.addrs = addrs
+            return
+        for a in sorted(addrs - n.addrs):
+            log(f"{n.name}: power lost: its address {a} goes")
+            subprocess.run(ip + ["addr", "del", a, "dev", "eth0"], timeout=10, check=False)
+
     def boot(self, n):
         if n.nspawn is not None:
             return "ok already on"
+        self.forget_addresses(n)
         console = os.open(os.path.join(self.state, n.name + ".console"),
                           os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         argv = ["systemd-nspawn", "--quiet", "--directory", n.root, "--boot",
@@ -213,6 +238,7 @@ class Switch:
             time.sleep(0.05)
         if self.populated(n):
             return f"err processes of {n.name} are left in its cgroup"
+        self.forget_addresses(n)
         return "ok off"
 
     def cgroup_v2(self, n):
