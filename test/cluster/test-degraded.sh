@@ -94,7 +94,7 @@ lab_wait_for -t 30 degraded_action >/dev/null ||
 echo "timing: degraded shown $(lab_elapsed "$t0") s after the start" >&2
 echo "failed action: $(degraded_action)" >&2
 mon=$(env -u CIB_file crm_mon -1 2>/dev/null) || fail "crm_mon failed"
-grep -q "degraded" <<< "$mon" || fail "crm_mon does not say degraded: $mon"
+grep -q "OCF_DEGRADED" <<< "$mon" || fail "crm_mon does not say degraded: $mon"
 printf '%s\n' "$mon" | grep -i -A1 "failed" | sed 's/^/crm_mon: /' >&2 || true
 [[ $(warden_state) == degraded ]] || fail "warden status says '$(warden_state)', not degraded"
 
