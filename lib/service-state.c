@@ -91,6 +91,9 @@ void warden__service_state_remove(struct warden_service *s)
         }
     }
     rmdir(s->state_dir);
+    if (s->notify_path) {
+        unlink(s->notify_path); /* the service's NOTIFY_SOCKET, in <root>/.notify */
+    }
 }
 
 /* The service's tree: its cgroup, or the holder's session (by the holder's
