@@ -64,6 +64,7 @@ struct keeper_process {
     uint64_t push_generation; /* the failure warden-push is telling */
     /* sd_notify: the service's NOTIFY_SOCKET and its watchdog */
     int notify_fd;
+    bool in_main_exit; /* reading it from kp_main_exited */
     qb_loop_timer_handle watchdog_timer;
     warden_usec_t last_refused_log;
 };
@@ -374,14 +375,26 @@ static void kp_push(void *userdata, const struct warden_verdict *v, enum warden_
     qb_loop_timer_add(kp->loop, QB_LOOP_HIGH, budget * 1000, kp, on_dump_timeout, &kp->dump_timer);
 }
 
+static int32_t on_notify(int32_t fd, int32_t revents, void *data);
+
 static int kp_main_exited(void *userdata, int *ret_pidfd)
 {
     struct keeper_process *kp = userdata;
     struct warden_service *s = kp->service;
-    warden__pidref_done(&s->main);
-    int r = warden__service_status(s, NULL);
-    if (r < 0) {
-        return r == -ESRCH ? -ESRCH : -EIO; /* -EIO: processes of it remain */
+    /* A service that hands over to a new main process says MAINPID= just
+     * before the old one exits: both may wake the loop at once, and the
+     * exit must not be judged before the message is read. */
+    if (kp->notify_fd >= 0) {
+        kp->in_main_exit = true;
+        on_notify(kp->notify_fd, POLLIN, kp);
+        kp->in_main_exit = false;
+    }
+    if (!warden__pidref_alive(&s->main)) {
+        warden__pidref_done(&s->main);
+        int r = warden__service_status(s, NULL);
+        if (r < 0) {
+            return r == -ESRCH ? -ESRCH : -EIO; /* -EIO: processes of it remain */
+        }
     }
     int fd = fcntl(s->main.fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) {
@@ -437,7 +450,11 @@ static void notify_message(struct keeper_process *kp, const struct warden_notify
         if (fd >= 0) {
             qb_log(LOG_NOTICE, "main process is now pid %d (MAINPID=)", (int)m->mainpid);
             kp->watched_main = s->main.pid;
-            warden__keeper_watch_main(kp->keeper, fd, s->main.pid);
+            if (kp->in_main_exit) {
+                close(fd); /* kp_main_exited hands the new one to the loop */
+            } else {
+                warden__keeper_watch_main(kp->keeper, fd, s->main.pid);
+            }
         } else {
             qb_log(LOG_WARNING, "%s: ignored", why ? why : "MAINPID= refused");
         }

@@ -588,10 +588,12 @@ static int wait_ready(struct warden_service *s, warden_usec_t deadline, warden_u
                       char **ret_reason)
 {
     warden_usec_t began = warden_now();
+    unsigned refused = 0;
     for (;;) {
         /* Every queued message first: a forking service's parent may have
-         * said MAINPID= and READY=1 just before it exited. */
-        for (;;) {
+         * said MAINPID= and READY=1 just before it exited. A bounded batch:
+         * a flood must not keep the start past its deadline. */
+        for (int i = 0; i < 64; i++) {
             struct warden_notify_msg m;
             struct ucred cred;
             int r = warden__notify_receive(s->notify_fd, &m, &cred);
@@ -607,6 +609,9 @@ static int wait_ready(struct warden_service *s, warden_usec_t deadline, warden_u
                                           strerror(-r));
             }
             if (!warden__service_notify_sender_ok(s, &cred)) {
+                if (refused++ > 0) {
+                    continue; /* logged once: anyone who can reach it may flood it */
+                }
                 qb_log(LOG_WARNING,
                        "dropped a notify message from pid %d uid %d: not the service's %s",
                        (int)cred.pid, (int)cred.uid,

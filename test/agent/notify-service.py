@@ -10,6 +10,8 @@
 #   extend DELAY        EXTEND_TIMEOUT_USEC=(DELAY+2) s, READY=1 after DELAY s
 #   fork                forks; the parent says MAINPID=<child> READY=1, exits
 #   child-ready         a child of the main process says READY=1
+#   handover DELAY      ready at once; after DELAY s forks, says
+#                       MAINPID=<child> and exits (as a re-exec would)
 #   watchdog-for SECS   ready at once, WATCHDOG=1 for SECS s, then silent
 # It writes OUTDIR/env (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, its pid).
 import os
@@ -86,6 +88,20 @@ elif mode == "child-ready":
     notify("STATUS=waiting for my child")
     while True:
         time.sleep(3600)
+elif mode == "handover":
+    notify("READY=1")
+    time.sleep(float(args[0]))
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        with open(os.path.join(out, "child"), "w") as f:
+            f.write("%d\n" % os.getpid())
+        watchdog_loop()
+    notify("MAINPID=%d\nSTATUS=handed over" % pid)
+    os.write(w, b"x")
+    os._exit(0)
 elif mode == "watchdog-for":
     notify("READY=1")
     watchdog_loop(float(args[0]))

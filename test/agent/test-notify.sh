@@ -158,6 +158,24 @@ monitor command="$SVC $tmp fork"
 check "the child's death is the service's crash (rc $rc)" test "$rc" != 0
 agent stop command=/bin/true
 
+# The keeper follows a hand-over: the main process says MAINPID= of its
+# child, then exits, while the keeper watches it.
+rm -f "$tmp/child"
+agent start command="$SVC $tmp handover 1" ready=notify watchdog=2s output=null
+expect_rc 0 "start of a service that hands over to a child later"
+wait_until 5 test -s "$tmp/child"
+child=$(cat "$tmp/child" 2>/dev/null)
+sleep 1
+monitor command="$SVC $tmp handover 1" ready=notify watchdog=2s output=null
+expect_rc 0 "the keeper took MAINPID=$child: the old main's exit is no crash"
+check "the recorded main process is the new one" test "$(main_pid)" = "${child:-none}"
+check "the keeper says so" grep -q "main process is now pid ${child:-none} (MAINPID=)" "$HA_logfile"
+sleep 2.5
+monitor command="$SVC $tmp handover 1" ready=notify watchdog=2s output=null
+expect_rc 0 "the new main process's WATCHDOG=1 is heard (notify_access=main)"
+agent stop command=/bin/true
+check "stop ends the new main process too" nothing_left
+
 # ---- who may speak -------------------------------------------------------------------------
 agent start command="$SVC $tmp child-ready" ready=notify pending_timeout=2s output=null
 expect_rc 1 "notify_access=main: a child's READY=1 is refused"
