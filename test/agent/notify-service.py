@@ -12,6 +12,8 @@
 #   child-ready         a child of the main process says READY=1
 #   handover DELAY      ready at once; after DELAY s forks, says
 #                       MAINPID=<child> and exits (as a re-exec would)
+#   watchdog-until FILE ready at once, WATCHDOG=1 until FILE appears; then
+#                       removes it (the next run pings again) and goes silent
 #   watchdog-for SECS   ready at once, WATCHDOG=1 for SECS s, then silent
 # It writes OUTDIR/env (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, its pid).
 import os
@@ -102,6 +104,16 @@ elif mode == "handover":
     notify("MAINPID=%d\nSTATUS=handed over" % pid)
     os.write(w, b"x")
     os._exit(0)
+elif mode == "watchdog-until":
+    notify("READY=1\nSTATUS=pinging")
+    usec = int(os.environ["WATCHDOG_USEC"])
+    while not os.path.exists(args[0]):
+        notify("WATCHDOG=1")
+        time.sleep(min(usec / 4e6, 0.2))
+    os.unlink(args[0])
+    notify("STATUS=silent since %.3f" % time.time())
+    while True:
+        time.sleep(3600)
 elif mode == "watchdog-for":
     notify("READY=1")
     watchdog_loop(float(args[0]))
