@@ -152,6 +152,7 @@ static int send_to(const char *path, const void *buf, size_t len, int pass_fd)
         struct cmsghdr align;
         char space[CMSG_SPACE(sizeof(int))];
     } control;
+    memset(&control, 0, sizeof(control));
     struct msghdr mh = {
         .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1};
     if (pass_fd >= 0) {
