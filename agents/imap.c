@@ -22,6 +22,13 @@ static const struct warden_param params[] = {
      "By default an IMAP dialogue with the server on address and port; a server that accepts "
      "but does not answer is hung.",
      WARDEN_PROBE_FORMS, warden_probe_check_spec},
+    {"check_tls", WARDEN_PARAM_BOOLEAN, WARDEN_PARAM_RELOADABLE, "false",
+     "Check that STARTTLS works",
+     "With true, a imap: check begins TLS with STARTTLS: CAPABILITY must offer STARTTLS; after its "
+     "OK, the TLS handshake, then CAPABILITY, NOOP and LOGOUT under TLS; the certificate as "
+     "tls_verify and tls_warn_days say. A server that does not offer it fails the check. "
+     "(For TLS from the first byte, set check to imaps:HOST:PORT.)",
+     NULL, NULL},
     {NULL},
 };
 

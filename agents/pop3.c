@@ -22,6 +22,12 @@ static const struct warden_param params[] = {
      "By default a POP3 dialogue with the server on address and port; a server that accepts "
      "but does not answer is hung.",
      WARDEN_PROBE_FORMS, warden_probe_check_spec},
+    {"check_tls", WARDEN_PARAM_BOOLEAN, WARDEN_PARAM_RELOADABLE, "false", "Check that STLS works",
+     "With true, a pop3: check begins TLS with STLS: CAPA must offer STLS; after its +OK, the TLS "
+     "handshake, then CAPA and QUIT under TLS; the certificate as "
+     "tls_verify and tls_warn_days say. A server that does not offer it fails the check. "
+     "(For TLS from the first byte, set check to pop3s:HOST:PORT.)",
+     NULL, NULL},
     {NULL},
 };
 

@@ -22,6 +22,13 @@ static const struct warden_param params[] = {
      "By default an SMTP dialogue with the server on address and port: the greeting, EHLO, "
      "NOOP, QUIT; a server that accepts but does not answer is hung.",
      WARDEN_PROBE_FORMS, warden_probe_check_spec},
+    {"check_tls", WARDEN_PARAM_BOOLEAN, WARDEN_PARAM_RELOADABLE, "false",
+     "Check that STARTTLS works",
+     "With true, a smtp: check begins TLS with STARTTLS: EHLO must offer STARTTLS; after its 220, "
+     "the TLS handshake, then EHLO again, NOOP and QUIT under TLS; the certificate as "
+     "tls_verify and tls_warn_days say. A server that does not offer it fails the check. "
+     "(For TLS from the first byte, set check to smtps:HOST:PORT.)",
+     NULL, NULL},
     {NULL},
 };
 

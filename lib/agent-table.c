@@ -87,6 +87,12 @@ static int check_file_path(const char *value)
                                                                                          : -EINVAL;
 }
 
+static int check_warn_days(const char *value)
+{
+    size_t n = strspn(value, "0123456789");
+    return n > 0 && n <= 4 && !value[n] && strtol(value, NULL, 10) <= 3650 ? 0 : -EINVAL;
+}
+
 static const char *const dump_types[] = {"stacks", "core", NULL};
 static const char *const ready_forms[] = {"check", "notify", NULL};
 static const char *const notify_access_forms[] = {"main", "all", NULL};
@@ -127,9 +133,29 @@ const struct warden_param warden__agent_common_params[] = {
      "connection is accepted), 'exec:COMMAND' (the command exits 0), or a dialogue in the "
      "service's protocol: 'smtp:HOST:PORT' (greeting, EHLO, NOOP, QUIT), 'imap:HOST:PORT' "
      "(greeting, CAPABILITY, NOOP, LOGOUT), 'pop3:HOST:PORT' (greeting, CAPA, QUIT), "
-     "'http:HOST:PORT/PATH' (GET, a 2xx or 3xx status). A server that accepts a connection "
+     "'http:HOST:PORT/PATH' (GET, a 2xx or 3xx status), or the same over TLS: "
+     "'smtps:HOST:PORT', 'imaps:HOST:PORT', 'pop3s:HOST:PORT', 'https:HOST:PORT/PATH' (the "
+     "certificate as tls_verify and tls_warn_days say). A server that accepts a connection "
      "but does not answer fails a protocol check: it is hung.",
      WARDEN_PROBE_FORMS, check_probe_spec},
+    {"tls_verify", WARDEN_PARAM_BOOLEAN, WARDEN_PARAM_RELOADABLE, "false",
+     "Verify the certificate of a TLS check",
+     "For a check over TLS (smtps:, imaps:, pop3s:, https:, or STARTTLS with check_tls): verify "
+     "the server's certificate chain against the system's CAs (or tls_ca_file) and that it "
+     "names HOST; a certificate that fails fails the check. With false, any certificate is "
+     "taken, but an expired one still fails the check.",
+     NULL, NULL},
+    {"tls_ca_file", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE | WARDEN_PARAM_NODE_PATH, NULL,
+     "CA certificates for tls_verify",
+     "A PEM file of the CA certificates that tls_verify trusts, instead of the system's. Read "
+     "by root: a regular file of at most 4 MiB, reached without any symlink on its path.",
+     "the absolute path of a file, e.g. /etc/warden/mail-ca.pem", check_file_path},
+    {"tls_warn_days", WARDEN_PARAM_INTEGER, WARDEN_PARAM_RELOADABLE, "14",
+     "Days before a certificate's expiry that monitor warns",
+     "For a check over TLS: a server certificate that expires within this many days makes "
+     "monitor answer degraded (OCF 1.1 rc 190) with a reason naming the date, without any "
+     "recovery; 0 never warns. An expired certificate fails the check.",
+     "a whole number of days, 0-3650", check_warn_days},
     {"check_timeout", WARDEN_PARAM_TIME, WARDEN_PARAM_RELOADABLE, "5s",
      "Timeout of one health probe",
      "A probe that has not answered within this time counts as failed: the service is hung.",
@@ -216,8 +242,9 @@ static const struct warden_param agent_check_param = {
     "How to tell the service is healthy: 'agent' (the default: this agent's own probe of the "
     "service), 'process' (its main process runs), 'tcp:HOST:PORT' (a connection is accepted), "
     "'exec:COMMAND' (the command exits 0), or a dialogue in a protocol warden speaks: "
-    "'smtp:HOST:PORT', 'imap:HOST:PORT', 'pop3:HOST:PORT', 'http:HOST:PORT/PATH'. A server that "
-    "accepts a connection but does not answer fails a protocol check: it is hung.",
+    "'smtp:HOST:PORT', 'imap:HOST:PORT', 'pop3:HOST:PORT', 'http:HOST:PORT/PATH', or over TLS "
+    "'smtps:', 'imaps:', 'pop3s:', 'https:'. A server that accepts a connection but does not "
+    "answer fails a protocol check: it is hung.",
     "agent, " WARDEN_PROBE_FORMS,
     check_probe_spec};
 

@@ -478,7 +478,7 @@ static int action_monitor(struct run *r)
  * restart of the service; the other actions read them anew each time. */
 static int action_reload(struct run *r)
 {
-    int c = warden__service_reload(r->service, &r->reason);
+    int c = warden__service_reload(r->service, warden_deadline_in(pending_timeout(r)), &r->reason);
     if (c < 0) {
         return c;
     }

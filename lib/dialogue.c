@@ -6,22 +6,29 @@
  * probes are tables of it (probe.c), and so are agents' probes
  * (warden_dialogue_run()).
  *
- * Room for TLS (STARTTLS after a step, or implicit TLS from the start): the
- * bytes of a conversation pass through conn_send() and conn_recv() alone,
- * so a TLS session slots in there, and a step flag or a dialogue field
- * (the structs grow at their end) asks for it; a library that does not know
- * that flag or field refuses the table (-E2BIG) rather than speak in the
- * clear. */
+ * TLS (the library's own tables only: smtps:, imaps:, pop3s:, https:, and
+ * STARTTLS): the bytes of a conversation pass through conn_send() and
+ * conn_recv() alone, which go through a TLS session (tls.c) once one has
+ * begun, from the start (the target's implicit_tls) or after a step that
+ * says STARTTLS. Only libwarden is built with WARDEN_TLS: the agents'
+ * libc-only front (lib/meson.build) has this file without GnuTLS, and never
+ * runs a built-in probe. */
 #include <ctype.h>
 #include <limits.h>
 #include <poll.h>
 #include <regex.h>
+#include <strings.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
 #include "connect-int.h"
 #include "dialogue-int.h"
 #include "util-int.h"
+#if WARDEN_TLS
+#include "tls-int.h"
+#else
+struct warden__tls;
+#endif
 #include "warden/probe.h"
 
 /* The longest line read, its end ("\r\n") included: a longer one fails the
@@ -52,6 +59,7 @@ _Static_assert(sizeof(struct warden_dialogue_step) == STEP_SIZE_1_1, "padding at
  * deadline. */
 struct conn {
     int fd;
+    struct warden__tls *tls; /* once TLS has begun */
     warden_usec_t deadline;
     bool closed;    /* the peer closed the connection (rather than reset it) */
     bool heard;     /* the peer has sent something */
@@ -92,7 +100,26 @@ static int conn_send(struct conn *c, const char *text)
     while (left > 0) {
         /* MSG_NOSIGNAL: a peer that has gone is an answer (EPIPE), not a
          * SIGPIPE that kills the agent or the keeper. */
-        ssize_t n = send(c->fd, text, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n;
+#if WARDEN_TLS
+        if (c->tls) {
+            /* 0: not yet; GnuTLS wants the same bytes again after the wait. */
+            n = warden__tls_send(c->tls, text, left);
+            if (n < 0) {
+                return (int)n;
+            }
+            if (n == 0) {
+                int r = wait_fd(c->fd, warden__tls_events(c->tls), c->deadline);
+                if (r < 0) {
+                    return r;
+                }
+            }
+            text += n;
+            left -= (size_t)n;
+            continue;
+        }
+#endif
+        n = send(c->fd, text, left, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0) {
             text += n;
             left -= (size_t)n;
@@ -113,6 +140,11 @@ static int conn_send(struct conn *c, const char *text)
  * c->closed). */
 static ssize_t conn_recv(struct conn *c)
 {
+#if WARDEN_TLS
+    if (c->tls) {
+        return warden__tls_recv(c->tls, c->buf + c->len, sizeof(c->buf) - c->len, &c->closed);
+    }
+#endif
     ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
     if (n > 0) {
         return n;
@@ -122,6 +154,18 @@ static ssize_t conn_recv(struct conn *c)
         return -ECONNRESET;
     }
     return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+}
+
+/* What to wait for when there is nothing to read yet: in a TLS session,
+ * what GnuTLS last wanted (a key update may want to write). */
+static short conn_events(const struct conn *c)
+{
+#if WARDEN_TLS
+    if (c->tls) {
+        return warden__tls_events(c->tls);
+    }
+#endif
+    return POLLIN;
 }
 
 /* Read the next line: 0 and the line, its end stripped, NUL-terminated (it
@@ -164,13 +208,13 @@ static int conn_read_line(struct conn *c, char **ret_line, size_t *ret_len)
         if (n > 0) {
             /* A TLS-only port: say so, rather than "no greeting" or a
              * wrong answer of binary bytes. */
-            if (!c->heard && (c->buf[c->len] == 0x15 || c->buf[c->len] == 0x16)) {
+            if (!c->heard && !c->tls && (c->buf[c->len] == 0x15 || c->buf[c->len] == 0x16)) {
                 return ERR_TLS;
             }
             c->heard = true;
             c->len += (size_t)n;
         } else if (n == 0) {
-            int r = wait_fd(c->fd, POLLIN, c->deadline);
+            int r = wait_fd(c->fd, conn_events(c), c->deadline);
             if (r < 0) {
                 return r;
             }
@@ -301,6 +345,7 @@ struct run {
     const char *proto;
     const struct warden__dialogue_target *target;
     warden_usec_t start;
+    char *warning; /* TLS: the certificate expires soon (degraded) */
     char me[HOST_NAME_MAX + 1];
 };
 
@@ -455,6 +500,34 @@ static int step_send(struct run *run, const struct step *s, char **ret_reason)
     return r;
 }
 
+/* Whether a line offers TLS: the word STARTTLS or STLS, in any case,
+ * between blanks or after SMTP's "250-". */
+static bool offers_tls(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t n = 0;
+        while (i + n < len && line[i + n] != ' ' && line[i + n] != '-') {
+            n++;
+        }
+        if ((n == 8 && strncasecmp(line + i, "STARTTLS", 8) == 0) ||
+            (n == 4 && strncasecmp(line + i, "STLS", 4) == 0)) {
+            return true;
+        }
+        i += n + 1;
+    }
+    return false;
+}
+
+/* The answer has ended well: unless it had to offer TLS and did not. */
+static int step_done(const struct run *run, const struct step *s, bool offered, char **ret_reason)
+{
+    if ((s->flags & WARDEN__DIALOGUE_OFFERS_TLS) && !offered) {
+        return warden__probe_fail(ret_reason, -EPROTO, "%s: %s does not offer STARTTLS", run->proto,
+                                  s->name);
+    }
+    return 0;
+}
+
 static int step_run(struct run *run, const struct step *s, char **ret_reason)
 {
     struct conn *c = &run->conn;
@@ -472,6 +545,7 @@ static int step_run(struct run *run, const struct step *s, char **ret_reason)
     }
     bool data = false;    /* after the final line, up to `until` */
     bool interim = false; /* in the headers of an HTTP 1xx answer */
+    bool offered = false; /* a line offered TLS */
     c->lines = 0;
     c->flooded = false;
     for (;;) {
@@ -482,8 +556,8 @@ static int step_run(struct run *run, const struct step *s, char **ret_reason)
                                       "%s: no %s after %d lines (endless continuation)", run->proto,
                                       what, ANSWER_MAX_LINES);
         }
-        char *line;
-        size_t len;
+        char *line = NULL;
+        size_t len = 0;
         int r = conn_read_line(c, &line, &len);
         if (r == -ECONNRESET && bye) {
             /* The service proved itself in the steps before; closing at
@@ -493,9 +567,10 @@ static int step_run(struct run *run, const struct step *s, char **ret_reason)
         if (r < 0) {
             return read_failed(run, what, r, ret_reason);
         }
+        offered = offered || ((s->flags & WARDEN__DIALOGUE_OFFERS_TLS) && offers_tls(line, len));
         if (data) {
             if (matches(&s->pat[PAT_UNTIL], line, len)) {
-                return 0;
+                return step_done(run, s, offered, ret_reason);
             }
             continue;
         }
@@ -514,7 +589,7 @@ static int step_run(struct run *run, const struct step *s, char **ret_reason)
             return wrong_answer(run, s, line, len, ret_reason);
         case LINE_FINAL:
             if (!s->has[PAT_UNTIL]) {
-                return 0;
+                return step_done(run, s, offered, ret_reason);
             }
             data = true;
             break;
@@ -523,6 +598,31 @@ static int step_run(struct run *run, const struct step *s, char **ret_reason)
 }
 
 /* ---- a dialogue ---------------------------------------------------------------- */
+
+/* Begin TLS on the connection: from the start, or after the answer to
+ * STARTTLS. */
+static int begin_tls(struct run *run, char **ret_reason)
+{
+    struct conn *c = &run->conn;
+    if (c->len > c->used) {
+        /* Said in the clear after the answer to STARTTLS: a server (or a
+         * man in the middle) that would have it taken as said under TLS. */
+        return warden__probe_fail(
+            ret_reason, -EPROTO, "%s: the server sent more after agreeing to STARTTLS", run->proto);
+    }
+    c->len = c->used = 0;
+    c->heard = false;
+#if WARDEN_TLS
+    static const struct warden__tls_options defaults = WARDEN__TLS_OPTIONS_DEFAULT;
+    const struct warden__tls_options *o = run->target->tls ? run->target->tls : &defaults;
+    return warden__tls_start(c->fd, run->proto, run->target->host, o, run->start, c->deadline,
+                             &c->tls, &run->warning, ret_reason);
+#else
+    return warden__probe_fail(ret_reason, -EPROTONOSUPPORT,
+                              "%s: TLS needs libwarden (this program was built without it)",
+                              run->proto);
+#endif
+}
 
 int warden__dialogue_run(const struct warden_dialogue *dialogue, size_t dialogue_size,
                          size_t step_size, const struct warden__dialogue_target *target,
@@ -536,21 +636,41 @@ int warden__dialogue_run(const struct warden_dialogue *dialogue, size_t dialogue
     if (!t) {
         return -ENOMEM;
     }
-    uint64_t known = WARDEN_DIALOGUE_BYE | (builtin ? WARDEN__DIALOGUE_HTTP_STATUS : 0);
+    uint64_t known =
+        WARDEN_DIALOGUE_BYE | (builtin ? WARDEN__DIALOGUE_HTTP_STATUS |
+                                             WARDEN__DIALOGUE_OFFERS_TLS | WARDEN__DIALOGUE_STARTTLS
+                                       : 0);
     int r = table_compile(dialogue, dialogue_size, step_size, known, t, ret_reason);
     if (r == 0) {
         run.proto = t->name;
         r = warden__connect(run.proto, target->host, target->port, run.start, deadline,
                             &run.conn.fd, ret_reason);
     }
+    if (r == 0 && builtin && target->implicit_tls) {
+        r = begin_tls(&run, ret_reason);
+    }
     for (size_t i = 0; r == 0 && i < t->n; i++) {
         r = step_run(&run, &t->steps[i], ret_reason);
+        if (r == 0 && (t->steps[i].flags & WARDEN__DIALOGUE_STARTTLS)) {
+            r = begin_tls(&run, ret_reason);
+        }
     }
+#if WARDEN_TLS
+    warden__tls_free(run.conn.tls);
+#endif
     if (run.conn.fd >= 0) {
         close(run.conn.fd);
     }
     table_done(t);
     free(t);
+    if (r == 0 && run.warning) {
+        /* Every step went well: the service answers, with a warning. */
+        if (ret_reason) {
+            *ret_reason = TAKE_PTR(run.warning);
+        }
+        r = WARDEN_PROBE_DEGRADED;
+    }
+    free(run.warning);
     return r;
 }
 

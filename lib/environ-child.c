@@ -4,6 +4,7 @@
  * multi-threaded, so only async-signal-safe calls here: setrlimit, umask,
  * setpriority, open/write/close. Libc only: the agents' front links it. */
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -40,6 +41,12 @@ int warden__environ_child_apply(const struct warden_environ *env)
     if (!env) {
         return 0;
     }
+    /* systemd's IgnoreSIGPIPE=yes, its default for every service: a service
+     * whose output relay is gone (killed with the agent's cgroup, e.g.)
+     * gets EPIPE from a write to its stdout, instead of dying of it. The
+     * disposition is kept across exec. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigaction(SIGPIPE, &ignore, NULL);
     for (int i = 0; i < WARDEN_LIMIT_N; i++) {
         if (env->set_limit[i] && setrlimit(resources[i], &env->limit[i]) < 0) {
             return negative_errno();

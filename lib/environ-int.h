@@ -12,6 +12,8 @@
 
 #include "warden/param.h"
 
+struct warden_unit_resources;
+
 enum warden_limit { WARDEN_LIMIT_NOFILE, WARDEN_LIMIT_CORE, WARDEN_LIMIT_NPROC, WARDEN_LIMIT_N };
 
 /* What the service's own process gets before exec. Plain data: the child
@@ -57,7 +59,8 @@ int warden__environ_from_params(const warden_params *p, struct warden_environ *r
  * becomes fs.nr_open, the most setrlimit takes). -EINVAL and a reason. */
 int warden__environ_check_node(struct warden_environ *env, char **ret_reason);
 
-/* Apply env to the calling process: rlimits, umask, nice, oom_score_adj.
+/* Apply env to the calling process: rlimits, umask, nice, oom_score_adj,
+ * SIGPIPE ignored (systemd's IgnoreSIGPIPE=yes).
  * Called between fork and exec, before the user switch (raising a hard
  * limit, a negative nice or OOM score need root): async-signal-safe only.
  * -errno of the first step that failed. NULL env: nothing to do. */
@@ -71,6 +74,10 @@ int warden__environ_child_apply(const struct warden_environ *env);
  * (no cgroup v2 here) with a setting asked for is -ENOPKG too. */
 int warden__environ_apply_cgroup(const warden_params *p, const char *cgroup, bool reset,
                                  char **ret_reason);
+
+/* The same settings as a systemd unit's properties (unit-int.h), for a
+ * service in a unit: there the unit's cgroup files are systemd's. */
+int warden__environ_unit_resources(const warden_params *p, struct warden_unit_resources *ret);
 
 /* Whether the cgroup settings the parameters ask for could be applied on
  * this node (validate-all, and start before it spawns). */

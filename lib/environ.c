@@ -13,6 +13,7 @@
 #include "output-int.h"
 #include "param-int.h"
 #include "proc-int.h"
+#include "unit-int.h"
 #include "util-int.h"
 #include "warden/dump.h"
 
@@ -233,14 +234,16 @@ const struct warden_param warden__environ_params[] = {
      "Memory limit of the service's cgroup (memory.max)",
      "The most memory the service's whole process tree may use (cgroup v2 memory.max of its "
      "cgroup): past it the kernel reclaims, then OOM-kills in the service, which is a crash. "
-     "infinity for no limit. Needs the memory controller (exit 5 where it is not available); "
-     "a reload applies a new value to the running service.",
+     "infinity for no limit. On a systemd host, the MemoryMax= of the service's unit. Needs "
+     "the memory controller (exit 5 where it is not available); a reload applies a new value "
+     "to the running service.",
      "a size in bytes or with K, M, G or T, or infinity, e.g. 512M", check_memory_max},
     {"cpu_weight", WARDEN_PARAM_INTEGER, WARDEN_PARAM_RELOADABLE, NULL,
      "CPU weight of the service's cgroup (cpu.weight)",
      "The service's share of CPU time against other cgroups under contention, from 1 to 10000 "
-     "(the kernel's default is 100). Needs the cpu controller (exit 5 where it is not "
-     "available); a reload applies a new value to the running service.",
+     "(the kernel's default is 100). On a systemd host, the CPUWeight= of the service's unit. "
+     "Needs the cpu controller (exit 5 where it is not available); a reload applies a new "
+     "value to the running service.",
      "a whole number from 1 to 10000", check_cpu_weight},
     {NULL},
 };
@@ -384,6 +387,13 @@ static int unavailable(char **ret_reason, const struct cgroup_setting *c, const 
  * warden may enable it for its own subtree. */
 static int check_controller(const struct cgroup_setting *c, char **ret_reason)
 {
+    /* Tests only, on a host whose memory and cpu controllers are bound to
+     * cgroup v1 (no v2 controller to have): a unit takes the properties,
+     * systemd keeps them, and nothing enforces them. */
+    const char *unchecked = getenv("WARDEN_UNCHECKED_CONTROLLERS");
+    if (unchecked && streq(unchecked, "1") && warden__unit_enabled() > 0) {
+        return 0;
+    }
     _cleanup_free_ char *root = NULL;
     if (warden__cgroup_root(&root) < 0) {
         return unavailable(ret_reason, c, NULL, "no cgroup v2 hierarchy");
@@ -407,6 +417,22 @@ int warden__environ_check_cgroup(const warden_params *p, char **ret_reason)
             return r;
         }
     }
+    return 0;
+}
+
+int warden__environ_unit_resources(const warden_params *p, struct warden_unit_resources *ret)
+{
+    uint64_t value[ELEMENTSOF(cgroup_settings)];
+    for (size_t i = 0; i < ELEMENTSOF(cgroup_settings); i++) {
+        char text[32];
+        int r = setting_value(p, &cgroup_settings[i], text);
+        if (r < 0) {
+            return r;
+        }
+        /* "max" (infinity) is systemd's UINT64_MAX, as unset. */
+        value[i] = r > 0 && !streq(text, "max") ? strtoull(text, NULL, 10) : WARDEN_UNIT_UNSET;
+    }
+    *ret = (struct warden_unit_resources){.memory_max = value[0], .cpu_weight = value[1]};
     return 0;
 }
 

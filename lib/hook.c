@@ -110,6 +110,13 @@ static int run_agent_probe(void *userdata, pid_t main_pid, warden_usec_t deadlin
 int warden__hook_bind_probe(warden_probe *probe, const struct warden_agent *agent,
                             const warden_params *params, const char *instance, char **ret_reason)
 {
+    /* Every probe of a service, whatever its kind, sees the TLS parameters
+     * (tls_verify, ...): here, where both the agent and the keeper (on
+     * reload too) hand a probe its values. */
+    int r = warden__probe_set_tls(probe, params);
+    if (r < 0) {
+        return r;
+    }
     if (!warden__probe_is_agent(probe)) {
         return 0;
     }

@@ -4,7 +4,16 @@
 
 #include <stdbool.h>
 
+#include "warden/param.h"
 #include "warden/probe.h"
+
+/* What the parameters tls_verify, tls_ca_file, tls_warn_days and (an
+ * agent's) check_tls ask of the probe's TLS (tls-int.h): read from the
+ * values the probe is run with, by the library when it binds a service's
+ * probe (hook.c). The TLS probes of a probe made from a spec alone
+ * (warden_probe_new()) keep the defaults: no verification, a warning 14
+ * days before expiry, no STARTTLS. 0 or -ENOMEM. */
+int warden__probe_set_tls(warden_probe *p, const warden_params *params);
 
 /* How many name lookups a probe gave up on at its deadline are still
  * running in this process (each in a thread of its own, which frees it and

@@ -14,7 +14,9 @@
 #include "dialogue-int.h"
 #include "probe-int.h"
 #include "proc-int.h"
+#include "tls-int.h"
 #include "util-int.h"
+#include "warden/param.h"
 #include "warden/probe.h"
 
 struct warden_probe {
@@ -22,7 +24,12 @@ struct warden_probe {
     char *spec;
     char *host; /* tcp and the protocols */
     char *port;
-    char *path;              /* http: "/..." */
+    char *path; /* http: "/..." */
+    /* TLS (warden__probe_set_tls): the certificate's checks, and STARTTLS
+     * for smtp:, imap:, pop3: (check_tls=true). */
+    struct warden__tls_options tls;
+    char *ca_file; /* tls.ca_file's */
+    bool starttls;
     struct warden_exec exec; /* exec */
     /* agent: bound by the library (hook.c) */
     warden_probe_agent_fn agent_fn;
@@ -36,6 +43,8 @@ struct probe_kind {
     int (*run)(const warden_probe *p, const struct warden_probe_context *ctx,
                warden_usec_t deadline, char **ret_reason);
     const struct warden_dialogue *dialogue; /* the protocol probes */
+    const struct warden_dialogue *starttls; /* the same, with STARTTLS (check_tls=true) */
+    bool implicit_tls;                      /* smtps:, imaps:, pop3s:, https: */
 };
 
 static void set_reason(char **ret_reason, char *reason)
@@ -245,10 +254,66 @@ static const struct warden_dialogue_step http_steps[] = {
     {NULL},
 };
 
+/* STARTTLS (check_tls=true): the server must offer it before it is asked
+ * (RFC 3207 for SMTP, RFC 9051 for IMAP, RFC 2595 for POP3), TLS begins
+ * after its answer, and the dialogue starts again under TLS, where the
+ * capabilities are asked anew: those said in the clear are not to be
+ * trusted. */
+#define F_OFFERS   WARDEN__DIALOGUE_OFFERS_TLS
+#define F_STARTTLS WARDEN__DIALOGUE_STARTTLS
+static const struct warden_dialogue_step smtp_starttls_steps[] = {
+    {.expect = "^220([^-]|$)", .more = "^220-"},
+    {.send = "EHLO {me}", .expect = "^250([^-]|$)", .more = "^250-", .flags = F_OFFERS},
+    {.send = "STARTTLS", .expect = "^220([^-]|$)", .more = "^220-", .flags = F_STARTTLS},
+    {.send = "EHLO {me}", .expect = "^250([^-]|$)", .more = "^250-"},
+    {.send = "NOOP", .expect = "^250([^-]|$)", .more = "^250-"},
+    {.send = "QUIT", .expect = "^221([^-]|$)", .more = "^221-", .flags = WARDEN_DIALOGUE_BYE},
+    {NULL},
+};
+
+static const struct warden_dialogue_step imap_starttls_steps[] = {
+    {.expect = "^\\* OK"},
+    {.send = "a1 CAPABILITY",
+     .name = "CAPABILITY",
+     .more = "^\\* ",
+     .expect = "^a1 OK",
+     .flags = F_OFFERS},
+    {.send = "a2 STARTTLS",
+     .name = "STARTTLS",
+     .more = "^\\* ",
+     .expect = "^a2 OK",
+     .flags = F_STARTTLS},
+    {.send = "a3 CAPABILITY", .name = "CAPABILITY", .more = "^\\* ", .expect = "^a3 OK"},
+    {.send = "a4 NOOP", .name = "NOOP", .more = "^\\* ", .expect = "^a4 OK"},
+    {.send = "a5 LOGOUT",
+     .name = "LOGOUT",
+     .more = "^\\* ",
+     .expect = "^a5 OK",
+     .flags = WARDEN_DIALOGUE_BYE},
+    {NULL},
+};
+
+static const struct warden_dialogue_step pop3_starttls_steps[] = {
+    {.expect = "^\\+OK"},
+    {.send = "CAPA", .expect = "^\\+OK", .until = "^\\.$", .flags = F_OFFERS},
+    {.send = "STLS", .expect = "^\\+OK", .flags = F_STARTTLS},
+    {.send = "CAPA", .expect = "^\\+OK", .until = "^\\.$"},
+    {.send = "QUIT", .expect = "^\\+OK", .flags = WARDEN_DIALOGUE_BYE},
+    {NULL},
+};
+
 static const struct warden_dialogue smtp_dialogue = {.name = "smtp", .steps = smtp_steps};
 static const struct warden_dialogue imap_dialogue = {.name = "imap", .steps = imap_steps};
 static const struct warden_dialogue pop3_dialogue = {.name = "pop3", .steps = pop3_steps};
 static const struct warden_dialogue http_dialogue = {.name = "http", .steps = http_steps};
+static const struct warden_dialogue smtp_starttls = {.name = "smtp", .steps = smtp_starttls_steps};
+static const struct warden_dialogue imap_starttls = {.name = "imap", .steps = imap_starttls_steps};
+static const struct warden_dialogue pop3_starttls = {.name = "pop3", .steps = pop3_starttls_steps};
+/* Implicit TLS: the same dialogues, under TLS from the first byte. */
+static const struct warden_dialogue smtps_dialogue = {.name = "smtps", .steps = smtp_steps};
+static const struct warden_dialogue imaps_dialogue = {.name = "imaps", .steps = imap_steps};
+static const struct warden_dialogue pop3s_dialogue = {.name = "pop3s", .steps = pop3_steps};
+static const struct warden_dialogue https_dialogue = {.name = "https", .steps = http_steps};
 
 static int http_parse(warden_probe *p, const char *arg)
 {
@@ -277,10 +342,15 @@ static int http_parse(warden_probe *p, const char *arg)
 static int dialogue_run(const warden_probe *p, _unused_ const struct warden_probe_context *ctx,
                         warden_usec_t deadline, char **ret_reason)
 {
-    struct warden__dialogue_target target = {.host = p->host, .port = p->port, .path = p->path};
-    return warden__dialogue_run(p->kind->dialogue, sizeof(*p->kind->dialogue),
-                                sizeof(struct warden_dialogue_step), &target, true, deadline,
-                                ret_reason);
+    const struct warden_dialogue *d =
+        p->starttls && p->kind->starttls ? p->kind->starttls : p->kind->dialogue;
+    struct warden__dialogue_target target = {.host = p->host,
+                                             .port = p->port,
+                                             .path = p->path,
+                                             .tls = &p->tls,
+                                             .implicit_tls = p->kind->implicit_tls};
+    return warden__dialogue_run(d, sizeof(*d), sizeof(struct warden_dialogue_step), &target, true,
+                                deadline, ret_reason);
 }
 
 /* ---- agent: the agent's own probe ------------------------------------------ */
@@ -317,14 +387,18 @@ void warden__probe_bind_agent(warden_probe *p, warden_probe_agent_fn fn, void *u
 }
 
 static const struct probe_kind kinds[] = {
-    {"process", process_parse, process_run, NULL},
-    {"agent", agent_parse, agent_run, NULL},
-    {"tcp:", tcp_parse, tcp_run, NULL},
-    {"exec:", exec_parse, exec_run, NULL},
-    {"smtp:", tcp_parse, dialogue_run, &smtp_dialogue},
-    {"imap:", tcp_parse, dialogue_run, &imap_dialogue},
-    {"pop3:", tcp_parse, dialogue_run, &pop3_dialogue},
-    {"http:", http_parse, dialogue_run, &http_dialogue},
+    {"process", process_parse, process_run, NULL, NULL, false},
+    {"agent", agent_parse, agent_run, NULL, NULL, false},
+    {"tcp:", tcp_parse, tcp_run, NULL, NULL, false},
+    {"exec:", exec_parse, exec_run, NULL, NULL, false},
+    {"smtp:", tcp_parse, dialogue_run, &smtp_dialogue, &smtp_starttls, false},
+    {"imap:", tcp_parse, dialogue_run, &imap_dialogue, &imap_starttls, false},
+    {"pop3:", tcp_parse, dialogue_run, &pop3_dialogue, &pop3_starttls, false},
+    {"http:", http_parse, dialogue_run, &http_dialogue, NULL, false},
+    {"smtps:", tcp_parse, dialogue_run, &smtps_dialogue, NULL, true},
+    {"imaps:", tcp_parse, dialogue_run, &imaps_dialogue, NULL, true},
+    {"pop3s:", tcp_parse, dialogue_run, &pop3s_dialogue, NULL, true},
+    {"https:", http_parse, dialogue_run, &https_dialogue, NULL, true},
 };
 
 int warden_probe_new(const char *spec, warden_probe **ret)
@@ -341,6 +415,7 @@ int warden_probe_new(const char *spec, warden_probe **ret)
             return -ENOMEM;
         }
         p->kind = &kinds[i];
+        p->tls = (struct warden__tls_options)WARDEN__TLS_OPTIONS_DEFAULT;
         p->spec = strdup(spec);
         int r = p->spec ? kinds[i].parse(p, spec + strlen(kinds[i].prefix)) : -ENOMEM;
         if (r < 0) {
@@ -362,12 +437,35 @@ warden_probe *warden_probe_free(warden_probe *p)
     free(p->host);
     free(p->port);
     free(p->path);
+    free(p->ca_file);
     warden__exec_done(&p->exec);
     if (p->agent_free) {
         p->agent_free(p->agent_userdata);
     }
     free(p);
     return NULL;
+}
+
+int warden__probe_set_tls(warden_probe *p, const warden_params *params)
+{
+    const char *ca_file = warden_params_string(params, "tls_ca_file");
+    char *copy = NULL;
+    if (!isempty(ca_file) && !(copy = strdup(ca_file))) {
+        return -ENOMEM;
+    }
+    free(p->ca_file);
+    p->ca_file = copy;
+    /* An agent whose table lacks one of these (built against an older
+     * libwarden than the one that added them) keeps the default. */
+    const char *days = warden_params_string(params, "tls_warn_days");
+    p->tls = (struct warden__tls_options){
+        .verify = warden_params_boolean(params, "tls_verify"),
+        .ca_file = p->ca_file,
+        .warn_days = !isempty(days) ? (int)warden_params_integer(params, "tls_warn_days")
+                                    : WARDEN__TLS_WARN_DAYS_DEFAULT,
+    };
+    p->starttls = warden_params_boolean(params, "check_tls");
+    return 0;
 }
 
 int warden_probe_check_spec(const char *spec)

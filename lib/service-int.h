@@ -101,9 +101,9 @@ int warden__service_still_running(struct warden_service *s, warden_usec_t deadli
 int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
 
 /* reload-agent: the new memory_max and cpu_weight to the running service's
- * cgroup (an unset one back to the kernel's default). 0 when nothing
- * runs. */
-int warden__service_reload(struct warden_service *s, char **ret_reason);
+ * cgroup, or its unit's properties on a systemd host (an unset one back to
+ * the default), by the deadline. 0 when nothing runs. */
+int warden__service_reload(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
 
 /* Whether the sender of a notify message may speak for the service: its
  * main process, or with notify_access=all any process of its tree. */

@@ -479,7 +479,9 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
                                       reason ? reason : "gone");
         }
         r = probe_running(s, deadline, &reason);
-        if (r == 0) {
+        if (r >= 0) {
+            /* WARDEN_PROBE_DEGRADED too: the service answers, and its
+             * warning (a certificate near its expiry) is monitor's to say. */
             return 0;
         }
         warden_usec_t wake = warden_deadline_in(pause);
@@ -675,13 +677,15 @@ static int with_last_output(struct warden_service *s, int r, warden_usec_t deadl
  * recorded where an abandon finds it. */
 struct placement {
     struct warden_service *s;
+    struct warden_unit_resources res;
     char *reason;
 };
 
 static int place_in_unit(pid_t holder, void *userdata, warden_usec_t deadline)
 {
     struct placement *pl = userdata;
-    return warden__unit_start(pl->s->instance, holder, deadline, &pl->s->cgroup, &pl->reason);
+    return warden__unit_start(pl->s->instance, holder, &pl->res, deadline, &pl->s->cgroup,
+                              &pl->reason);
 }
 
 int warden__service_start(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
@@ -725,7 +729,10 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
         qb_log(LOG_DEBUG, "systemd without cgroup v2 or cgroup.kill: the tree is the holder's "
                           "session");
     }
-    r = warden__environ_apply_cgroup(s->params, s->cgroup, false, ret_reason);
+    struct placement pl = {.s = s};
+    /* In a unit, systemd sets its cgroup's limits from its properties. */
+    r = in_unit ? warden__environ_unit_resources(s->params, &pl.res)
+                : warden__environ_apply_cgroup(s->params, s->cgroup, false, ret_reason);
     if (r == 0 && s->notify) {
         int fd = warden__notify_listen(s->notify_path, s->exec.set_user ? s->exec.uid : 0,
                                        s->exec.set_user ? s->exec.gid : 0,
@@ -752,7 +759,6 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
         return r;
     }
 
-    struct placement pl = {.s = s};
     pthread_mutex_lock(&s->lock);
     if (s->abandoned) {
         pthread_mutex_unlock(&s->lock);
@@ -808,12 +814,17 @@ int warden__service_still_running(struct warden_service *s, warden_usec_t deadli
     return with_last_output(s, r, deadline, ret_reason);
 }
 
-int warden__service_reload(struct warden_service *s, char **ret_reason)
+int warden__service_reload(struct warden_service *s, warden_usec_t deadline, char **ret_reason)
 {
     if (!s->cgroup && warden__service_state_load(s) < 0) {
         return 0; /* nothing runs: the next start applies the values */
     }
     warden__service_guess_cgroup(s);
+    if (warden__unit_owns_cgroup(s->cgroup)) {
+        struct warden_unit_resources res;
+        int r = warden__environ_unit_resources(s->params, &res);
+        return r < 0 ? r : warden__unit_set_resources(s->instance, &res, deadline, ret_reason);
+    }
     return warden__environ_apply_cgroup(s->params, s->cgroup, true, ret_reason);
 }
 

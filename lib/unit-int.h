@@ -16,6 +16,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "warden/time.h"
@@ -29,14 +30,29 @@
  * (the holder's session), rather than one outside systemd's units. */
 int warden__unit_enabled(void);
 
+/* The service's resource controls as the unit's properties (MemoryMax=,
+ * CPUWeight=): a scope's own cgroup files are systemd's to write, and it
+ * writes them again on every daemon-reload. WARDEN_UNIT_UNSET: the
+ * property's default (no limit, weight 100). */
+#define WARDEN_UNIT_UNSET UINT64_MAX
+struct warden_unit_resources {
+    uint64_t memory_max; /* bytes */
+    uint64_t cpu_weight; /* 1-10000 */
+};
+
 /* Create the instance's scope unit with pid (the holder, which waits: it
  * forks nothing before it is in the unit) as its process, wait until the
  * start job is done, and check that pid is in the unit's cgroup.
  * ret_cgroup: that cgroup's path. ret_reason (may be NULL) says what
  * systemd answered on failure. -ETIMEDOUT at the deadline, -EEXIST when the
  * unit exists already, -EIO when systemd refused it or its start failed. */
-int warden__unit_start(const char *instance, pid_t pid, warden_usec_t deadline, char **ret_cgroup,
-                       char **ret_reason);
+int warden__unit_start(const char *instance, pid_t pid, const struct warden_unit_resources *res,
+                       warden_usec_t deadline, char **ret_cgroup, char **ret_reason);
+
+/* Set the running unit's resource controls (a reload): every one, the unset
+ * ones back to their default. -EIO with systemd's answer in ret_reason. */
+int warden__unit_set_resources(const char *instance, const struct warden_unit_resources *res,
+                               warden_usec_t deadline, char **ret_reason);
 
 /* Make sure the instance's unit is gone: stop it if it is loaded (with
  * nothing of the service left in it, which is what the callers make sure of

@@ -287,7 +287,22 @@ static char *describe(const char *instance, const char *unit)
     return warden__strdup_printf("warden: service of cluster resource %s", plain ? instance : unit);
 }
 
-static int append_properties(sd_bus_message *m, const char *description, pid_t pid)
+/* MemoryMax= and CPUWeight=, each when set, or every one (reset): systemd
+ * takes UINT64_MAX for "infinity" and for "the default weight". */
+static int append_resources(sd_bus_message *m, const struct warden_unit_resources *res, bool reset)
+{
+    int r = 0;
+    if (reset || res->memory_max != WARDEN_UNIT_UNSET) {
+        r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", res->memory_max);
+    }
+    if (r >= 0 && (reset || res->cpu_weight != WARDEN_UNIT_UNSET)) {
+        r = sd_bus_message_append(m, "(sv)", "CPUWeight", "t", res->cpu_weight);
+    }
+    return r;
+}
+
+static int append_properties(sd_bus_message *m, const char *description, pid_t pid,
+                             const struct warden_unit_resources *res)
 {
     int r = sd_bus_message_open_container(m, 'a', "(sv)");
     if (r >= 0) {
@@ -295,6 +310,9 @@ static int append_properties(sd_bus_message *m, const char *description, pid_t p
                                   "Slice", "s", SLICE, "PIDs", "au", 1, (uint32_t)pid, "Delegate",
                                   "b", 1, "CollectMode", "s", "inactive-or-failed", "Before", "as",
                                   2, "pacemaker.service", "pacemaker_remote.service");
+    }
+    if (r >= 0 && res) {
+        r = append_resources(m, res, false);
     }
     if (r >= 0) {
         r = sd_bus_message_close_container(m);
@@ -306,8 +324,8 @@ static int append_properties(sd_bus_message *m, const char *description, pid_t p
     return r;
 }
 
-int warden__unit_start(const char *instance, pid_t pid, warden_usec_t deadline, char **ret_cgroup,
-                       char **ret_reason)
+int warden__unit_start(const char *instance, pid_t pid, const struct warden_unit_resources *res,
+                       warden_usec_t deadline, char **ret_cgroup, char **ret_reason)
 {
     char unit[WARDEN_INSTANCE_UNIT_SIZE];
     int r = warden__instance_unit_name(instance, unit);
@@ -344,7 +362,7 @@ int warden__unit_start(const char *instance, pid_t pid, warden_usec_t deadline, 
         r = sd_bus_message_append(m, "ss", unit, "fail");
     }
     if (r >= 0) {
-        r = append_properties(m, description, pid);
+        r = append_properties(m, description, pid, res);
     }
     if (r >= 0) {
         r = call(bus, m, deadline, &error, &reply);
@@ -383,6 +401,51 @@ int warden__unit_start(const char *instance, pid_t pid, warden_usec_t deadline, 
         return -ENOMEM;
     }
     *ret_cgroup = path;
+    return 0;
+}
+
+int warden__unit_set_resources(const char *instance, const struct warden_unit_resources *res,
+                               warden_usec_t deadline, char **ret_reason)
+{
+    char unit[WARDEN_INSTANCE_UNIT_SIZE];
+    int r = warden__instance_unit_name(instance, unit);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
+    r = bus_open(deadline, &bus);
+    if (r < 0) {
+        return warden__set_reason(ret_reason, r, "cannot reach systemd over D-Bus: %s",
+                                  strerror(-r));
+    }
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+    _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+    r = sd_bus_message_new_method_call(bus, &m, SYSTEMD, SYSTEMD_PATH, MANAGER,
+                                       "SetUnitProperties");
+    /* runtime: the values live as long as the unit, as the unit itself. */
+    if (r >= 0) {
+        r = sd_bus_message_append(m, "sb", unit, 1);
+    }
+    if (r >= 0) {
+        r = sd_bus_message_open_container(m, 'a', "(sv)");
+    }
+    if (r >= 0) {
+        r = append_resources(m, res, true);
+    }
+    if (r >= 0) {
+        r = sd_bus_message_close_container(m);
+    }
+    if (r >= 0) {
+        r = call(bus, m, deadline, &error, NULL);
+    }
+    if (r < 0 && sd_bus_error_is_set(&error)) {
+        return warden__set_reason(ret_reason, -EIO, "systemd did not set the limits of unit %s: %s",
+                                  unit, error.message);
+    }
+    if (r < 0) {
+        return warden__set_reason(ret_reason, r, "cannot set the limits of unit %s: %s", unit,
+                                  strerror(-r));
+    }
     return 0;
 }
 

@@ -14,6 +14,8 @@ set -euo pipefail
 packages=(
     # build
     gcc meson ninja-build pkg-config libqb-dev libsystemd-dev pacemaker-dev check
+    # build: the TLS of the probes (lib/tls.c)
+    libgnutls28-dev
     # test: a C++ program against the headers (test/agent/test-abi.sh)
     g++
     # run: the cluster stack warden's agents live in

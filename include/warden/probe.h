@@ -10,6 +10,18 @@
  * IPv4 address or an [IPv6] address; PORT is digits only, 1-65535. An
  * `HTTP/1.x 1xx` interim answer (100 Continue) before the status is skipped.
  * The protocol probes are tables of the dialogue engine (dialogue.h).
+ * `smtps:HOST:PORT`, `imaps:HOST:PORT`, `pop3s:HOST:PORT` and
+ * `https:HOST:PORT/PATH` are the same dialogues over TLS from the first byte
+ * (the handshake, with SNI when HOST is a name, under the same deadline).
+ * The server's certificate: an expired one fails the probe (-EPROTO); one
+ * that expires within 14 days makes it return WARDEN_PROBE_DEGRADED, its
+ * reason naming the date ("imaps: certificate of mail.example expires
+ * 2026-12-09 (in 7 days)"). An agent's parameters tls_verify (verify the
+ * chain and HOST against the system's CAs or tls_ca_file; a certificate
+ * that fails fails the probe, -EPROTO), tls_warn_days (instead of 14; 0:
+ * never) and, for the mail agents, check_tls (smtp:, imap:, pop3: begin TLS
+ * with STARTTLS, which the server must offer) apply to the probe of its
+ * service; a probe made here from a spec alone has the defaults.
  * `agent` is the probe of the agent's own (struct warden_agent's probe,
  * agent.h): it parses anywhere, and runs only in an agent that has one.
  * A server may close the connection
@@ -47,8 +59,9 @@ struct warden_probe_context {
 
 /** The forms a probe spec takes, for error messages. */
 #define WARDEN_PROBE_FORMS                                                                         \
-    "process, tcp:HOST:PORT, exec:COMMAND, smtp:HOST:PORT, imap:HOST:PORT, pop3:HOST:PORT or "     \
-    "http:HOST:PORT/PATH (PORT: digits only, 1-65535)"
+    "process, tcp:HOST:PORT, exec:COMMAND, smtp:HOST:PORT, imap:HOST:PORT, pop3:HOST:PORT, "       \
+    "http:HOST:PORT/PATH, or over TLS smtps:, imaps:, pop3s:, https: (PORT: digits only, "         \
+    "1-65535)"
 
 /**
  * What a probe returns when it cannot resolve HOST, negated: the name does
@@ -94,7 +107,9 @@ int warden_probe_check_spec(const char *spec);
  *         resolve (in time); another -errno: the probe failed (e.g.
  *         -ECONNREFUSED; -EPROTO: a protocol probe got a wrong answer,
  *         garbage, a line longer than 1 KiB, more than 1000 lines in one
- *         answer, or TLS; -E2BIG: @p ctx sets fields this library does
+ *         answer, TLS where it speaks in the clear, a TLS handshake that
+ *         fails, an expired or (asked to verify) untrusted certificate;
+ *         -E2BIG: @p ctx sets fields this library does
  *         not know).
  */
 int warden_probe_run(const warden_probe *p, const struct warden_probe_context *ctx,

@@ -101,6 +101,9 @@ check "umask 027 in /proc/PID/status" grep -Eq '^Umask:\s+0027' "/proc/$pid/stat
 check "nice 5 (field 19 of /proc/PID/stat)" \
     bash -c '[ "$(sed "s/.*) //" /proc/$1/stat | cut -d" " -f17)" = 5 ]' _ "$pid"
 check "oom_score_adj 321" bash -c '[ "$(cat /proc/$1/oom_score_adj)" = 321 ]' _ "$pid"
+# systemd's IgnoreSIGPIPE=yes: SIGPIPE (13) is bit 12 of SigIgn.
+check "SIGPIPE ignored, as systemd's services have it (SigIgn in /proc/PID/status)" \
+    bash -c '(( 0x$(awk "/^SigIgn:/{print \$2}" /proc/$1/status) & 0x1000 ))' _ "$pid"
 agent stop command=/bin/true
 expect_rc 0 "stop"
 

@@ -171,7 +171,8 @@ lab_proc_cmdline() {
 # lab_proc_find [--since TICKS] ARGV...: PIDs of live (non-zombie) processes
 # whose argv is ARGV, started at or after TICKS (from lab_ticks_now). argv[0]
 # is compared by basename, so "sleep 100" matches "/bin/sleep 100" and the
-# other way round. Pure /proc walk: no pidof/pgrep.
+# other way round. Only processes of our PID namespace. Pure /proc walk:
+# no pidof/pgrep.
 lab_proc_find() {
     local since=0 d pid want
     local -a argv
@@ -183,6 +184,7 @@ lab_proc_find() {
         (( ${#argv[@]} )) || continue          # kernel threads, zombies
         argv[0]=${argv[0]##*/}
         [[ "${argv[*]}" == "$want" ]] || continue
+        _lab_same_pidns "$pid" || continue
         lab_proc_alive "$pid" || continue
         (( _lab_st_start >= since )) && echo "$pid"
     done
@@ -204,10 +206,18 @@ lab_proc_find_prefix() {
         (( ${#argv[@]} >= n )) || continue
         argv[0]=${argv[0]##*/}
         [[ "${argv[*]:0:n}" == "$want" ]] || continue
+        _lab_same_pidns "$pid" || continue
         lab_proc_alive "$pid" || continue
         (( _lab_st_start >= since )) && echo "$pid"
     done
     return 0
+}
+
+# _lab_same_pidns PID: PID is in our PID namespace. A node of the systemd
+# lab (test/lab/plab.sh) runs the same programs in a namespace of its own,
+# which this lab's tests must not take for theirs.
+_lab_same_pidns() {
+    [[ $(readlink "/proc/$1/ns/pid" 2>/dev/null) == "$(readlink /proc/self/ns/pid)" ]]
 }
 
 # _lab_argv_key ARGV...: ARGV joined by spaces, argv[0] reduced to its basename.

@@ -43,6 +43,27 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+step "lab_proc_find: the same program in another PID namespace is not ours"
+# As a node of the systemd lab (test/lab/plab.sh) runs Pacemaker's daemons:
+# this lab's tests must not take them for their own.
+unshare --pid --fork --kill-child sleep 47474 &
+other=$!
+sleep 47474 &
+mine=$!
+sleeps() {
+    local d n=0
+    for d in /proc/[0-9]*; do
+        [[ $(tr '\0' ' ' 2>/dev/null <"$d/cmdline") == 'sleep 47474 ' ]] && n=$((n + 1))
+    done
+    echo "$n"
+}
+lab_wait_for -t 5 '[[ $(sleeps) == 2 ]]' || fail "the two sleeps did not start"
+found=$(lab_proc_find sleep 47474)
+# SIGKILL: unshare ignores SIGTERM while it waits; --kill-child ends its child.
+kill -KILL "$other" "$mine"
+wait "$other" "$mine" 2>/dev/null || true
+[[ $found == "$mine" ]] || fail "lab_proc_find sleep 47474 found '${found//$'\n'/ }', want only $mine"
+
 step "cluster up"
 lab_up || fail "lab_up failed (see above)"
 

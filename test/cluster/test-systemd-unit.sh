@@ -21,7 +21,14 @@
 #     (found through its cgroup) and starts again;
 #  5. a name past systemd's 255 bytes escaped gets a hashed unit name, starts
 #     and stops;
-#  6. the node is powered off and everything of the test is gone.
+#  6. memory_max and cpu_weight are the unit's MemoryMax= and CPUWeight=
+#     (set at start, changed by reload-agent, kept over daemon-reload), the
+#     service's output is in the journal under the resource's name, and a
+#     service that outgrows memory_max is OOM-killed: monitor says 7 (where
+#     the node has the v2 memory and cpu controllers; this machine binds
+#     them to cgroup v1, so there the properties are checked past the
+#     refusal, with WARDEN_UNCHECKED_CONTROLLERS=1, and their effect is not);
+#  7. the node is powered off and everything of the test is gone.
 # Skips (exit 77) with the reason when it cannot run here (not root,
 # systemd-nspawn, debootstrap or dpkg-buildpackage missing, no image: no
 # network); WARDEN_NO_SKIP=1 makes a skip a failure.
@@ -314,6 +321,78 @@ run_release() {
     check "$rel: no warden unit is left" \
         test -z "$(node_exec systemctl list-units --all --no-legend --plain --type=scope 'warden-*')"
     check "$rel: no sleep of it is left" test -z "$(node_exec pgrep -f '^sleep 4224')"
+
+    run_resources "$rel"
+}
+
+# ---- 6. memory_max and cpu_weight as the unit's properties; the journal ----
+# The scope's own cgroup files are systemd's (it rewrites them on every
+# daemon-reload): the values go through MemoryMax= and CPUWeight=.
+journal_has() { grep -qxF "$1" <<<"$(node_exec journalctl --no-pager -o cat -t "$2")"; }
+oom_kills() { node_exec awk '/^oom_kill /{print $2}' "$1/memory.events"; }
+oom_killed() { [ "$(oom_kills "$1")" -ge 1 ] 2>/dev/null; }
+run_resources() {
+    local rel=$1 inst=units-mem unit cg enforced=1
+    unit=warden-$(unit_of "$inst").scope
+    cg=/sys/fs/cgroup/warden.slice/$unit
+    local -a svc=(command="echo hello-journal-$rel; exec sleep 4545" shell=true)
+    local controllers
+    controllers=$(node_exec cat /sys/fs/cgroup/cgroup.controllers)
+    if ! grep -qw memory <<<"$controllers" || ! grep -qw cpu <<<"$controllers"; then
+        # This host binds memory and cpu to cgroup v1: no node of it has
+        # them in v2. warden refuses the parameters then; the properties
+        # are still checked, past that refusal, and the limits' effect is not.
+        enforced=0
+        node_agent start "$inst" "${svc[@]}" memory_max=64M
+        expect 5 "$rel: start with memory_max where the node has no v2 memory controller"
+        check "$rel: the reason names the parameter and the controller" \
+            grep -q "parameter 'memory_max' needs the cgroup v2 memory controller" <<<"$out"
+        say "$rel: the node's cgroup v2 has no memory or cpu controller ($controllers):" \
+            "MemoryMax= and CPUWeight= are checked as systemd keeps them, not enforced"
+    fi
+    local UNITS_AGENT_ENV=${UNITS_AGENT_ENV:-}
+    ((enforced)) || UNITS_AGENT_ENV+=" WARDEN_UNCHECKED_CONTROLLERS=1"
+    node_agent start "$inst" "${svc[@]}" memory_max=64M cpu_weight=200
+    expect 0 "$rel: start with memory_max=64M cpu_weight=200"
+    check "$rel: MemoryMax of $unit is 64M" \
+        test "$(node_exec systemctl show -P MemoryMax "$unit")" = 67108864
+    check "$rel: CPUWeight of $unit is 200" test "$(node_exec systemctl show -P CPUWeight "$unit")" = 200
+    if ((enforced)); then
+        check "$rel: memory.max of its cgroup is 64M" test "$(node_exec cat "$cg/memory.max")" = 67108864
+        check "$rel: cpu.weight of its cgroup is 200" test "$(node_exec cat "$cg/cpu.weight")" = 200
+    fi
+    check "$rel: the service's output is in the journal under the resource's name" \
+        wait_until 5 journal_has "hello-journal-$rel" "$inst"
+
+    node_agent reload-agent "$inst" "${svc[@]}" memory_max=32M
+    expect 0 "$rel: reload-agent with memory_max=32M and no cpu_weight"
+    check "$rel: MemoryMax is 32M now" test "$(node_exec systemctl show -P MemoryMax "$unit")" = 33554432
+    check "$rel: CPUWeight back to the default" \
+        grep -qx '\[not set\]\|100' <<<"$(node_exec systemctl show -P CPUWeight "$unit")"
+    node_exec systemctl daemon-reload
+    wait_until 10 node_exec systemctl is-system-running --quiet
+    check "$rel: after daemon-reload MemoryMax is still 32M" \
+        test "$(node_exec systemctl show -P MemoryMax "$unit")" = 33554432
+    if ((enforced)); then
+        check "$rel: memory.max follows (32M)" test "$(node_exec cat "$cg/memory.max")" = 33554432
+        check "$rel: cpu.weight back to 100" test "$(node_exec cat "$cg/cpu.weight")" = 100
+    fi
+    node_agent stop "$inst"
+    expect 0 "$rel: stop"
+    check "$rel: the unit is gone" unit_gone "$unit"
+    ((enforced)) || return 0
+
+    # Enforced: a service that outgrows memory_max is killed by the kernel,
+    # and monitor says it is not running.
+    local -a hog=(command="sleep 1; exec tail /dev/zero" shell=true memory_max=32M)
+    node_agent start "$inst" "${hog[@]}"
+    expect 0 "$rel: start of a service that grows past memory_max=32M"
+    check "$rel: the kernel OOM-killed it in its unit" wait_until 15 oom_killed "$cg"
+    node_agent monitor "$inst" "${hog[@]}"
+    expect 7 "$rel: monitor after the OOM kill: not running ($out)"
+    node_agent stop "$inst"
+    expect 0 "$rel: stop after the OOM kill"
+    check "$rel: its unit is gone" unit_gone "$unit"
 }
 
 for rel in $releases; do

@@ -324,6 +324,37 @@ START_TEST(test_validate_paths)
 }
 END_TEST
 
+START_TEST(test_validate_tls)
+{
+    /* The TLS parameters every agent has: refused naming the parameter and
+     * the accepted form. */
+    static const char *const days_bad[] = {"-1", "3651", "14d", "", "1e3", "99999", " 7"};
+    for (size_t i = 0; i < sizeof(days_bad) / sizeof(days_bad[0]); i++) {
+        if (days_bad[i][0]) {
+            expect_validate("tls_warn_days", days_bad[i], WARDEN_OCF_ERR_CONFIGURED,
+                            "a whole number of days, 0-3650");
+        }
+    }
+    expect_validate("tls_warn_days", "0", 0, NULL);
+    expect_validate("tls_warn_days", "3650", 0, NULL);
+    expect_validate("tls_verify", "maybe", WARDEN_OCF_ERR_CONFIGURED, "tls_verify");
+    expect_validate("tls_verify", "true", 0, NULL);
+    expect_validate("tls_ca_file", "ca.pem", WARDEN_OCF_ERR_CONFIGURED,
+                    "the absolute path of a file");
+    expect_validate("tls_ca_file", "/etc/ssl/", WARDEN_OCF_ERR_CONFIGURED,
+                    "the absolute path of a file");
+    expect_validate("tls_ca_file", "/etc/x\ny.pem", WARDEN_OCF_ERR_CONFIGURED,
+                    "the absolute path of a file");
+    /* Missing on this node: exit 2 (WARDEN_PARAM_NODE_PATH). */
+    expect_validate("tls_ca_file", "/nonexistent/warden-ca.pem", WARDEN_OCF_ERR_ARGS,
+                    "tls_ca_file");
+    expect_validate("tls_ca_file", "/etc/hostname", 0, NULL);
+    expect_validate("check", "imaps:127.0.0.1:993", 0, NULL);
+    expect_validate("check", "https:[::1]:443/health", 0, NULL);
+    expect_validate("check", "imaps:127.0.0.1", WARDEN_OCF_ERR_CONFIGURED, "imaps:");
+}
+END_TEST
+
 START_TEST(test_validate_reason_is_one_short_line)
 {
     /* A value is shown escaped and cut: it cannot forge a second
@@ -640,6 +671,7 @@ int main(void)
     add_tcase(s, test_metadata_ocf11, 10);
     add_tcase(s, test_validate_times, 30);
     add_tcase(s, test_validate_paths, 30);
+    add_tcase(s, test_validate_tls, 30);
     add_tcase(s, test_validate_reason_is_one_short_line, 30);
     add_tcase(s, test_usage, 10);
     add_tcase(s, test_table_older_agent, 30);
