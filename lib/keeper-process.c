@@ -541,6 +541,13 @@ static int notify_attach(struct keeper_process *kp)
         qb_log(LOG_INFO, "NOTIFY_SOCKET %s made anew", s->notify_path);
     }
     kp->notify_fd = fd;
+    /* What the service said before READY=1, which the start read. */
+    _cleanup_free_ char *path = warden__keeper_file(s, "notify.status");
+    _cleanup_free_ char *status = NULL;
+    if (path && warden__read_file(path, WARDEN_NOTIFY_STATUS_SIZE - 1, &status) >= 0) {
+        snprintf(s->notify_status, sizeof(s->notify_status), "%s", status);
+        warden__keeper_status(kp->keeper, s->notify_status);
+    }
     int r = qb_loop_poll_add(kp->loop, QB_LOOP_HIGH, fd, POLLIN, kp, on_notify);
     if (r < 0) {
         return r;

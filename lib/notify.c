@@ -196,10 +196,10 @@ int warden__notify_listen(const char *path, uid_t uid, gid_t gid, bool group)
     if (unlink(path) < 0 && errno != ENOENT) {
         return negative_errno();
     }
-    /* Bound with nobody's access, then opened to the service alone. */
-    mode_t old = umask(0777);
+    /* Bound with the process's umask (not changed here: it is every
+     * thread's), then given to the service alone. Whoever could send in
+     * between is still only heard if it is the service (its credentials). */
     r = RET_NERRNO(bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
-    umask(old);
     if (r == 0) {
         r = RET_NERRNO(chown(path, uid, gid));
     }

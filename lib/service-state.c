@@ -82,8 +82,8 @@ int warden__service_state_load(struct warden_service *s)
 /* Called once the keeper has been stood down (or never ran). */
 void warden__service_state_remove(struct warden_service *s)
 {
-    static const char *const files[] = {"service", "keeper",      "keeper.lock",
-                                        "verdict", "verdict.tmp", "output.tail"};
+    static const char *const files[] = {"service",     "keeper",      "keeper.lock",  "verdict",
+                                        "verdict.tmp", "output.tail", "notify.status"};
     for (size_t i = 0; i < ELEMENTSOF(files); i++) {
         _cleanup_free_ char *path = warden__strdup_printf("%s/%s", s->state_dir, files[i]);
         if (path) {

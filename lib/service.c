@@ -582,6 +582,21 @@ static int start_notify_message(struct warden_service *s, const struct warden_no
     return m->ready ? 1 : 0;
 }
 
+/* The last STATUS= the start read, for the keeper (it reads only what the
+ * service says after READY=1): "READY=1\nSTATUS=serving" is common. */
+static void save_status(const struct warden_service *s)
+{
+    if (!s->notify_status[0]) {
+        return;
+    }
+    _cleanup_free_ char *path = warden__strdup_printf("%s/notify.status", s->state_dir);
+    FILE *f = path ? fopen(path, "we") : NULL;
+    if (f) {
+        fputs(s->notify_status, f);
+        fclose(f);
+    }
+}
+
 /* ready=notify: the start is complete when the service says READY=1 (from
  * its main process, or any of its tree with notify_access=all), not when a
  * check passes. Wakes on a message or on the main process's exit; the
@@ -624,6 +639,7 @@ static int wait_ready(struct warden_service *s, warden_usec_t deadline, warden_u
                 char t[32];
                 qb_log(LOG_INFO, "READY=1 after %s",
                        warden_time_format(warden_now() - began, t, sizeof(t)));
+                save_status(s);
                 return 0;
             }
         }

@@ -110,6 +110,12 @@ check "the new keeper made the socket anew" grep -q "NOTIFY_SOCKET .* made anew"
 sleep 4
 monitor "${ready_params[@]}"
 expect_rc 0 "the new keeper hears the watchdog"
+# STATUS=serving came with READY=1, read by the start: the keeper says it.
+kill -9 "$(main_pid)"
+sleep 0.5
+monitor "${ready_params[@]}"
+expect_rc 7 "the main process killed: stopped"
+expect_reason "exited; status: 'serving'" "the keeper's reason carries the STATUS= sent with READY=1"
 agent stop command="$SVC $tmp ready 2"
 expect_rc 0 "stop"
 check "stop leaves nothing: no process, no state, no socket" nothing_left
