@@ -27,7 +27,9 @@ out, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 def notify(text):
     # As sd_notify(3): a failure to send is the caller's to ignore (no
     # reader for a moment, while a lost keeper is replaced).
-    path = os.environ["NOTIFY_SOCKET"]
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return  # not asked to notify: sd_notify(3) then does nothing
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         s.sendto(text.encode(), path)
