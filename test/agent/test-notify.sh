@@ -48,7 +48,7 @@ cleanup() {
     OCF_RESOURCE_INSTANCE=notify-dovecot-$$ agent stop command=/bin/true >/dev/null 2>&1
     local p
     for p in $(pgrep -f "$SVC $tmp" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    cp "$HA_logfile" /tmp/notify-last.log 2>/dev/null; rm -rf "$WARDEN_STATE_DIR" "$tmp"
+    rm -rf "$WARDEN_STATE_DIR" "$tmp"
 }
 trap cleanup EXIT
 
