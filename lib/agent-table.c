@@ -103,6 +103,8 @@ static int check_warn_days(const char *value)
 }
 
 static const char *const dump_types[] = {"stacks", "core", NULL};
+static const char *const ready_forms[] = {"check", "notify", NULL};
+static const char *const notify_access_forms[] = {"main", "all", NULL};
 
 /* Parameters every agent has; an agent may redeclare one to change it. */
 const struct warden_param warden__agent_common_params[] = {
@@ -225,6 +227,24 @@ const struct warden_param warden__agent_common_params[] = {
      "Largest total size of the cores of one dump",
      "A core that would take the dump past this is not written.",
      "a size in bytes, or with K, M or G, e.g. 512M", check_size},
+    {"ready", WARDEN_PARAM_STRING, 0, "check", "When a start is complete",
+     "'check': when the check passes. 'notify': when the service says READY=1 on its "
+     "NOTIFY_SOCKET (the sd_notify protocol, as systemd's Type=notify), whatever the check "
+     "says meanwhile; one that does not within pending_timeout fails, with its last STATUS= in "
+     "the reason, and is undone. EXTEND_TIMEOUT_USEC= may extend that wait, but never into the "
+     "last fifth of the operation's timeout, which the undo needs.",
+     "check or notify", NULL, ready_forms},
+    {"watchdog", WARDEN_PARAM_TIME, 0, NULL, "The service's watchdog (sd_notify WATCHDOG=1)",
+     "The service gets WATCHDOG_USEC and WATCHDOG_PID (as from systemd's WatchdogSec=) and a "
+     "NOTIFY_SOCKET, and must send WATCHDOG=1 at least this often once started: a service "
+     "that does not is hung, a failure the keeper finds without any probe (dumped when "
+     "dump_on_failure is set, and pushed as any failure). WATCHDOG=trigger is a hang at once.",
+     "a time from 100ms to 24h, " TIME_FORMS, check_interval},
+    {"notify_access", WARDEN_PARAM_STRING, 0, "main", "Who may speak on NOTIFY_SOCKET",
+     "As systemd's NotifyAccess=: 'main', only the service's main process is heard; 'all', "
+     "any process of the service's tree. Messages from any other process are dropped. Set, it "
+     "also gives the service a NOTIFY_SOCKET with ready=check (for STATUS= and MAINPID=).",
+     "main or all", NULL, notify_access_forms},
     {NULL},
 };
 

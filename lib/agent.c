@@ -232,18 +232,35 @@ static void dump_hook(void *userdata, warden_usec_t deadline)
     free(dump_before_kill(userdata, "stop-kill", deadline));
 }
 
+/* ready=notify: how long the start may wait for READY=1 when the service
+ * asks for more time (EXTEND_TIMEOUT_USEC=): up to four fifths of the op
+ * timeout, so that the undo of a start that still never says READY=1 keeps
+ * the last fifth, as it does at the default pending_timeout. */
+static warden_usec_t extended_timeout(struct run *r, warden_usec_t timeout)
+{
+    warden_usec_t most = r->op_timeout / 5 * 4;
+    return r->service->ready == WARDEN_READY_NOTIFY && most > timeout ? most : timeout;
+}
+
 static int action_start(struct run *r)
 {
+    warden_usec_t began = warden_now();
     warden_usec_t timeout = pending_timeout(r);
     if (warden__service_status(r->service, NULL) < 0) {
         /* A keeper left from an earlier run has nothing to keep. */
         stand_down_keeper(r->service, warden_deadline_in(timeout));
     }
     int result = 0;
-    int w = wrapped(r, op_start, timeout, &result);
+    warden_usec_t most = extended_timeout(r, timeout);
+    r->service->ready_deadline = most > timeout ? warden_deadline_in(timeout) : 0;
+    int w = wrapped(r, op_start, most, &result);
     if (w == -ETIMEDOUT || result == -ETIMEDOUT) {
         char buf[32];
         warden_usec_t cleanup = cleanup_deadline(r);
+        if (most > timeout && cleanup > began + r->op_timeout - r->op_timeout / 20) {
+            /* An extended wait took some of what the undo had. */
+            cleanup = began + r->op_timeout - r->op_timeout / 20;
+        }
         _cleanup_free_ char *dump = dump_before_kill(r, "start-timeout", cleanup);
         int k = warden__service_abandon(r->service, cleanup);
         /* Where the dump is comes early: Pacemaker keeps 128 characters. */

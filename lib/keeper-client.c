@@ -175,8 +175,12 @@ int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline)
     if (pipe2(ready, O_CLOEXEC) < 0) {
         return negative_errno();
     }
-    char *env[] = {"WARDEN_REPORT_FD=3", NULL};
-    pid_t pid = warden__spawn_detached(self, argv, ready[1], env);
+    /* The start's NOTIFY_SOCKET goes to the keeper as its fd 4: the same
+     * socket, so nothing the service sent in between is lost. */
+    bool pass = s->notify_fd >= 0;
+    char *env[] = {"WARDEN_REPORT_FD=3", pass ? "WARDEN_NOTIFY_FD=4" : NULL, NULL};
+    pid_t pid =
+        warden__spawn_detached_pass(self, argv, ready[1], pass ? s->notify_fd : -EBADF, env);
     close(ready[1]);
     if (pid < 0) {
         close(ready[0]);

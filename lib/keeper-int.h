@@ -113,6 +113,15 @@ void warden__keeper_verdict(const warden_keeper *k, struct warden_verdict *ret);
  * went: Pacemaker keeps 128 characters of a reason). */
 void warden__keeper_annotate(warden_keeper *k, const char *text);
 
+/* The service's last STATUS= (sd_notify): said after the reason of every
+ * failure from now on. */
+void warden__keeper_status(warden_keeper *k, const char *status);
+
+/* A failure found without any probe (a missed watchdog: kind HUNG): the
+ * verdict fails at once, for good (no passing check undoes it), and is
+ * pushed as any failure. Nothing when the verdict is not "running". */
+void warden__keeper_fail(warden_keeper *k, enum warden_failure kind, const char *reason);
+
 /* Hold the published verdict (file and IPC) as it is, while the failure is
  * being dumped: nobody may act on it before the dump is done. Releasing
  * publishes the current one. */

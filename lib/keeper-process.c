@@ -17,12 +17,14 @@
 #include <sys/stat.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "dump-int.h"
 #include "hook-int.h"
 #include "instance-int.h"
 #include "keeper-int.h"
+#include "notify-int.h"
 #include "proc-int.h"
 #include "util-int.h"
 
@@ -60,6 +62,11 @@ struct keeper_process {
     char *push_reason;
     bool push_after_dump;
     uint64_t push_generation; /* the failure warden-push is telling */
+    /* sd_notify: the service's NOTIFY_SOCKET and its watchdog */
+    int notify_fd;
+    bool in_main_exit; /* reading it from kp_main_exited */
+    qb_loop_timer_handle watchdog_timer;
+    warden_usec_t last_refused_log;
 };
 
 /* Called with check_lock held. */
@@ -368,14 +375,26 @@ static void kp_push(void *userdata, const struct warden_verdict *v, enum warden_
     qb_loop_timer_add(kp->loop, QB_LOOP_HIGH, budget * 1000, kp, on_dump_timeout, &kp->dump_timer);
 }
 
+static int32_t on_notify(int32_t fd, int32_t revents, void *data);
+
 static int kp_main_exited(void *userdata, int *ret_pidfd)
 {
     struct keeper_process *kp = userdata;
     struct warden_service *s = kp->service;
-    warden__pidref_done(&s->main);
-    int r = warden__service_status(s, NULL);
-    if (r < 0) {
-        return r == -ESRCH ? -ESRCH : -EIO; /* -EIO: processes of it remain */
+    /* A service that hands over to a new main process says MAINPID= just
+     * before the old one exits: both may wake the loop at once, and the
+     * exit must not be judged before the message is read. */
+    if (kp->notify_fd >= 0) {
+        kp->in_main_exit = true;
+        on_notify(kp->notify_fd, POLLIN, kp);
+        kp->in_main_exit = false;
+    }
+    if (!warden__pidref_alive(&s->main)) {
+        warden__pidref_done(&s->main);
+        int r = warden__service_status(s, NULL);
+        if (r < 0) {
+            return r == -ESRCH ? -ESRCH : -EIO; /* -EIO: processes of it remain */
+        }
     }
     int fd = fcntl(s->main.fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) {
@@ -383,6 +402,159 @@ static int kp_main_exited(void *userdata, int *ret_pidfd)
     }
     kp->watched_main = s->main.pid;
     *ret_pidfd = fd;
+    return 0;
+}
+
+/* ---- sd_notify: the service's messages, its watchdog ------------------- */
+
+static void on_watchdog(void *data)
+{
+    struct keeper_process *kp = data;
+    kp->watchdog_timer = 0;
+    char buf[128], t[32];
+    snprintf(buf, sizeof(buf), "hung: no WATCHDOG=1 within %s",
+             warden_time_format(kp->service->watchdog, t, sizeof(t)));
+    /* A hang, found without a probe: dumped (dump_on_failure) and pushed
+     * by kp_push, as a hung check is. */
+    warden__keeper_fail(kp->keeper, WARDEN_FAILURE_HUNG, buf);
+}
+
+static void watchdog_arm(struct keeper_process *kp)
+{
+    if (!kp->service->watchdog) {
+        return;
+    }
+    if (kp->watchdog_timer) {
+        qb_loop_timer_del(kp->loop, kp->watchdog_timer);
+        kp->watchdog_timer = 0;
+    }
+    qb_loop_timer_add(kp->loop, QB_LOOP_HIGH, kp->service->watchdog * 1000, kp, on_watchdog,
+                      &kp->watchdog_timer);
+}
+
+static void notify_message(struct keeper_process *kp, const struct warden_notify_msg *m)
+{
+    struct warden_service *s = kp->service;
+    if (m->watchdog) {
+        watchdog_arm(kp);
+    }
+    if (m->has_status && !streq(m->status, s->notify_status)) {
+        snprintf(s->notify_status, sizeof(s->notify_status), "%s", m->status);
+        qb_log(LOG_INFO, "service status: %s", s->notify_status);
+        warden__keeper_status(kp->keeper, s->notify_status);
+    }
+    if (m->mainpid > 0 && m->mainpid != s->main.pid) {
+        _cleanup_free_ char *why = NULL;
+        int r = warden__service_adopt_main(s, m->mainpid, &why);
+        int fd = r == 0 ? fcntl(s->main.fd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (fd >= 0) {
+            qb_log(LOG_NOTICE, "main process is now pid %d (MAINPID=)", (int)m->mainpid);
+            kp->watched_main = s->main.pid;
+            if (kp->in_main_exit) {
+                close(fd); /* kp_main_exited hands the new one to the loop */
+            } else {
+                warden__keeper_watch_main(kp->keeper, fd, s->main.pid);
+            }
+        } else {
+            qb_log(LOG_WARNING, "%s: ignored", why ? why : "MAINPID= refused");
+        }
+    }
+    if (m->stopping) {
+        /* Said, not done: if it then exits, that is a crash, as ever. */
+        qb_log(LOG_NOTICE, "the service says it is stopping (STOPPING=1)");
+    }
+    if (m->watchdog_trigger) {
+        warden__keeper_fail(kp->keeper, WARDEN_FAILURE_HUNG,
+                            "hung: the service said WATCHDOG=trigger");
+    }
+}
+
+static int32_t on_notify(int32_t fd, int32_t revents, void *data)
+{
+    struct keeper_process *kp = data;
+    /* A bounded batch per wake-up: a flood must not starve the loop. */
+    for (int i = 0; i < 64; i++) {
+        struct warden_notify_msg m;
+        struct ucred cred;
+        int r = warden__notify_receive(fd, &m, &cred);
+        if (r == -EAGAIN) {
+            break;
+        }
+        if (r == -EBADMSG) {
+            continue;
+        }
+        if (r < 0) {
+            qb_log(LOG_ERR, "cannot read NOTIFY_SOCKET: %s; no longer listening", strerror(-r));
+            qb_loop_poll_del(kp->loop, fd);
+            return 0;
+        }
+        if (!warden__service_notify_sender_ok(kp->service, &cred)) {
+            /* Logged at most once a minute: anyone may flood us. */
+            warden_usec_t now = warden_now();
+            if (now - kp->last_refused_log > 60 * WARDEN_USEC_PER_SEC || !kp->last_refused_log) {
+                kp->last_refused_log = now;
+                qb_log(LOG_WARNING,
+                       "dropped a notify message from pid %d uid %d: not the "
+                       "service's %s",
+                       (int)cred.pid, (int)cred.uid,
+                       kp->service->notify_access == WARDEN_NOTIFY_ALL ? "process"
+                                                                       : "main process");
+            }
+            continue;
+        }
+        notify_message(kp, &m);
+    }
+    return 0;
+}
+
+/* The NOTIFY_SOCKET the start handed over (fd 4, WARDEN_NOTIFY_FD), or,
+ * for a keeper that replaces a lost one, a fresh socket at the same path:
+ * the service's NOTIFY_SOCKET names the path. */
+static int notify_attach(struct keeper_process *kp)
+{
+    struct warden_service *s = kp->service;
+    const char *env = getenv("WARDEN_NOTIFY_FD");
+    int fd = -EBADF;
+    if (!isempty(env)) {
+        fd = atoi(env);
+        unsetenv("WARDEN_NOTIFY_FD");
+        if (fd < 3 || !s->notify || !warden__notify_is_bound_at(fd, s->notify_path)) {
+            if (fd >= 3) {
+                close(fd);
+            }
+            fd = -EBADF;
+        } else {
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+            fcntl(fd, F_SETFL, O_NONBLOCK);
+        }
+    }
+    if (!s->notify) {
+        return 0;
+    }
+    if (fd < 0) {
+        fd = warden__notify_listen(s->notify_path, s->exec.set_user ? s->exec.uid : 0,
+                                   s->exec.set_user ? s->exec.gid : 0,
+                                   s->notify_access == WARDEN_NOTIFY_ALL);
+        if (fd < 0) {
+            return fd;
+        }
+        qb_log(LOG_INFO, "NOTIFY_SOCKET %s made anew", s->notify_path);
+    }
+    kp->notify_fd = fd;
+    /* What the service said before READY=1, which the start read. */
+    _cleanup_free_ char *path = warden__keeper_file(s, "notify.status");
+    _cleanup_free_ char *status = NULL;
+    if (path && warden__read_file(path, WARDEN_NOTIFY_STATUS_SIZE - 1, &status) >= 0) {
+        snprintf(s->notify_status, sizeof(s->notify_status), "%s", status);
+        warden__keeper_status(kp->keeper, s->notify_status);
+    }
+    int r = qb_loop_poll_add(kp->loop, QB_LOOP_HIGH, fd, POLLIN, kp, on_notify);
+    if (r < 0) {
+        return r;
+    }
+    /* The service's first WATCHDOG=1 is due within one period of the
+     * keeper's start (its start is complete then). */
+    watchdog_arm(kp);
     return 0;
 }
 
@@ -545,7 +717,7 @@ int warden__keeper_main(const warden_params *p, const char *instance,
                         const struct warden_agent *agent)
 {
     prctl(PR_SET_NAME, "warden-keeper");
-    struct keeper_process kp = {.params = p, .agent = agent};
+    struct keeper_process kp = {.params = p, .agent = agent, .notify_fd = -EBADF};
     pthread_mutex_init(&kp.check_lock, NULL);
     bool owner = false;
     _cleanup_free_ char *why = NULL;
@@ -620,6 +792,13 @@ int warden__keeper_main(const warden_params *p, const char *instance,
         qb_log(LOG_ERR, "keeper: cannot record itself or publish in %s", kp.service->state_dir);
         goto out;
     }
+    r = notify_attach(&kp);
+    if (r < 0) {
+        /* Without it no watchdog is kept: a failure, not a silent gap. */
+        qb_log(LOG_ERR, "keeper: cannot listen on NOTIFY_SOCKET %s: %s", kp.service->notify_path,
+               strerror(-r));
+        goto out;
+    }
     /* IPC serves reloads and monitors that find no verdict file. Another
      * process holding the name (any local user can bind an abstract name)
      * must not stop the keeping: the verdict file and the pushes go on,
@@ -644,6 +823,13 @@ int warden__keeper_main(const warden_params *p, const char *instance,
     result = 0;
 out:
     signal_ready(NULL);
+    if (kp.watchdog_timer) {
+        qb_loop_timer_del(kp.loop, kp.watchdog_timer);
+    }
+    if (kp.notify_fd >= 0) {
+        qb_loop_poll_del(kp.loop, kp.notify_fd);
+        close(kp.notify_fd);
+    }
     warden__keeper_free(kp.keeper);
     if (kp.loop) {
         qb_loop_destroy(kp.loop);

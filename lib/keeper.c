@@ -34,6 +34,7 @@ struct warden_keeper {
     bool sticky;              /* a failure no probe can undo (a dependency restarted) */
     enum warden_failure kind; /* of the failure being recorded */
     char note[160];           /* said with every verdict of this episode */
+    char status[128];         /* the service's last STATUS= (sd_notify), said with failures */
 
     qb_loop_timer_handle tick_timer;
     qb_loop_timer_handle hang_timer;
@@ -276,6 +277,11 @@ static void set_verdict(warden_keeper *k, enum warden_health health, const char 
     }
     snprintf(v->reason, sizeof(v->reason), "%s%s%s", k->note, k->note[0] && reason ? "; " : "",
              reason ? reason : "");
+    if (!healthy && k->status[0]) {
+        size_t len = strlen(v->reason);
+        snprintf(v->reason + len, sizeof(v->reason) - len, "%sstatus: '%s'", len ? "; " : "",
+                 k->status);
+    }
     if (!healthy && !k->in_episode) {
         /* Once per episode: a failing service is reported once, then left
          * to Pacemaker's recovery. */
@@ -364,6 +370,24 @@ void warden__keeper_annotate(warden_keeper *k, const char *text)
     snprintf(k->note, sizeof(k->note), "%s", text);
     snprintf(joined, sizeof(joined), "%s%s%s", k->note, v->reason[0] ? "; " : "", v->reason);
     snprintf(v->reason, sizeof(v->reason), "%.*s", (int)sizeof(v->reason) - 1, joined);
+    publish(k);
+}
+
+void warden__keeper_status(warden_keeper *k, const char *status)
+{
+    snprintf(k->status, sizeof(k->status), "%s", status ? status : "");
+}
+
+void warden__keeper_fail(warden_keeper *k, enum warden_failure kind, const char *reason)
+{
+    /* A failure already on record (or a service gone) is not made twice. */
+    if (k->verdict.health != WARDEN_HEALTH_RUNNING || !k->started) {
+        return;
+    }
+    /* No probe can undo it: only a restart does. */
+    k->sticky = true;
+    k->kind = kind;
+    set_verdict(k, WARDEN_HEALTH_FAILED, reason);
     publish(k);
 }
 

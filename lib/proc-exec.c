@@ -290,11 +290,34 @@ static void reset_signals(void)
     }
 }
 
+/* WATCHDOG_PID (sd_notify) must name the service's own process, which does
+ * not exist before the fork: the entry comes as a placeholder of ten digits
+ * (service.c), filled here in the child's copy of the environment. */
+static void fill_watchdog_pid(char **envp)
+{
+    static const char name[] = "WATCHDOG_PID=";
+    for (char **v = envp; v && *v; v++) {
+        if (strncmp(*v, name, sizeof(name) - 1) == 0 && strlen(*v + sizeof(name) - 1) >= 10) {
+            char digits[12];
+            int n = 0;
+            for (unsigned long pid = (unsigned long)getpid(); n == 0 || pid; pid /= 10) {
+                digits[n++] = (char)('0' + pid % 10);
+            }
+            char *at = *v + sizeof(name) - 1;
+            while (n > 0) {
+                *at++ = digits[--n];
+            }
+            *at = '\0';
+        }
+    }
+}
+
 /* Never returns: execs, or reports the failure on err_fd and exits 127. */
 static _Noreturn void child_exec(const struct warden_exec *e, int err_fd)
 {
     struct exec_report rep = {.step = STEP_EXEC};
     reset_signals();
+    fill_watchdog_pid(e->envp);
     if (warden__environ_child_apply(e->environ) < 0) {
         rep.step = STEP_SETUP;
         goto fail;
@@ -646,6 +669,12 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
 pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd,
                              char *const extra_env[])
 {
+    return warden__spawn_detached_pass(path, argv, ready_fd, -EBADF, extra_env);
+}
+
+pid_t warden__spawn_detached_pass(const char *path, char *const argv[], int ready_fd, int pass_fd,
+                                  char *const extra_env[])
+{
     char **envp = NULL;
     int r = warden__exec_environment_with(ready_fd >= 0, extra_env, &envp);
     if (r < 0) {
@@ -660,6 +689,10 @@ pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd,
     if (pid == 0) {
         setsid();
         reset_signals();
+        if (pass_fd >= 0 && pass_fd < 5) {
+            /* Out of the way of 3 and 4 first. */
+            pass_fd = fcntl(pass_fd, F_DUPFD_CLOEXEC, 5);
+        }
         if (ready_fd >= 0) {
             /* dup2 onto itself would keep O_CLOEXEC; clear it then. */
             if (ready_fd == 3) {
@@ -667,7 +700,10 @@ pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd,
             } else {
                 dup2(ready_fd, 3);
             }
-            close_range(4, ~0U, 0);
+            if (pass_fd >= 0) {
+                dup2(pass_fd, 4);
+            }
+            close_range(pass_fd >= 0 ? 5 : 4, ~0U, 0);
         } else {
             close_range(3, ~0U, 0);
         }

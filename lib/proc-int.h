@@ -168,3 +168,6 @@ int warden__run(const struct warden_exec *e, warden_usec_t deadline, int *ret_st
  * pid. */
 pid_t warden__spawn_detached(const char *path, char *const argv[], int ready_fd,
                              char *const extra_env[]);
+/* The same, with pass_fd (>= 0, and only with ready_fd) as its fd 4. */
+pid_t warden__spawn_detached_pass(const char *path, char *const argv[], int ready_fd, int pass_fd,
+                                  char *const extra_env[]);

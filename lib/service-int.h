@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "environ-int.h"
+#include "notify-int.h"
 #include "output-int.h"
 #include "proc-int.h"
 #include "warden/agent.h"
@@ -27,6 +28,21 @@ struct warden_service {
     char *stop_command;
     warden_probe *probe;
     warden_usec_t check_timeout;
+
+    /* The sd_notify protocol (notify-int.h): whether the service gets a
+     * NOTIFY_SOCKET (ready=notify, watchdog, or notify_access given), at
+     * which path, and the start's listener (handed to the keeper). */
+    enum warden_ready ready;
+    enum warden_notify_access notify_access;
+    warden_usec_t watchdog; /* 0: none */
+    bool notify;
+    char *notify_path;
+    int notify_fd;
+    /* ready=notify: the wait for READY=1 ends here (pending_timeout),
+     * unless the service extends it, up to the deadline the start was
+     * given. 0: the start's deadline. */
+    warden_usec_t ready_deadline;
+    char notify_status[WARDEN_NOTIFY_STATUS_SIZE]; /* the last STATUS= */
 
     /* Serialises the spawn and state writes of the worker with the
      * wrapper's clean-up after a timeout; see warden__service_abandon. */
@@ -88,6 +104,15 @@ int warden__service_stop(struct warden_service *s, warden_usec_t deadline, char 
  * cgroup, or its unit's properties on a systemd host (an unset one back to
  * the default), by the deadline. 0 when nothing runs. */
 int warden__service_reload(struct warden_service *s, warden_usec_t deadline, char **ret_reason);
+
+/* Whether the sender of a notify message may speak for the service: its
+ * main process, or with notify_access=all any process of its tree. */
+bool warden__service_notify_sender_ok(const struct warden_service *s, const struct ucred *cred);
+
+/* MAINPID=: make pid the main process, only when it is a process of the
+ * service's tree (re-verified once its pidfd is open), and record it.
+ * -EPERM (not the service's), -ESRCH (gone), and a reason. */
+int warden__service_adopt_main(struct warden_service *s, pid_t pid, char **ret_reason);
 
 /* Run the probe once against the running service. */
 int warden__service_probe(struct warden_service *s, warden_usec_t deadline, char **ret_reason);

@@ -82,8 +82,9 @@ int warden__service_state_load(struct warden_service *s)
 /* Called once the keeper has been stood down (or never ran). */
 void warden__service_state_remove(struct warden_service *s)
 {
-    static const char *const files[] = {"service",     "keeper",  "keeper.lock", "verdict",
-                                        "verdict.tmp", "history", "history.tmp", "output.tail"};
+    static const char *const files[] = {"service",     "keeper",      "keeper.lock",
+                                        "verdict",     "verdict.tmp", "history",
+                                        "history.tmp", "output.tail", "notify.status"};
     for (size_t i = 0; i < ELEMENTSOF(files); i++) {
         _cleanup_free_ char *path = warden__strdup_printf("%s/%s", s->state_dir, files[i]);
         if (path) {
@@ -91,6 +92,9 @@ void warden__service_state_remove(struct warden_service *s)
         }
     }
     rmdir(s->state_dir);
+    if (s->notify_path) {
+        unlink(s->notify_path); /* the service's NOTIFY_SOCKET, in <root>/.notify */
+    }
 }
 
 /* The service's tree: its cgroup, or the holder's session (by the holder's

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "cgroup-int.h"
@@ -31,6 +32,70 @@ const char *warden__state_root(void)
 {
     const char *env = getenv("WARDEN_STATE_DIR");
     return !isempty(env) ? env : WARDEN_STATE_DIR_DEFAULT;
+}
+
+/* The sd_notify variables: the service's own, and never one that the
+ * agent inherited (a NOTIFY_SOCKET of Pacemaker's systemd unit would let the
+ * service speak for Pacemaker), whatever `environment` says. WATCHDOG_PID
+ * is a placeholder the service's process fills with its own pid between
+ * fork and exec (proc-exec.c): the pid is not known before. */
+static int notify_environment(struct warden_service *s)
+{
+    static const char *const names[] = {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID="};
+    char **envp = s->exec.envp;
+    size_t n = 0, k = 0;
+    while (envp[n]) {
+        n++;
+    }
+    char **out = calloc(n + 4, sizeof(char *));
+    if (!out) {
+        return -ENOMEM;
+    }
+    if (s->notify) {
+        out[k++] = warden__strdup_printf("NOTIFY_SOCKET=%s", s->notify_path);
+        if (s->watchdog) {
+            out[k++] = warden__strdup_printf("WATCHDOG_USEC=%llu", (unsigned long long)s->watchdog);
+            out[k++] = strdup("WATCHDOG_PID=0000000000");
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (!out[i]) {
+            warden__strv_free(out);
+            return -ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool ours = false;
+        for (size_t j = 0; j < ELEMENTSOF(names); j++) {
+            ours = ours || startswith(envp[i], names[j]);
+        }
+        if (ours) {
+            free(envp[i]);
+        } else {
+            out[k++] = envp[i];
+        }
+    }
+    free(envp);
+    s->exec.envp = out;
+    return 0;
+}
+
+/* ready, watchdog, notify_access (validated by the table already). */
+static int notify_from_params(struct warden_service *s, const warden_params *p)
+{
+    int r = warden__notify_path(s->instance, &s->notify_path);
+    if (r < 0) {
+        return r;
+    }
+    if (warden__ready_parse(warden_params_string(p, "ready"), &s->ready) < 0 ||
+        warden__notify_access_parse(warden_params_string(p, "notify_access"), &s->notify_access) <
+            0) {
+        return -EINVAL;
+    }
+    s->watchdog = warden_params_time(p, "watchdog");
+    s->notify = s->ready == WARDEN_READY_NOTIFY || s->watchdog > 0 ||
+                (p && warden_params_is_set(p, "notify_access"));
+    return 0;
 }
 
 static int build_exec(struct warden_service *s, const warden_params *p, char **ret_reason)
@@ -108,6 +173,9 @@ static int build_exec(struct warden_service *s, const warden_params *p, char **r
         r = warden__exec_environment_with(false, extra, &s->exec.envp);
     }
     warden__strv_free(extra);
+    if (r == 0) {
+        r = notify_environment(s);
+    }
     return r;
 }
 
@@ -131,6 +199,7 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
     s->holder = WARDEN_PIDREF_NULL;
     s->main = WARDEN_PIDREF_NULL;
     s->output = WARDEN_OUTPUT_INIT;
+    s->notify_fd = -EBADF;
     s->instance = strdup(instance);
     s->state_dir = warden__strdup_printf("%s/%s", warden__state_root(), dir_name);
     const char *pidfile = warden_params_string(p, "pidfile");
@@ -152,6 +221,12 @@ int warden__service_new(const warden_params *p, const char *instance, bool need_
                                   warden__shown(check, shown), WARDEN_PROBE_FORMS);
     }
     s->params = p;
+    r = notify_from_params(s, p);
+    if (r < 0) {
+        warden__service_free(s);
+        return warden__set_reason(ret_reason, r, "cannot name the service's NOTIFY_SOCKET: %s",
+                                  strerror(-r));
+    }
     r = build_exec(s, p, ret_reason);
     if (r < 0 && need_exec) {
         warden__service_free(s);
@@ -200,6 +275,10 @@ struct warden_service *warden__service_free(struct warden_service *s)
     s->exec.workdir = NULL;
     warden__exec_done(&s->exec);
     warden__output_done(&s->output);
+    if (s->notify_fd >= 0) {
+        close(s->notify_fd);
+    }
+    free(s->notify_path);
     warden_probe_free(s->probe);
     warden__pidref_done(&s->holder);
     warden__pidref_done(&s->main);
@@ -415,6 +494,176 @@ static int wait_healthy(struct warden_service *s, warden_usec_t deadline, char *
     }
 }
 
+/* ---- sd_notify ----------------------------------------------------------- */
+
+bool warden__service_notify_sender_ok(const struct warden_service *s, const struct ucred *cred)
+{
+    /* The kernel's word for who sent it (SO_PASSCRED): a process cannot
+     * claim another's pid without CAP_SYS_ADMIN. A message the main process
+     * sent just before it exited still counts (a forking service's parent
+     * says MAINPID= and goes). */
+    if (cred->pid <= 1) {
+        return false;
+    }
+    if (cred->pid == s->main.pid) {
+        return true;
+    }
+    if (s->notify_access != WARDEN_NOTIFY_ALL || cred->pid == s->holder.pid) {
+        return false;
+    }
+    struct warden_tree t = warden__service_tree(s);
+    return warden__tree_contains(&t, cred->pid);
+}
+
+int warden__service_adopt_main(struct warden_service *s, pid_t pid, char **ret_reason)
+{
+    if (pid == s->main.pid && warden__pidref_alive(&s->main)) {
+        return 0;
+    }
+    struct warden_tree t = warden__service_tree(s);
+    if (pid <= 1 || pid == s->holder.pid || !warden__tree_contains(&t, pid)) {
+        return warden__set_reason(ret_reason, -EPERM, "MAINPID=%d is not a process of the service",
+                                  (int)pid);
+    }
+    struct warden_pidref ref = WARDEN_PIDREF_NULL;
+    if (warden__pidref_open(pid, 0, &ref) < 0) {
+        return warden__set_reason(ret_reason, -ESRCH, "MAINPID=%d is gone", (int)pid);
+    }
+    /* The pid was looked at before its pidfd was open: it may have been
+     * another process then. Now that the pidfd pins the process, while it
+     * lives the pid is its, so a second look settles whose it is. */
+    t = warden__service_tree(s);
+    if (!warden__tree_contains(&t, pid) || !warden__pidref_alive(&ref)) {
+        warden__pidref_done(&ref);
+        return warden__set_reason(ret_reason, -EPERM, "MAINPID=%d is not a process of the service",
+                                  (int)pid);
+    }
+    pthread_mutex_lock(&s->lock);
+    warden__pidref_done(&s->main);
+    s->main = ref;
+    int r = s->abandoned ? -ETIMEDOUT : warden__service_state_write(s);
+    pthread_mutex_unlock(&s->lock);
+    if (r < 0) {
+        return warden__set_reason(ret_reason, r, "cannot record MAINPID=%d: %s", (int)pid,
+                                  strerror(-r));
+    }
+    return 0;
+}
+
+/* One message during a start. Returns 1 on READY=1. */
+static int start_notify_message(struct warden_service *s, const struct warden_notify_msg *m,
+                                warden_usec_t *deadline, warden_usec_t cap)
+{
+    if (m->has_status && !streq(m->status, s->notify_status)) {
+        snprintf(s->notify_status, sizeof(s->notify_status), "%s", m->status);
+        qb_log(LOG_INFO, "service status: %s", s->notify_status);
+    }
+    if (m->mainpid > 0 && m->mainpid != s->main.pid) {
+        _cleanup_free_ char *why = NULL;
+        if (warden__service_adopt_main(s, m->mainpid, &why) == 0) {
+            qb_log(LOG_INFO, "main process is now pid %d (MAINPID=)", (int)m->mainpid);
+        } else {
+            qb_log(LOG_WARNING, "%s: ignored", why ? why : "MAINPID= refused");
+        }
+    }
+    if (m->stopping) {
+        qb_log(LOG_NOTICE, "the service says it is stopping (STOPPING=1)");
+    }
+    if (m->has_extend) {
+        warden_usec_t want = warden_deadline_in(m->extend_usec);
+        if (want > *deadline) {
+            *deadline = want < cap ? want : cap;
+            char t[32];
+            qb_log(LOG_INFO, "the service extends its start: READY=1 awaited %s more%s",
+                   warden_time_format(*deadline - warden_now(), t, sizeof(t)),
+                   want > cap ? " (the most the operation's timeout leaves)" : "");
+        }
+    }
+    return m->ready ? 1 : 0;
+}
+
+/* The last STATUS= the start read, for the keeper (it reads only what the
+ * service says after READY=1): "READY=1\nSTATUS=serving" is common. */
+static void save_status(const struct warden_service *s)
+{
+    if (!s->notify_status[0]) {
+        return;
+    }
+    _cleanup_free_ char *path = warden__strdup_printf("%s/notify.status", s->state_dir);
+    FILE *f = path ? fopen(path, "we") : NULL;
+    if (f) {
+        fputs(s->notify_status, f);
+        fclose(f);
+    }
+}
+
+/* ready=notify: the start is complete when the service says READY=1 (from
+ * its main process, or any of its tree with notify_access=all), not when a
+ * check passes. Wakes on a message or on the main process's exit; the
+ * wait ends at deadline, which EXTEND_TIMEOUT_USEC= may move up to cap. */
+static int wait_ready(struct warden_service *s, warden_usec_t deadline, warden_usec_t cap,
+                      char **ret_reason)
+{
+    warden_usec_t began = warden_now();
+    unsigned refused = 0;
+    for (;;) {
+        /* Every queued message first: a forking service's parent may have
+         * said MAINPID= and READY=1 just before it exited. A bounded batch:
+         * a flood must not keep the start past its deadline. */
+        for (int i = 0; i < 64; i++) {
+            struct warden_notify_msg m;
+            struct ucred cred;
+            int r = warden__notify_receive(s->notify_fd, &m, &cred);
+            if (r == -EAGAIN) {
+                break;
+            }
+            if (r == -EBADMSG) {
+                qb_log(LOG_DEBUG, "dropped a malformed notify message");
+                continue;
+            }
+            if (r < 0) {
+                return warden__set_reason(ret_reason, r, "cannot read NOTIFY_SOCKET: %s",
+                                          strerror(-r));
+            }
+            if (!warden__service_notify_sender_ok(s, &cred)) {
+                if (refused++ > 0) {
+                    continue; /* logged once: anyone who can reach it may flood it */
+                }
+                qb_log(LOG_WARNING,
+                       "dropped a notify message from pid %d uid %d: not the service's %s",
+                       (int)cred.pid, (int)cred.uid,
+                       s->notify_access == WARDEN_NOTIFY_ALL ? "process" : "main process");
+                continue;
+            }
+            if (start_notify_message(s, &m, &deadline, cap) == 1) {
+                char t[32];
+                qb_log(LOG_INFO, "READY=1 after %s",
+                       warden_time_format(warden_now() - began, t, sizeof(t)));
+                save_status(s);
+                return 0;
+            }
+        }
+        _cleanup_free_ char *reason = NULL;
+        int r = warden__service_status(s, &reason);
+        if (r < 0) {
+            return warden__set_reason(ret_reason, r, "service exited while starting (%s)",
+                                      reason ? reason : "gone");
+        }
+        if (warden_now() >= deadline) {
+            char t[32];
+            warden_time_format(warden_now() - began, t, sizeof(t));
+            if (s->notify_status[0]) {
+                return warden__set_reason(ret_reason, -ETIMEDOUT, "no READY=1 in %s, status: '%s'",
+                                          t, s->notify_status);
+            }
+            return warden__set_reason(ret_reason, -ETIMEDOUT, "no READY=1 in %s (no STATUS=)", t);
+        }
+        struct pollfd pfd[2] = {{.fd = s->notify_fd, .events = POLLIN},
+                                {.fd = s->main.fd, .events = POLLIN}};
+        poll(pfd, 2, warden__poll_timeout_ms(deadline));
+    }
+}
+
 /* A start that failed says what the service printed last: a daemon that
  * explains why it will not run ("refusing to run as root") is understood
  * from the reason alone. */
@@ -460,6 +709,11 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     if (!s->exec.argv || !s->exec.envp) {
         return warden__set_reason(ret_reason, -EINVAL, "no command to start");
     }
+    /* Only the wait for READY=1 may run past ready_deadline. */
+    warden_usec_t cap = deadline;
+    if (s->ready_deadline && s->ready_deadline < deadline) {
+        deadline = s->ready_deadline;
+    }
     const struct warden_agent *a = s->agent;
     if (warden__service_status(s, NULL) == 0) {
         qb_log(LOG_INFO, "already running as pid %d", (int)s->main.pid);
@@ -495,6 +749,20 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
     /* In a unit, systemd sets its cgroup's limits from its properties. */
     r = in_unit ? warden__environ_unit_resources(s->params, &pl.res)
                 : warden__environ_apply_cgroup(s->params, s->cgroup, false, ret_reason);
+    if (r == 0 && s->notify) {
+        int fd = warden__notify_listen(s->notify_path, s->exec.set_user ? s->exec.uid : 0,
+                                       s->exec.set_user ? s->exec.gid : 0,
+                                       s->notify_access == WARDEN_NOTIFY_ALL);
+        if (fd < 0) {
+            r = warden__set_reason(ret_reason, fd, "cannot make the NOTIFY_SOCKET %s: %s",
+                                   s->notify_path, strerror(-fd));
+        } else {
+            if (s->notify_fd >= 0) {
+                close(s->notify_fd);
+            }
+            s->notify_fd = fd;
+        }
+    }
     if (r == 0 && s->params) {
         r = warden__output_open(&s->output, warden_params_string(s->params, "output"), s->instance,
                                 s->state_dir, &s->exec, ret_reason);
@@ -540,11 +808,13 @@ int warden__service_start(struct warden_service *s, warden_usec_t deadline, char
         }
         qb_log(LOG_INFO, "pidfile %s names pid %d", s->pidfile, (int)s->main.pid);
     }
-    r = wait_healthy(s, deadline, ret_reason);
+    r = s->ready == WARDEN_READY_NOTIFY && s->notify_fd >= 0
+            ? wait_ready(s, deadline, cap, ret_reason)
+            : wait_healthy(s, deadline, ret_reason);
     if (r < 0) {
         return with_last_output(s, r, deadline, ret_reason);
     }
-    return run_hook(s, "ready", a ? a->ready : NULL, deadline, ret_reason);
+    return run_hook(s, "ready", a ? a->ready : NULL, cap, ret_reason);
 }
 
 int warden__service_still_running(struct warden_service *s, warden_usec_t deadline,
