@@ -45,7 +45,10 @@ why=$(lab_check_prereqs) || skip "$why"
 command -v crm >/dev/null 2>&1 || skip "crmsh (crm) is not installed"
 [[ -x $AGENT_PATH ]] || skip "ocf:warden:daemon is not installed ($AGENT_PATH): scripts/install.sh installs it"
 [[ -x /usr/bin/python3 ]] || fail "/usr/bin/python3 is missing (the test's service)"
-"$AGENT_PATH" meta-data 2>/dev/null | grep -q 'parameter name="watchdog"' ||
+# Not "meta-data | grep -q": under pipefail, grep's early exit is the
+# agent's SIGPIPE, a failed pipeline.
+md=$("$AGENT_PATH" meta-data 2>/dev/null) || true
+grep -q 'parameter name="watchdog"' <<<"$md" ||
     fail "the installed ocf:warden:daemon has no watchdog parameter: install this tree's (scripts/install.sh)"
 
 trap finish EXIT

@@ -164,6 +164,24 @@ if [ "${1:-}" = --inside ]; then
             say "FAIL man -w ocf_warden_$a: $p"
         fi
     done
+    # The operator's command (issue 12): installed, documented, answering.
+    if p=$(inroot man -w 8 warden 2>&1); then say "PASS man -w 8 warden: $p"; else say "FAIL man -w 8 warden: $p"; fi
+    if inroot test -f /usr/share/bash-completion/completions/warden; then
+        say "PASS the bash completion of warden is installed"
+    else
+        say "FAIL no /usr/share/bash-completion/completions/warden"
+    fi
+    if out=$(inroot /usr/sbin/warden status --json 2>&1) && python3 -c 'import json, sys; json.loads(sys.argv[1])' "$out"; then
+        say "PASS warden status --json answers JSON on a node with no instance: $(head -c 80 <<<"$out")"
+    else
+        say "FAIL warden status --json: $(head -c 300 <<<"$out")"
+    fi
+    # libwarden loads GnuTLS with dlopen (lib/tls.c), which shlibs cannot see.
+    if grep -q 'libgnutls30' <<<"$(inroot dpkg-query -W -f '${Depends}' libwarden0)"; then
+        say "PASS libwarden0 depends on libgnutls30 (loaded on the first TLS probe)"
+    else
+        say "FAIL libwarden0 does not depend on libgnutls30: $(inroot dpkg-query -W -f '${Depends}' libwarden0)"
+    fi
     page=$(inroot env MANWIDTH=80 man -P cat ocf_warden_daemon 2>/dev/null)
     if grep -q "SUPPORTED PARAMETERS" <<<"$page" && grep -q "pcs resource create" <<<"$page" &&
             grep -q "crm configure primitive" <<<"$page" && grep -q "command" <<<"$page"; then
