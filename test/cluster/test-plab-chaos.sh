@@ -66,7 +66,9 @@ CHAOS_KEEPER_RSS_GROWTH=${CHAOS_KEEPER_RSS_GROWTH:-4096}
 releases=${PLAB_RELEASES:-bookworm}
 echo "# CHAOS_SEED=$CHAOS_SEED CHAOS_FAULTS=$CHAOS_FAULTS PLAB_RELEASES='$releases' (set them to replay)"
 
-trap 'jobs -p | xargs -r kill 2>/dev/null; plab_down_if_started' EXIT
+# the SIGCONTs sent later (contlater), the only jobs but the lab's switch
+CONT_PIDS=()
+trap '((${#CONT_PIDS[@]} == 0)) || kill "${CONT_PIDS[@]}" 2>/dev/null; plab_down_if_started' EXIT
 
 for rel in $releases; do
     t=$SECONDS
@@ -223,18 +225,42 @@ VIOL=''
 
 viol() { VIOL+="${VIOL:+; }$*"; }
 
-# keepers NODE: "RSC PID RSS" of every keeper on NODE
-keepers() {
-    plab_exec "$1" sh -c 'for p in $(pgrep -f "^__warden_keeper "); do
-        a=$(tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null) || continue
-        r=$(awk "/^VmRSS:/ { print \$2 }" "/proc/$p/status" 2>/dev/null)
-        set -- $a; echo "$2 $p ${r:-0}"; done' 2>/dev/null
+# look NODE RSC...: in one visit of NODE, lines
+#   orphan RSC PID:ARGV...   what of RSC (not running on NODE) is there: as
+#                            procs (plab-checks.sh) finds it
+#   warden-keeper|warden-output RSC PID RSS   warden's per-resource
+#                            processes ("warden-keeper __warden_keeper RSC",
+#                            "warden-output RSC")
+#   vip                      the virtual address is on eth0
+look() {
+    local node=$1 r args=()
+    shift
+    for r in "$@"; do args+=("$r" "${PAT[$r]}"); done
+    plab_exec "$node" sh -c '
+        while [ $# -gt 0 ]; do
+            r=$1 pat=$2; shift 2
+            o=$({ pgrep -f -- "$pat"; pgrep -f -- "__warden_keeper $r\$"; pgrep -x -f -- "warden-output $r"
+                  cat "/sys/fs/cgroup/warden.slice/warden-$(systemd-escape "$r").scope/cgroup.procs" 2>/dev/null
+                } | sort -un | while read -r p; do
+                    a=$(tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null) || continue
+                    case $a in *"pgrep -"*|"") continue ;; esac
+                    printf "%s:%s " "$p" "${a% }"
+                done)
+            [ -z "$o" ] || echo "orphan $r $o"
+        done
+        for p in $(pgrep -f "^warden-(keeper __warden_keeper|output) "); do
+            a=$(tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null) || continue
+            rss=$(awk "/^VmRSS:/ { print \$2 }" "/proc/$p/status" 2>/dev/null)
+            set -- $a; echo "$1 ${3:-$2} $p ${rss:-0}"
+        done
+        ip -4 -o addr show dev eth0 | grep -q " $0/" && echo vip
+        true' "$VIP" "${args[@]}" 2>/dev/null
 }
 
 invariants() {
-    local r n w k got want opkey fnode status reason p rss
+    local r n w k got want opkey fnode status reason p rss kind
     local -A cnt=()
-    VIOL=''
+    VIOL='' DELTAS=''
     # the fence history: exactly the node crashes'
     collect_fences
     want=$(grep . <<<"$FENCES" | sort | paste -sd';')
@@ -252,6 +278,7 @@ invariants() {
     for r in $PRIMS vip; do
         got=0
         for n in $(plab_nodes); do got=$((got + $(fc "$r" "$n") - ${FC0[$r@$n]:-0})); done
+        ((got == 0)) || DELTAS+=" $r+$got"
         if ((got < ${EXP_MIN[$r]:-0} || got > ${EXP_MAX[$r]:-0})); then
             viol "fail count delta of $r $got, want ${EXP_MIN[$r]:-0}..${EXP_MAX[$r]:-0}"
         fi
@@ -264,28 +291,29 @@ invariants() {
     grep -q '^rsc [^ ]* [^ ]* [^ ]*,' <<<"$SNAP" && viol "a resource active on two nodes: $(grep '^rsc [^ ]* [^ ]* [^ ]*,' <<<"$SNAP" | paste -sd' ')"
     # nothing of a resource where it does not run; one keeper where it does
     for n in $(plab_nodes); do
+        local absent=() out
         for r in $PRIMS; do
             w=" $(where "$r") "
-            [[ $w == *" $n "* ]] && continue
-            p=$(procs "$n" "$r" "${PAT[$r]}")
-            [ -z "$p" ] || viol "ORPHAN of $r on $n: $p"
+            [[ $w == *" $n "* ]] || absent+=("$r")
         done
+        out=$(look "$n" "${absent[@]}") || { viol "cannot look into $n"; continue; }
+        while read -r k r p; do viol "ORPHAN of $r on $n: $p"; done < <(grep '^orphan ' <<<"$out")
         w=$(where vip)
-        [ "$w" = "$n" ] || ! plab_exec "$n" ip -4 -o addr show dev eth0 | grep -q " $VIP/" ||
-            viol "the address $VIP on $n (vip runs on $w)"
+        [ "$w" = "$n" ] || ! grep -qx vip <<<"$out" || viol "the address $VIP on $n (vip runs on $w)"
         cnt=()
-        while read -r k p rss; do
-            [ -n "$k" ] || continue
-            cnt[$k]=$((${cnt[$k]:-0} + 1))
+        while read -r kind k p rss; do
+            cnt[$kind/$k]=$((${cnt[$kind/$k]:-0} + 1))
+            [ "$kind" = warden-keeper ] || continue
             [ -z "${RSS_MIN[$k]:-}" ] || ((rss < RSS_MIN[$k])) && RSS_MIN[$k]=$rss
             [ -z "${RSS_MAX[$k]:-}" ] || ((rss > RSS_MAX[$k])) && RSS_MAX[$k]=$rss
             ((rss <= RSS_MIN[$k] + CHAOS_KEEPER_RSS_GROWTH)) ||
                 viol "keeper of $k on $n (pid $p) grew to $rss kB (smallest seen ${RSS_MIN[$k]})"
-        done < <(keepers "$n")
+        done < <(grep '^warden-' <<<"$out")
         for r in $PRIMS; do
             w=" $(where "$r") " want=0
             [[ $w == *" $n "* ]] && want=1
-            [ "${cnt[$r]:-0}" = "$want" ] || viol "${cnt[$r]:-0} keepers of $r on $n, want $want"
+            [ "${cnt[warden-keeper/$r]:-0}" = "$want" ] || viol "${cnt[warden-keeper/$r]:-0} keepers of $r on $n, want $want"
+            ((${cnt[warden-output/$r]:-0} <= want)) || viol "${cnt[warden-output/$r]} output forwarders of $r on $n, want at most $want"
         done
     done
     # no crash of a warden binary (nor of anything else) in the journals
@@ -293,8 +321,8 @@ invariants() {
     now=$(date +%s)
     for n in $(plab_nodes); do
         got=$(plab_exec "$n" journalctl -q --no-pager -o short-precise --since "@$((JSINCE - 2))" 2>/dev/null |
-            grep -Ei 'segfault|dumped core|core dump|AddressSanitizer|LeakSanitizer|runtime error:|stack smashing|double free|malloc\(\)' |
-            grep -v 'dump_on_failure' | head -n 5)
+            grep -Ei 'segfault|dumped core|AddressSanitizer|LeakSanitizer|runtime error:|stack smashing|double free|corrupted|malloc\(\)' |
+            head -n 5)
         [ -z "$got" ] || viol "a crash in $n's journal: $got"
     done
     JSINCE=$now
@@ -324,7 +352,7 @@ svc_pid() { plab_exec "$1" sed -n "s/^$3 \\([0-9]*\\) .*/\\1/p" "/run/warden/$2/
 expect() { EXP_MIN[$1]=$((${EXP_MIN[$1]:-0} + $2)); EXP_MAX[$1]=$((${EXP_MAX[$1]:-0} + $3)); }
 
 # contlater NODE PID SECS: SIGCONT PID on NODE after SECS (in the background)
-contlater() { ( sleep "$3"; plab_exec "$1" kill -CONT "$2" 2>/dev/null ) & }
+contlater() { ( sleep "$3"; plab_exec "$1" kill -CONT "$2" 2>/dev/null ) & CONT_PIDS+=($!); }
 
 # each fault: DESC says what was done; it calls expect for the failures it
 # causes; RELOAD_CHECK "RSC NODE MAIN" when the main process must stay
@@ -456,7 +484,7 @@ LIGHT=(kill_main kill_child kill_keeper kill_holder stop_service stop_keeper rel
 declare -A REC=()    # recovery times per kind, "T T ..."
 
 run_release() {
-    local rel=$1 i k k2 d t tstart out m2 r n m nfail=0
+    local rel=$1 i k k2 d t tstart out m2 r n m rec nfail=0
     ASK=${rel}1 FENCES='' EVENTS=''
     echo "# ---- $rel ----"
     t=$SECONDS
@@ -503,9 +531,12 @@ run_release() {
             fi
             pre+=$VIOL
         fi
-        wait
+        ((${#CONT_PIDS[@]} == 0)) || wait "${CONT_PIDS[@]}"
+        CONT_PIDS=()
+        rec=$((SECONDS - t))
         if settle; then
-            REC[$k]+="$((SECONDS - t)) "
+            rec=$((SECONDS - t))
+            REC[$k]+="$rec "
         else
             pre+="${pre:+; }not settled in $CHAOS_SETTLE s: $NOTSETTLED"
         fi
@@ -517,7 +548,7 @@ run_release() {
             [ "$m2" = "$m" ] || viol "the reload restarted $r@$n (main $m -> ${m2:-none})"
         fi
         if [ -z "$VIOL" ]; then
-            ok "$rel: fault $i/$CHAOS_FAULTS $k${k2:+ + $k2}: $d; settled in $((SECONDS - t)) s, invariants hold"
+            ok "$rel: fault $i/$CHAOS_FAULTS $k${k2:+ + $k2}: $d; settled in $rec s, fail counts:${DELTAS:- none}; invariants hold (checked in $((SECONDS - t - rec)) s)"
         else
             not_ok "$rel: fault $i/$CHAOS_FAULTS $k${k2:+ + $k2}: $d: $VIOL"
             nfail=$((nfail + 1))
