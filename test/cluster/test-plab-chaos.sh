@@ -55,6 +55,23 @@ export PLAB_NET=${PLAB_NET:-10.213.23}
 . "$src/test/lab/plab.sh"
 . "$here/plab-checks.sh"
 
+# plab_pid1, cached: the switch (a python process) takes a second or more
+# to answer on a loaded machine, and every plab_exec asks it. The cache is
+# a file per node (plab_exec asks from command substitutions), trusted
+# while that PID has the same start time (a node powered off or rebooted
+# has a new PID 1).
+plab_pid1() {
+    local f=$PLAB_DIR/chaos-pid1.$1 p st
+    if read -r p st <"$f" 2>/dev/null && [ "$(awk '{print $22}' "/proc/$p/stat" 2>/dev/null)" = "$st" ]; then
+        echo "$p"
+        return
+    fi
+    p=$(plab_switch pid "$1") || return
+    st=$(awk '{print $22}' "/proc/$p/stat" 2>/dev/null)
+    [ -z "$st" ] || echo "$p $st" >"$f"
+    echo "$p"
+}
+
 skip() { tap_skip "$@"; }
 lab_node_prereqs "systemd-nspawn, namespaces, mounts" ip:iproute2 /usr/bin/python3:python3
 
@@ -333,6 +350,11 @@ invariants() {
 cleanup_if_needed() {
     local r n
     if grep -q '^fail \|^fc ' <<<"$SNAP"; then
+        # Pacemaker (seen on 2.1.5, any agent: ocf:heartbeat:Dummy too)
+        # records the probe after the cleanup of a failed running resource
+        # as its last failure (rc 0), and a parameter change after that is
+        # a restart "due to resource definition change", not a reload
+        for r in $(awk '$1 == "fc" { print $2 }' <<<"$SNAP"); do CLEANED[$r]=1; done
         plab_exec "$ASK" crm_resource --cleanup >/dev/null 2>&1
         sleep 2
         settle || echo "# cleanup: the cluster did not settle again: $NOTSETTLED"
@@ -448,10 +470,15 @@ fault_restart() {
     DESC="crm_resource --restart $r"
     plab_exec "$ASK" timeout 300 crm_resource -r "$r" --restart >/dev/null 2>&1 || viol "crm_resource --restart $r failed"
 }
+declare -A CI=()   # the check_interval set, per resource (2s at first)
+declare -A CLEANED=()   # resources whose failures were cleaned up (see cleanup_if_needed)
 fault_reload() {
     local r n v m
     pick $PRIMS; r=$PICK; node_of "$r" || return 1; n=$NODE
-    pick 2s 3s 4s; v=$PICK
+    # a value it does not have (the same value would not reload)
+    local vs=()
+    for v in 2s 3s 4s; do [ "$v" = "${CI[$r]:-2s}" ] || vs+=("$v"); done
+    pick "${vs[@]}"; v=$PICK CI[$r]=$PICK
     m=$(svc_pid "$n" "$r" main)
     plab_exec "$ASK" crm_resource -r "$r" --set-parameter check_interval --parameter-value "$v" >/dev/null 2>&1 || return 1
     DESC="reload $r@$n check_interval=$v"
@@ -545,7 +572,12 @@ run_release() {
         if [ -n "$RELOAD_CHECK" ] && [ -z "$k2" ]; then
             read -r r n m <<<"$RELOAD_CHECK"
             m2=$(svc_pid "$n" "$r" main)
-            [ "$m2" = "$m" ] || viol "the reload restarted $r@$n (main $m -> ${m2:-none})"
+            if [ "$m2" != "$m" ] && [ -n "${CLEANED[$r]:-}" ]; then
+                echo "# the reload restarted $r@$n (main $m -> ${m2:-none}): Pacemaker's restart after a cleaned-up failure"
+                unset "CLEANED[$r]"
+            elif [ "$m2" != "$m" ]; then
+                viol "the reload restarted $r@$n (main $m -> ${m2:-none})"
+            fi
         fi
         if [ -z "$VIOL" ]; then
             ok "$rel: fault $i/$CHAOS_FAULTS $k${k2:+ + $k2}: $d; settled in $rec s, fail counts:${DELTAS:- none}; invariants hold (checked in $((SECONDS - t - rec)) s)"
