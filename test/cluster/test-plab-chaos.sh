@@ -7,6 +7,7 @@
 #
 #   CHAOS_SEED     the seed (default: random); printed first, so a failure
 #                  replays with the same CHAOS_SEED, CHAOS_FAULTS and release
+#                  (the same faults, the same targets, wherever they run)
 #   CHAOS_FAULTS   how many faults (default 50)
 #   PLAB_RELEASES  bookworm (default) and/or trixie
 #
@@ -82,6 +83,10 @@ CHAOS_SETTLE=${CHAOS_SETTLE:-240}
 CHAOS_KEEPER_RSS_GROWTH=${CHAOS_KEEPER_RSS_GROWTH:-4096}
 releases=${PLAB_RELEASES:-bookworm}
 echo "# CHAOS_SEED=$CHAOS_SEED CHAOS_FAULTS=$CHAOS_FAULTS PLAB_RELEASES='$releases' (set them to replay)"
+# Every choice comes from RANDOM, seeded here, and only in this shell (a
+# subshell reseeds it: see pick): a run replays the same faults, as long
+# as the cluster places the resources as it did.
+RANDOM=$CHAOS_SEED
 
 # the SIGCONTs sent later (contlater), the only jobs but the lab's switch
 CONT_PIDS=()
