@@ -83,44 +83,6 @@ for rel in $releases; do
     echo "# the $rel image: $((SECONDS - t)) s"
 done
 
-indent() { sed 's/^/#   /'; }
-
-
-# failcount RSC NODE: RSC's fail count on NODE (all operations summed).
-failcount() {
-    plab_exec "$ASK" crm_failcount --query -r "$1" -N "$2" 2>/dev/null | sed -n 's/.*value=\([^ ]*\).*/\1/p'
-}
-
-# switch_says NODE: what the power switch did to NODE (its log).
-switch_says() {
-    grep -E "'(off|on) $1'|$1.*(exit|boot)" "$PLAB_DIR/switch.log" 2>/dev/null | tail -n 6 | indent
-}
-
-# fences_seen: EVENTS as "ACTION TARGET CLIENT" (no PID, no time), sorted,
-# ';'-separated.
-fences_seen() {
-    grep . <<<"$EVENTS" | awk '{ sub(/\.[0-9]+$/, "", $3); print $1, $2, $3 }' | sort | paste -sd';'
-}
-
-# procs NODE RSC PATTERN: what of RSC runs on NODE: processes whose command
-# line matches PATTERN, its keeper, anything in its cgroup ("PID:ARGV"...).
-procs() {
-    local node=$1 rsc=$2 pat=$3
-    # shellcheck disable=SC2016 # for the node's shell
-    plab_exec "$node" sh -c '
-        { pgrep -f -- "$1"; pgrep -f -- "__warden_keeper $2\$"
-          cat "/sys/fs/cgroup/warden/$2/cgroup.procs" 2>/dev/null; } | sort -un |
-        while read -r p; do
-            [ "$p" = $$ ] && continue
-            a=$(tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null) || continue
-            case $a in *"pgrep -f"*) continue ;; esac
-            printf "%s:%s " "$p" "${a% }"
-        done' sh "$pat" "$rsc" 2>/dev/null
-}
-
-# main_of NODE RSC: the main PID warden records for RSC on NODE.
-main_of() { plab_exec "$1" sed -n 's/^main \([0-9]*\) .*/\1/p' "/run/warden/$2/service" 2>/dev/null; }
-keeper_of() { plab_exec "$1" sed -n '1s/^\([0-9]*\) .*/\1/p' "/run/warden/$2/keeper" 2>/dev/null; }
 
 # ---- the resources ----------------------------------------------------------
 
@@ -196,34 +158,7 @@ deleted() {
     check "$REL: $rsc stopped and deleted, nothing of it left on any node${left:+: $left}" test -z "$left"
 }
 
-other_than() { local n; for n in $(plab_nodes); do [ "$n" != "$1" ] && { echo "$n"; return; }; done; }
-
-# journal NODE SINCE: NODE's journal since SINCE (a date), warden's and
-# Pacemaker's lines.
-journal() {
-    plab_exec "$1" journalctl -q --no-pager -o short-precise --since "$2" 2>/dev/null |
-        grep -E 'warden|pacemaker|stonith|fence' | grep -v 'fence-lab_monitor'
-}
-
 # ---- the scenarios ----------------------------------------------------------
-
-# settles RSC NODE N: RSC's fail count on NODE becomes N within 10 s and is
-# still N 3 s later (a late second increment); SEEN: the values seen.
-SEEN=
-settles() {
-    local fc t=$SECONDS
-    SEEN=
-    while :; do
-        fc=$(failcount "$1" "$2")
-        [[ " $SEEN " == *" $fc "* ]] || SEEN+=" $fc"
-        { [ "$fc" = "$3" ] || ((SECONDS - t > 10)); } && break
-        sleep 0.3
-    done
-    sleep 3
-    fc=$(failcount "$1" "$2")
-    [[ " $SEEN " == *" $fc "* ]] || SEEN+=" $fc"
-    [ "$fc" = "$3" ]
-}
 
 scenario_crash() {
     local rsc=crash pat='^/bin/sleep 4201$' where other old new t since k

@@ -23,73 +23,9 @@
 # shellcheck disable=SC2016 # scripts for bash -c and the nodes' shells
 _PLAB_VS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-# ---- what the cluster says ------------------------------------------------
-
-# ASK: the node the test asks (one that is up).
-ASK=
-
-# rsc_node RSC: the node RSC runs on, as ASK sees it (empty if none).
-rsc_node() {
-    plab_exec "$ASK" crm_resource --locate -r "$1" 2>/dev/null |
-        sed -n 's/.*is running on: *\([^ ]*\).*/\1/p' | paste -sd' '
-}
-rsc_on() { [ "$(rsc_node "$1")" = "$2" ]; }
-rsc_stopped() { [ -z "$(rsc_node "$1")" ]; }
-
-# failures: the failed actions, "OPKEY@NODE" sorted, space-separated.
-failures() {
-    local line k n
-    plab_exec "$ASK" crm_mon -1 --output-as=xml 2>/dev/null | grep '<failure ' |
-        while IFS= read -r line; do
-            k=${line#*op_key=\"} n=${line#* node=\"}
-            echo "${k%%\"*}@${n%%\"*}"
-        done | sort | paste -sd' '
-}
-
-# fence_events NODE...: the completed fencing events the nodes' fencers
-# know, "ACTION TARGET CLIENT COMPLETED", a failed one's ACTION with
-# "(failed)", sorted, unique. --verbose: without it, stonith_admin leaves
-# out an event for which another success of the same action on the same
-# target is known (seen: it showed the older of two reboots, not the
-# newer); per target: "--history '*'" was seen to leave some out.
-fence_events() {
-    local n target line a t c d st
-    for n in "$@"; do
-        for target in $(plab_nodes); do
-            plab_exec "$n" stonith_admin --history "$target" --verbose --output-as=xml 2>/dev/null |
-                grep '<fence_event ' | grep -E 'status="(success|failed)"'
-        done
-    done | while IFS= read -r line; do
-        a=${line#*action=\"} t=${line#*target=\"} c=${line#*client=\"} d=${line#*completed=\"}
-        st=${line#*status=\"} st=${st%%\"*}
-        a=${a%%\"*}
-        [ "$st" = success ] || a+="($st)"
-        # the client with its PID, and the completion time: one event
-        echo "$a ${t%%\"*} ${c%%\"*} ${d%%\"*}"
-    done | sort -u
-}
-
-# collect_fences: add what the live nodes' fencers know to EVENTS.
-EVENTS=
-collect_fences() {
-    local n live=()
-    for n in $(plab_nodes); do
-        plab_pid1 "$n" >/dev/null 2>&1 && live+=("$n")
-    done
-    EVENTS=$(printf '%s\n%s\n' "$EVENTS" "$(fence_events "${live[@]}")" | grep . | sort -u)
-}
-
-# new_fence TARGET: the live nodes' fencers know a successful reboot of
-# TARGET asked by a controller that EVENTS does not hold yet.
-new_fence() {
-    local n
-    # not "| grep -q": under pipefail, the SIGPIPE of the grep before it
-    # when grep -q has found its line would make the answer "no"
-    [ -n "$(for n in $(plab_nodes); do
-                plab_pid1 "$n" >/dev/null 2>&1 && fence_events "$n"
-            done | grep "^reboot $1 pacemaker-controld" | grep -vxF -e "$(grep . <<<"$EVENTS" || echo -)")" ]
-}
-
+# What the cluster says (ASK, rsc_node, failures, fence_events,
+# collect_fences, new_fence, ...): test/lab/plab-checks.sh.
+. "$_PLAB_VS_HERE/plab-checks.sh"
 
 # ---- the EXRES virtual server group ----------------------------------------
 # A group vs of ocf:heartbeat:IPaddr2 (VS_IP, PLAB_NET.100), ocf:warden:smtp
