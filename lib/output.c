@@ -156,15 +156,10 @@ static int open_parent(const char *path, const struct warden_exec *u, char **ret
         char *end = p + strcspn(p, "/");
         char saved = *end;
         *end = '\0';
-        int next = openat(cur, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int next = warden__open_dir_step(cur, p);
         if (next < 0) {
-            int r = negative_errno();
-            struct stat lst;
-            if (fstatat(cur, p, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
-                r = -ELOOP;
-            }
             *ret_where = strdup(buf);
-            return r;
+            return next;
         }
         struct stat nst;
         if (fstat(next, &nst) < 0) {

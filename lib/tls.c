@@ -250,13 +250,9 @@ static int open_no_symlinks(const char *path)
         bool last = !end[strspn(end, "/")];
         *end = '\0';
         int fd = last ? openat(cur, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-                      : openat(cur, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                      : warden__open_dir_step(cur, p);
         if (fd < 0) {
-            /* A symlink fails O_DIRECTORY before O_NOFOLLOW: say ELOOP. */
-            int r = negative_errno();
-            struct stat lst;
-            return fstatat(cur, p, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode) ? -ELOOP
-                                                                                           : r;
+            return last ? negative_errno() : fd;
         }
         if (last) {
             return fd;

@@ -404,16 +404,20 @@ int warden__unit_start(const char *instance, pid_t pid, const struct warden_unit
     return 0;
 }
 
+/* The instance's unit name, and a connection to systemd. */
+static int unit_bus(const char *instance, char unit[static WARDEN_INSTANCE_UNIT_SIZE],
+                    warden_usec_t deadline, sd_bus **ret_bus)
+{
+    int r = warden__instance_unit_name(instance, unit);
+    return r < 0 ? r : bus_open(deadline, ret_bus);
+}
+
 int warden__unit_set_resources(const char *instance, const struct warden_unit_resources *res,
                                warden_usec_t deadline, char **ret_reason)
 {
     char unit[WARDEN_INSTANCE_UNIT_SIZE];
-    int r = warden__instance_unit_name(instance, unit);
-    if (r < 0) {
-        return r;
-    }
     _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-    r = bus_open(deadline, &bus);
+    int r = unit_bus(instance, unit, deadline, &bus);
     if (r < 0) {
         return warden__set_reason(ret_reason, r, "cannot reach systemd over D-Bus: %s",
                                   strerror(-r));
@@ -452,12 +456,8 @@ int warden__unit_set_resources(const char *instance, const struct warden_unit_re
 int warden__unit_stop(const char *instance, warden_usec_t deadline)
 {
     char unit[WARDEN_INSTANCE_UNIT_SIZE];
-    int r = warden__instance_unit_name(instance, unit);
-    if (r < 0) {
-        return r;
-    }
     _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-    r = bus_open(deadline, &bus);
+    int r = unit_bus(instance, unit, deadline, &bus);
     if (r < 0) {
         return r;
     }

@@ -89,6 +89,11 @@ int warden__set_reason(char **ret_reason, int r, const char *fmt, ...)
 
 int warden__read_file(const char *path, size_t max, char **ret);
 
+/* One step of a walk down a path that must hold no symlink: name in dir,
+ * opened as a directory (O_PATH) without following a symlink. -ELOOP for a
+ * symlink (which fails O_DIRECTORY before O_NOFOLLOW would say so). */
+int warden__open_dir_step(int dir, const char *name);
+
 /* A public struct that a caller filled, as this library knows it: the
  * caller's src_size bytes of it, zero-extended to dst_size, the way the
  * kernel takes extensible structs from user space (copy_struct_from_user).

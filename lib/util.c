@@ -35,6 +35,17 @@ int warden__write_file(const char *path, const char *text)
     return (size_t)n == len ? 0 : -EIO;
 }
 
+int warden__open_dir_step(int dir, const char *name)
+{
+    int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        return fd;
+    }
+    int r = negative_errno();
+    struct stat lst;
+    return fstatat(dir, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode) ? -ELOOP : r;
+}
+
 int warden__read_file(const char *path, size_t max, char **ret)
 {
     /* Some of these files sit where a service's user can write (a pidfile,
