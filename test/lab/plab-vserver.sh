@@ -30,7 +30,9 @@ _PLAB_VS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # ---- the EXRES virtual server group ----------------------------------------
 # A group vs of ocf:heartbeat:IPaddr2 (VS_IP, PLAB_NET.100), ocf:warden:smtp
 # (a Postfix instance of its own) and ocf:warden:imap (a Dovecot instance of
-# its own), both on the virtual address, migration-threshold=3, as
+# its own, ready=notify: its start ends when Dovecot sends READY=1 to the
+# NOTIFY_SOCKET warden gives it, issue 13), both on the virtual address,
+# migration-threshold=3, as
 # test/cluster/vserver.sh builds it in the older lab. The servers'
 # configurations are written in every node (test/agent/mail/mail-lib.sh's,
 # run there; a Dovecot 2.4 one on Debian 13, whose Dovecot reads no 2.3
@@ -148,7 +150,7 @@ vs_group_xml() {
     case $kind in
         warden)
             smtp="<primitive id=\"vs-smtp\" class=\"ocf\" provider=\"warden\" type=\"smtp\"><instance_attributes id=\"vs-smtp-ia\"><nvpair name=\"config_dir\" value=\"$VS_CONF/postfix/etc\"/><nvpair name=\"address\" value=\"$VS_IP\"/><nvpair name=\"port\" value=\"25\"/>$keeper</instance_attributes>$op</primitive>"
-            imap="<primitive id=\"vs-imap\" class=\"ocf\" provider=\"warden\" type=\"imap\"><instance_attributes id=\"vs-imap-ia\"><nvpair name=\"config\" value=\"$VS_CONF/imap/dovecot.conf\"/><nvpair name=\"address\" value=\"$VS_IP\"/><nvpair name=\"port\" value=\"143\"/>$keeper</instance_attributes>$op</primitive>" ;;
+            imap="<primitive id=\"vs-imap\" class=\"ocf\" provider=\"warden\" type=\"imap\"><instance_attributes id=\"vs-imap-ia\"><nvpair name=\"config\" value=\"$VS_CONF/imap/dovecot.conf\"/><nvpair name=\"address\" value=\"$VS_IP\"/><nvpair name=\"port\" value=\"143\"/><nvpair name=\"ready\" value=\"notify\"/>$keeper</instance_attributes>$op</primitive>" ;;
         heartbeat)
             smtp="<primitive id=\"vs-smtp\" class=\"ocf\" provider=\"heartbeat\" type=\"postfix\"><instance_attributes id=\"vs-smtp-ia\"><nvpair name=\"config_dir\" value=\"$VS_CONF/postfix/etc\"/></instance_attributes>$op</primitive>"
             # heartbeat:dovecot (resource-agents 4.12 and 4.16) passes
