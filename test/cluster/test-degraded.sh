@@ -19,6 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lab.sh
 . "$here/lab.sh"
+. "$here/warden-state.sh"
 
 RSC=slowsvc
 MONITOR_INTERVAL=2
@@ -44,17 +45,6 @@ command -v python3 >/dev/null 2>&1 || skip "python3 is missing (it reads warden 
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# main_pid: the service's main process, from warden's state file, if alive.
-main_pid() {
-    local key p st
-    [[ -r /run/warden/$RSC/service ]] || return 1
-    while read -r key p st _; do
-        [[ $key == main && $p =~ ^[0-9]+$ ]] || continue
-        lab_proc_alive "$p" "$st" && { echo "$p"; return 0; }
-    done < "/run/warden/$RSC/service"
-    return 1
-}
 
 # warden_state: what warden(8) says of the resource.
 warden_state() {
@@ -84,8 +74,8 @@ lab_crm configure primitive "$RSC" ocf:warden:daemon \
     op monitor interval="${MONITOR_INTERVAL}s" timeout=20s || fail "could not create $RSC"
 lab_wait_for -t 30 lab_rsc_is "$RSC" Started "$LAB_NODE" ||
     fail "$RSC not Started (state: $(lab_rsc_state "$RSC"); failed: $(lab_failed_actions --list))"
-lab_wait_for -t 5 main_pid >/dev/null || fail "no live main process in /run/warden/$RSC/service"
-pid=$(main_pid)
+lab_wait_for -t 5 main_pid "$RSC" >/dev/null || fail "no live main process in /run/warden/$RSC/service"
+pid=$(main_pid "$RSC")
 
 step "$RSC: degraded once the median is in"
 t0=$(lab_now)
@@ -100,7 +90,7 @@ printf '%s\n' "$mon" | grep -i -A1 "failed" | sed 's/^/crm_mon: /' >&2 || true
 
 step "$RSC: no recovery, no count, through 3 monitor intervals"
 sleep $((3 * MONITOR_INTERVAL))
-[[ $(main_pid) == "$pid" ]] || fail "the service was restarted (main process $pid, now $(main_pid || echo none))"
+[[ $(main_pid "$RSC") == "$pid" ]] || fail "the service was restarted (main process $pid, now $(main_pid "$RSC" || echo none))"
 [[ $(lab_failcount "$RSC") == 0 ]] || fail "fail count is $(lab_failcount "$RSC"), not 0"
 lab_rsc_is "$RSC" Started "$LAB_NODE" || fail "$RSC is not Started: $(lab_rsc_state "$RSC")"
 
@@ -112,7 +102,7 @@ lab_wait_for -t 30 '[[ $(monitor_rc) == 0 ]]' ||
     fail "the monitor does not answer 0 again (rc-code $(monitor_rc); warden: $(warden_state))"
 echo "timing: monitor 0 again $(lab_elapsed "$t0") s after the change" >&2
 [[ $(warden_state) == running ]] || fail "warden status says '$(warden_state)', not running"
-[[ $(main_pid) == "$pid" ]] || fail "the change restarted the service (main process $pid, now $(main_pid || echo none))"
+[[ $(main_pid "$RSC") == "$pid" ]] || fail "the change restarted the service (main process $pid, now $(main_pid "$RSC" || echo none))"
 [[ $(lab_failcount "$RSC") == 0 ]] || fail "fail count is $(lab_failcount "$RSC"), not 0"
 echo "failed actions after clearing (Pacemaker may keep the 190 until a cleanup): $(lab_failed_actions --list)" >&2
 

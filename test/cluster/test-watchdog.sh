@@ -19,6 +19,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 # shellcheck source=lab.sh
 . "$here/lab.sh"
+. "$here/warden-state.sh"
 
 RSC=t-watchdog
 WATCHDOG=2 # seconds
@@ -61,23 +62,12 @@ cp "$src/test/agent/notify-service.py" "$tmp/"
 chmod 0755 "$tmp/notify-service.py"
 silence=$tmp/stop-pinging
 
-# main_pid: the service's main process, from warden's state file, if alive.
-main_pid() {
-    local key p st
-    [[ -r /run/warden/$RSC/service ]] || return 1
-    while read -r key p st _; do
-        [[ $key == main && $p =~ ^[0-9]+$ ]] || continue
-        lab_proc_alive "$p" "$st" && { echo "$p"; return 0; }
-    done < "/run/warden/$RSC/service"
-    return 1
-}
-
 # running_again OLD_PID: a new main process runs and the resource is
 # Started. (The fail count is checked apart: on Pacemaker before 2.1.6
 # warden-push settles it after the recovery, see the README.)
 running_again() {
     local p
-    p=$(main_pid) || return 1
+    p=$(main_pid "$RSC") || return 1
     [[ $p != "$1" ]] && lab_rsc_is "$RSC" Started "$LAB_NODE"
 }
 
@@ -96,22 +86,22 @@ lab_crm configure primitive "$RSC" ocf:warden:daemon \
     fail "could not create $RSC"
 lab_wait_for -t 30 lab_rsc_is "$RSC" Started "$LAB_NODE" ||
     fail "$RSC not Started (state: $(lab_rsc_state "$RSC"); failed: $(lab_failed_actions --list))"
-lab_wait_for -t 5 main_pid >/dev/null || fail "$RSC: no live main process in /run/warden/$RSC/service"
-pid=$(main_pid)
+lab_wait_for -t 5 main_pid "$RSC" >/dev/null || fail "$RSC: no live main process in /run/warden/$RSC/service"
+pid=$(main_pid "$RSC")
 grep -qx "WATCHDOG_USEC=$((WATCHDOG * 1000000))" "$tmp/env" ||
     fail "$RSC: the service did not get WATCHDOG_USEC ($(cat "$tmp/env"))"
 [[ $(lab_failcount "$RSC") == 0 ]] || fail "$RSC: fail count $(lab_failcount "$RSC") before the test"
 
 step "$RSC: pinging for $((WATCHDOG * 2)) s is healthy"
 sleep $((WATCHDOG * 2))
-[[ $(main_pid) == "$pid" && $(lab_failcount "$RSC") == 0 ]] ||
-    fail "$RSC: a service that pings its watchdog was recovered (main $(main_pid), count $(lab_failcount "$RSC"))"
+[[ $(main_pid "$RSC") == "$pid" && $(lab_failcount "$RSC") == 0 ]] ||
+    fail "$RSC: a service that pings its watchdog was recovered (main $(main_pid "$RSC"), count $(lab_failcount "$RSC"))"
 
 step "$RSC: the service ($pid) stops pinging, alive and silent"
 touch "$silence"
 t0=$(lab_now)
 lab_wait_for -t 30 -i 0.1 running_again "$pid" ||
-    fail "$RSC not recovered (state: $(lab_rsc_state "$RSC"), count $(lab_failcount "$RSC"), main $(main_pid || echo none))"
+    fail "$RSC not recovered (state: $(lab_rsc_state "$RSC"), count $(lab_failcount "$RSC"), main $(main_pid "$RSC" || echo none))"
 took=$(lab_elapsed "$t0")
 echo "timing: $RSC running again $took s after its last ping (watchdog ${WATCHDOG}s)" >&2
 awk -v t="$took" -v max="$((WATCHDOG + MARGIN))" 'BEGIN { exit !(t <= max) }' ||
@@ -128,10 +118,10 @@ lab_wait_for -t 15 '[[ $(failure_reason) == *"no WATCHDOG=1 within ${WATCHDOG}s"
 echo "$RSC: warden-failure-$RSC: $(failure_reason)" >&2
 
 step "$RSC: the new service pings again and stays"
-pid=$(main_pid)
+pid=$(main_pid "$RSC")
 sleep $((WATCHDOG * 2))
-[[ $(main_pid) == "$pid" && $(lab_failcount "$RSC") == 1 ]] ||
-    fail "$RSC: the recovered service did not stay (main $(main_pid || echo none), count $(lab_failcount "$RSC"))"
+[[ $(main_pid "$RSC") == "$pid" && $(lab_failcount "$RSC") == 1 ]] ||
+    fail "$RSC: the recovered service did not stay (main $(main_pid "$RSC" || echo none), count $(lab_failcount "$RSC"))"
 
 step "$RSC: stop"
 lab_crm resource stop "$RSC" || fail "crm resource stop $RSC failed"
