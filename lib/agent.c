@@ -445,16 +445,19 @@ static int answer_from_keeper(struct run *r)
     if (k == -EACCES) {
         return exit_with(r, -EACCES, "the keeper refused this monitor (not root or haclient)");
     }
-    /* The watcher is watched. */
-    int status = warden__service_status(r->service, &r->reason);
-    if (status < 0) {
-        return status;
-    }
+    /* The watcher is watched. A stalled keeper goes first, whatever the
+     * service's state: once this monitor has answered for a failure, a
+     * keeper that resumes must not push it a second time. */
     if (k == -ETIMEDOUT) {
         qb_log(LOG_WARNING, "the keeper of pid %d is stalled: replacing it, and checking now",
                (int)r->service->main.pid);
         warden__keeper_stand_down(r->service, warden_deadline_in(KEEPER_ANSWER_TIMEOUT / 4));
-    } else {
+    }
+    int status = warden__service_status(r->service, &r->reason);
+    if (status < 0) {
+        return status;
+    }
+    if (k != -ETIMEDOUT) {
         qb_log(LOG_WARNING, "the keeper of pid %d is gone (%s): checking now, then a new one",
                (int)r->service->main.pid, strerror(-k));
     }

@@ -469,7 +469,9 @@ static void settle(const char *node, const char *rsc, const char *name, long lon
 {
     struct pollfd p = {.fd = keeper_fd, .events = POLLIN};
     int n = keeper_fd >= 0 ? poll(&p, 1, STOP_WAIT_MS) : 0;
-    if (n <= 0) {
+    if (keeper_fd < 0) {
+        crm_notice("%s: no keeper to wait on (it is gone): settling the count now", rsc);
+    } else if (n <= 0) {
         crm_notice("%s: keeper still runs after %d s (no recovery?): settling the count now", rsc,
                    STOP_WAIT_MS / 1000);
     }
@@ -501,12 +503,30 @@ static void settle(const char *node, const char *rsc, const char *name, long lon
     attrd_close(&a);
 }
 
+/* The keeper that runs us, to wait on: its pidfd as fd 4 (a keeper that
+ * is stood down at once leaves us to PID 1, so our parent is no proof).
+ * From a keeper of before 0.2 that passes none: the parent, unless it is
+ * gone already. */
+static int keeper_pidfd(void)
+{
+    char link[64];
+    ssize_t n = readlink("/proc/self/fd/4", link, sizeof(link) - 1);
+    if (n > 0) {
+        link[n] = '\0';
+        if (strcmp(link, "anon_inode:[pidfd]") == 0) {
+            return 4;
+        }
+    }
+    pid_t parent = getppid();
+    return parent > 1 ? pidfd_open(parent, 0) : -1;
+}
+
 static int push_counted_once(const char *node, const char *rsc, const char *provider,
                              const char *type, const char *reason)
 {
     char name[512];
     snprintf(name, sizeof(name), "fail-count-%s#asyncmon_0", rsc);
-    int keeper_fd = pidfd_open(getppid(), 0);
+    int keeper_fd = keeper_pidfd();
     uint64_t deadline = now_ms() + BARRIER_MS;
     long long before = 0;
     struct attrd a;

@@ -34,7 +34,7 @@ int warden__keeper_ipc_name(const char *instance, char **ret)
 /* The keeper a state directory records, as the keeper itself wrote it: its
  * pid and start time. The directory is root's (0700), so the record is
  * believed; the process it names is re-verified by start time. */
-static int keeper_record(const char *state_dir, pid_t *ret_pid, uint64_t *ret_start)
+int warden__keeper_record(const char *state_dir, pid_t *ret_pid, uint64_t *ret_start)
 {
     _cleanup_free_ char *path = warden__strdup_printf("%s/keeper", state_dir);
     _cleanup_free_ char *text = NULL;
@@ -62,7 +62,7 @@ static int connect_keeper(const char *state_dir, const char *instance, warden_us
 {
     pid_t want_pid;
     uint64_t want_start;
-    if (keeper_record(state_dir, &want_pid, &want_start) < 0) {
+    if (warden__keeper_record(state_dir, &want_pid, &want_start) < 0) {
         return -ENOTCONN; /* no keeper runs, or none we could believe */
     }
     struct warden_pidref keeper = WARDEN_PIDREF_NULL;
@@ -273,10 +273,15 @@ int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline)
     pid_t pid;
     uint64_t start;
     struct warden_pidref ref = WARDEN_PIDREF_NULL;
-    int r = keeper_record(s->state_dir, &pid, &start) == 0 ? warden__pidref_open(pid, start, &ref)
-                                                           : find_stray_keeper(s->instance, &ref);
+    int r = warden__keeper_record(s->state_dir, &pid, &start) == 0
+                ? warden__pidref_open(pid, start, &ref)
+                : find_stray_keeper(s->instance, &ref);
+    /* Unrecorded before it is signalled: a keeper that was frozen and
+     * resumes now, its service's failure in hand, finds that it is no
+     * longer the instance's keeper and pushes nothing (the stop, or the
+     * monitor replacing it, is already acting on that failure). */
+    unlink(path);
     if (r < 0) {
-        unlink(path);
         return 0;
     }
     warden__pidref_signal(&ref, SIGTERM);
@@ -287,6 +292,5 @@ int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline)
         r = warden__pidref_wait_exit(&ref, warden_deadline_in(WARDEN_USEC_PER_SEC));
     }
     warden__pidref_done(&ref);
-    unlink(path);
     return r;
 }

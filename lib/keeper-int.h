@@ -206,6 +206,9 @@ int warden__keeper_launch(struct warden_service *s, warden_usec_t deadline);
  * without a record, a root process with a keeper's command line for this
  * instance; never a pid learned over IPC. */
 int warden__keeper_stand_down(struct warden_service *s, warden_usec_t deadline);
+/* The keeper the instance's state records (<state_dir>/keeper: pid and
+ * start time); -ENOENT when none is, or the record is unreadable. */
+int warden__keeper_record(const char *state_dir, pid_t *ret_pid, uint64_t *ret_start);
 
 /* ---- the keeper process (keeper-process.c) ------------------------------- */
 

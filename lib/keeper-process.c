@@ -246,10 +246,30 @@ static int push_slot(void)
     return -EBUSY;
 }
 
+/* Still the keeper the instance's state records? A stand-down unrecords
+ * it first (warden__keeper_stand_down). */
+static bool still_recorded(struct keeper_process *kp)
+{
+    pid_t pid;
+    uint64_t start;
+    struct warden_proc_stat st;
+    return warden__keeper_record(kp->service->state_dir, &pid, &start) == 0 && pid == getpid() &&
+           warden__proc_stat(pid, &st) == 0 && st.starttime == start;
+}
+
 static void push_now(struct keeper_process *kp)
 {
     if (isempty(kp->node)) {
         qb_log(LOG_DEBUG, "not run by a cluster (no OCF_RESKEY_CRM_meta_on_node): push skipped");
+        return;
+    }
+    /* A keeper that was frozen (SIGSTOP, a stalled node) and resumes while
+     * a stop or a monitor stands it down: that failure is Pacemaker's
+     * already, and a push now would count it a second time (and restart
+     * the service that replaced it). */
+    if (!still_recorded(kp)) {
+        qb_log(LOG_NOTICE, "not pushing: this keeper is being stood down, and the failure is "
+                           "already the cluster's");
         return;
     }
     const char *path = push_path();
@@ -271,9 +291,16 @@ static void push_now(struct keeper_process *kp)
     }
     warden__keeper_push_state(kp->keeper, kp->push_generation, WARDEN_PUSH_PENDING);
     note_marker_set(kp);
-    /* As fd 3: held by warden-push, unused. */
-    pid_t pid = warden__spawn_detached(path, argv, slot, NULL);
+    /* As fd 3: held by warden-push, unused. As fd 4: a pidfd of this
+     * keeper, which warden-push waits on (the recovery stands the keeper
+     * down); being its parent is no proof, for a keeper that exits at once
+     * leaves warden-push to PID 1. */
+    int self = pidfd_open(getpid(), 0);
+    pid_t pid = warden__spawn_detached_pass(path, argv, slot, self, NULL);
     close(slot);
+    if (self >= 0) {
+        close(self);
+    }
     int fd = pid > 0 ? pidfd_open(pid, 0) : -1;
     if (fd < 0) {
         qb_log(LOG_WARNING, "cannot run %s to push the failure: %s", path, strerror(errno));
