@@ -229,7 +229,7 @@ _lab_argv_key() {
 
 # lab_running_daemons: "pid comm" of every live corosync/pacemaker daemon on
 # the machine, whoever started it, except those of a node in PID and network
-# namespaces of its own (a systemd-nspawn node, a lab3 node): they share no
+# namespaces of its own (a systemd-nspawn node of test/lab/plab.sh): they share no
 # port, no IPC socket and no process with a cluster of this namespace.
 lab_running_daemons() {
     local pid ppid sid state comm my_pidns my_netns
@@ -564,7 +564,8 @@ lab_failcount() {
     lab_failcount_in "$xml" "$@"
 }
 
-# lab_failcount_in XML RSC [NODE]: the same, from crm_mon XML (lab3 uses it).
+# lab_failcount_in XML RSC [NODE]: the same, from crm_mon XML (the lab's tests
+# and test/bench/storm.sh use it).
 lab_failcount_in() {
     local xml=$1 sel="//node_history/node" vals v sum=0
     shift
@@ -839,16 +840,15 @@ _lab_all_gone() {
     return 0
 }
 
-# _lab_all_reaped [RECORDS]: no process the function RECORDS lists ("role pid
-# starttime" lines; default _lab_recorded) is left in /proc, not even as a
-# zombie. lab3.sh passes its own records.
+# _lab_all_reaped: no process _lab_recorded lists ("role pid starttime"
+# lines) is left in /proc, not even as a zombie.
 _lab_all_reaped() {
     local role pid st cur
     while read -r role pid st; do
         [[ -n $pid ]] || continue
         cur=$(lab_proc_starttime "$pid") || continue
         [[ $cur == "$st" ]] && return 1
-    done < <("${1:-_lab_recorded}")
+    done < <(_lab_recorded)
     return 0
 }
 

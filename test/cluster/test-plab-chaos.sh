@@ -10,6 +10,8 @@
 #                  (the same faults, the same targets, wherever they run)
 #   CHAOS_FAULTS   how many faults (default 50)
 #   PLAB_RELEASES  bookworm (default) and/or trixie
+#   CHAOS_JOURNALS a directory: the nodes' journals are saved there at the
+#                  end (NODE.journal), before the lab goes down
 #
 # The resources: a group grp of IPaddr2 (vip) and an HTTP server on that
 # address checked by http: with dump_on_failure (web); a server checked by
@@ -633,6 +635,13 @@ run_release() {
         tr ' ' '\n' <<<"${REC[$k]}" | grep . | sort -n |
             awk -v k="$k" '{ a[NR] = $1 } END { printf "#   %-13s %3d %5s %5s\n", k, NR, a[int((NR + 1) / 2)], a[NR] }'
     done
+    if [ -n "${CHAOS_JOURNALS:-}" ]; then
+        mkdir -p "$CHAOS_JOURNALS"
+        for n in $(plab_nodes); do
+            plab_exec "$n" journalctl -o short-precise --no-pager >"$CHAOS_JOURNALS/$n.journal" 2>&1
+        done
+        echo "# $rel: the nodes' journals are in $CHAOS_JOURNALS"
+    fi
     local pid
     pid=$(awk '{print $1}' "$PLAB_DIR/switch.pid")
     plab_down_if_started
