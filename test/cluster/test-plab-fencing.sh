@@ -56,6 +56,16 @@ for rel in $releases; do
     echo "# the $rel image: $((SECONDS - t)) s"
 done
 
+# Another lab beside this one is not this one's leftover: a mount under a
+# directory whose name merely begins with PLAB_DIR (a chaos run in
+# /run/warden-plab-chaos3 kept the one in /run/warden-plab-chaos from
+# starting).
+sibling=${PLAB_DIR}3
+mkdir -p "$sibling" && mount -t tmpfs -o size=1m warden-plab-test "$sibling"
+left=$(plab_leftovers)
+umount "$sibling" && rmdir "$sibling"
+check "a mount under $sibling is not a leftover of the lab in $PLAB_DIR${left:+: $left}" test -z "$left"
+
 # rsc_node NODE RSC: the node RSC runs on, as NODE's cluster sees it.
 rsc_node() {
     plab_exec "$1" crm_resource --locate -r "$2" 2>/dev/null |

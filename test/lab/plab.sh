@@ -278,7 +278,10 @@ plab_leftovers() {
     while read -r cg; do
         [[ -d $cg/$PLAB_PREFIX ]] && echo "cgroup $cg/$PLAB_PREFIX ($(find "$cg/$PLAB_PREFIX" -name cgroup.procs -exec cat {} + | wc -l) processes)"
     done < <(_plab_cgroup_mounts)
-    grep -qs " $PLAB_DIR" /proc/self/mountinfo && echo "mounts under $PLAB_DIR"
+    # PLAB_DIR itself or below it, not a sibling that shares its prefix
+    # (another lab's /run/warden-plab-chaos3 beside /run/warden-plab-chaos)
+    awk -v d="$PLAB_DIR" '$5 == d || index($5, d "/") == 1 { f = 1 } END { exit !f }' \
+        /proc/self/mountinfo && echo "mounts under $PLAB_DIR"
     ip netns list 2>/dev/null | grep -q "^$PLAB_PREFIX-" &&
         echo "namespaces: $(ip netns list | grep "^$PLAB_PREFIX-" | cut -d' ' -f1 | paste -sd' ')"
     [[ -e $PLAB_DIR ]] && echo "$PLAB_DIR exists"
