@@ -172,9 +172,9 @@ if [ "${1:-}" = --inside ]; then
         say "FAIL no /usr/share/bash-completion/completions/warden"
     fi
     if out=$(inroot /usr/sbin/warden status --json 2>&1) && python3 -c 'import json, sys; json.loads(sys.argv[1])' "$out"; then
-        say "PASS warden status --json answers JSON on a node with no instance: $(head -c 80 <<<"$out")"
+        say "PASS warden status --json answers JSON on a node with no instance: $(tr "\n" " " <<<"$out" | head -c 80)"
     else
-        say "FAIL warden status --json: $(head -c 300 <<<"$out")"
+        say "FAIL warden status --json: $(tr "\n" " " <<<"$out" | head -c 300)"
     fi
     # libwarden loads GnuTLS with dlopen (lib/tls.c), which shlibs cannot see.
     if grep -q 'libgnutls30' <<<"$(inroot dpkg-query -W -f '${Depends}' libwarden0)"; then
