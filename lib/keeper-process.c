@@ -246,15 +246,15 @@ static int push_slot(void)
     return -EBUSY;
 }
 
-/* Still the keeper the instance's state records? A stand-down unrecords
- * it first (warden__keeper_stand_down). */
-static bool still_recorded(struct keeper_process *kp)
+/* Still the keeper the instance's state records (v: this keeper's
+ * verdict, which names it)? A stand-down unrecords it first
+ * (warden__keeper_stand_down). */
+static bool still_recorded(struct keeper_process *kp, const struct warden_verdict *v)
 {
     pid_t pid;
     uint64_t start;
-    struct warden_proc_stat st;
-    return warden__keeper_record(kp->service->state_dir, &pid, &start) == 0 && pid == getpid() &&
-           warden__proc_stat(pid, &st) == 0 && st.starttime == start;
+    return warden__keeper_record(kp->service->state_dir, &pid, &start) == 0 &&
+           pid == v->keeper_pid && start == v->keeper_start;
 }
 
 static void push_now(struct keeper_process *kp)
@@ -263,11 +263,13 @@ static void push_now(struct keeper_process *kp)
         qb_log(LOG_DEBUG, "not run by a cluster (no OCF_RESKEY_CRM_meta_on_node): push skipped");
         return;
     }
+    struct warden_verdict v;
+    warden__keeper_verdict(kp->keeper, &v);
     /* A keeper that was frozen (SIGSTOP, a stalled node) and resumes while
      * a stop or a monitor stands it down: that failure is Pacemaker's
      * already, and a push now would count it a second time (and restart
      * the service that replaced it). */
-    if (!still_recorded(kp)) {
+    if (!still_recorded(kp, &v)) {
         qb_log(LOG_NOTICE, "not pushing: this keeper is being stood down, and the failure is "
                            "already the cluster's");
         return;
@@ -278,8 +280,6 @@ static void push_now(struct keeper_process *kp)
                     NULL};
     /* Published before the push: a recurring monitor that runs meanwhile
      * leaves the count to it (verdict-int.h). */
-    struct warden_verdict v;
-    warden__keeper_verdict(kp->keeper, &v);
     kp->push_generation = v.pushes;
     int slot = push_slot();
     if (slot < 0) {
