@@ -155,8 +155,13 @@ vs_group_xml() {
             smtp="<primitive id=\"vs-smtp\" class=\"ocf\" provider=\"heartbeat\" type=\"postfix\"><instance_attributes id=\"vs-smtp-ia\"><nvpair name=\"config_dir\" value=\"$VS_CONF/postfix/etc\"/></instance_attributes>$op</primitive>"
             # heartbeat:dovecot (resource-agents 4.12 and 4.16) passes
             # config_file to Dovecot only when an unset $config_dir is
-            # non-empty: the file goes in "parameters" instead
-            imap="<primitive id=\"vs-imap\" class=\"ocf\" provider=\"heartbeat\" type=\"dovecot\"><instance_attributes id=\"vs-imap-ia\"><nvpair name=\"config_file\" value=\"$VS_CONF/imap/dovecot.conf\"/><nvpair name=\"parameters\" value=\"-c $VS_CONF/imap/dovecot.conf\"/><nvpair name=\"pid_file\" value=\"/run/warden-vs-imap/master.pid\"/></instance_attributes>$op</primitive>" ;;
+            # non-empty, and where Dovecot has "process status" (2.4,
+            # Debian 13) checks it with that, without -c (an unset
+            # $OPTION_CONFIG_DIR): it asks the master of /etc/dovecot's
+            # base_dir, not this one, and its start waits until it times
+            # out. The file goes in "binary" (check_binary drops " -..."),
+            # so that every call of Dovecot has it
+            imap="<primitive id=\"vs-imap\" class=\"ocf\" provider=\"heartbeat\" type=\"dovecot\"><instance_attributes id=\"vs-imap-ia\"><nvpair name=\"config_file\" value=\"$VS_CONF/imap/dovecot.conf\"/><nvpair name=\"binary\" value=\"/usr/sbin/dovecot -c $VS_CONF/imap/dovecot.conf\"/><nvpair name=\"pid_file\" value=\"/run/warden-vs-imap/master.pid\"/></instance_attributes>$op</primitive>" ;;
         *) plab_log "vs_group_xml: KIND is warden or heartbeat, not '$kind'"; return 1 ;;
     esac
     # ids for the nvpairs and ops (cibadmin wants them)
