@@ -12,6 +12,10 @@
 #   PLAB_RELEASES  bookworm (default) and/or trixie
 #   CHAOS_JOURNALS a directory: the nodes' journals are saved there at the
 #                  end (NODE.journal), before the lab goes down
+#   CHAOS_UNTIL    a time (date -d: "18:10", "+2 hours"): no fault is
+#                  thrown after it, the run ends with its checks as if
+#                  CHAOS_FAULTS had been reached, and says how many were
+#                  thrown (a long run by hand that must end in time)
 #
 # The resources: a group grp of IPaddr2 (vip) and an HTTP server on that
 # address checked by http: with dump_on_failure (web); a server checked by
@@ -83,6 +87,11 @@ CHAOS_FAULTS=${CHAOS_FAULTS:-50}
 CHAOS_NODES=${CHAOS_NODES:-2}
 CHAOS_SETTLE=${CHAOS_SETTLE:-240}
 CHAOS_KEEPER_RSS_GROWTH=${CHAOS_KEEPER_RSS_GROWTH:-4096}
+until_s=
+if [ -n "${CHAOS_UNTIL:-}" ]; then
+    until_s=$(date -d "$CHAOS_UNTIL" +%s 2>/dev/null) ||
+        { echo "CHAOS_UNTIL: a time date -d understands (18:10, +2 hours), not '$CHAOS_UNTIL'" >&2; exit 2; }
+fi
 releases=${PLAB_RELEASES:-bookworm}
 echo "# CHAOS_SEED=$CHAOS_SEED CHAOS_FAULTS=$CHAOS_FAULTS PLAB_RELEASES='$releases' (set them to replay)"
 # Every choice comes from RANDOM, seeded here, and only in this shell (a
@@ -217,14 +226,14 @@ settled_now() {
     NOTSETTLED=
 }
 
-# settle: wait (CHAOS_SETTLE s) until settled_now
+# settle: wait (CHAOS_SETTLE s) until settled_now, looking every 0.5 s;
+# another node is asked when ASK does not answer or sees no DC
 settle() {
     local end=$((SECONDS + CHAOS_SETTLE))
-    pick_ask
     until settled_now; do
         ((SECONDS < end)) || return 1
-        sleep 1
-        pick_ask
+        case $NOTSETTLED in "no answer"* | "no DC") pick_ask ;; esac
+        sleep 0.5
     done
 }
 
@@ -249,36 +258,62 @@ VIOL=''
 
 viol() { VIOL+="${VIOL:+; }$*"; }
 
-# look NODE RSC...: in one visit of NODE, lines
-#   orphan RSC PID:ARGV...   what of RSC (not running on NODE) is there: as
-#                            procs (plab-checks.sh) finds it
+# look NODE RSC...: in one visit of NODE (its processes listed once,
+# matched here: a pgrep per pattern in the node took seconds a fault on a
+# loaded machine), lines
+#   orphan RSC PID:ARGV...   what of RSC (not running on NODE) is there:
+#                            processes matching PAT[RSC], its keeper
+#                            ("warden-keeper __warden_keeper RSC"), its
+#                            output forwarder ("warden-output RSC"), what
+#                            is in its scope's cgroup (as procs in
+#                            plab-checks.sh; the ids in PRIMS need no
+#                            systemd-escape)
 #   warden-keeper|warden-output RSC PID RSS   warden's per-resource
-#                            processes ("warden-keeper __warden_keeper RSC",
-#                            "warden-output RSC")
+#                            processes, RSS in kB
 #   vip                      the virtual address is on eth0
+# A process without a command line (a zombie, a kernel thread) is none.
 look() {
-    local node=$1 r args=()
+    local node=$1 r pats='' raw
     shift
-    for r in "$@"; do args+=("$r" "${PAT[$r]}"); done
-    plab_exec "$node" sh -c '
-        while [ $# -gt 0 ]; do
-            r=$1 pat=$2; shift 2
-            o=$({ pgrep -f -- "$pat"; pgrep -f -- "__warden_keeper $r\$"; pgrep -x -f -- "warden-output $r"
-                  cat "/sys/fs/cgroup/warden.slice/warden-$(systemd-escape "$r").scope/cgroup.procs" 2>/dev/null
-                } | sort -un | while read -r p; do
-                    a=$(tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null) || continue
-                    case $a in *"pgrep -"*|"") continue ;; esac
-                    printf "%s:%s " "$p" "${a% }"
-                done)
-            [ -z "$o" ] || echo "orphan $r $o"
-        done
-        for p in $(pgrep -f "^warden-(keeper __warden_keeper|output) "); do
-            a=$(tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null) || continue
-            rss=$(awk "/^VmRSS:/ { print \$2 }" "/proc/$p/status" 2>/dev/null)
-            set -- $a; echo "$1 ${3:-$2} $p ${rss:-0}"
+    for r in "$@"; do pats+="$r"$'\t'"${PAT[$r]}"$'\n'; done
+    raw=$(plab_exec "$node" sh -c '
+        ps -e -ww -o pid=,rss=,args= | sed "s/^/ps /"
+        for r; do
+            sed "s/^/cg $r /" "/sys/fs/cgroup/warden.slice/warden-$r.scope/cgroup.procs" 2>/dev/null
         done
         ip -4 -o addr show dev eth0 | grep -q " $0/" && echo vip
-        true' "$VIP" "${args[@]}" 2>/dev/null
+        true' "$VIP" "$@" 2>/dev/null) || return 1
+    awk -v pats="$pats" '
+        BEGIN {
+            n = split(pats, l, "\n")
+            for (i = 1; i <= n; i++)
+                if (split(l[i], f, "\t") == 2) { nr++; rs[nr] = f[1]; pat[nr] = f[2] }
+        }
+        $1 == "ps" {
+            a = $0; sub(/^ps +[0-9]+ +[0-9]+ /, "", a)
+            if (a ~ /^\[.*\]( <defunct>)?$/) next
+            args[$2] = a
+            if (a ~ /^warden-(keeper __warden_keeper|output) /) {
+                split(a, w, " ")
+                print w[1], (w[1] == "warden-keeper" ? w[3] : w[2]), $2, $3
+            }
+            for (i = 1; i <= nr; i++)
+                if (a ~ pat[i] || a ~ ("__warden_keeper " rs[i] "$") || a == "warden-output " rs[i])
+                    hit[i, $2] = 1
+            next
+        }
+        $1 == "cg" { for (i = 1; i <= nr; i++) if (rs[i] == $2) hit[i, $3] = 1; next }
+        $1 == "vip" { print "vip" }
+        END {
+            for (i = 1; i <= nr; i++) {
+                o = ""
+                for (k in hit) {
+                    split(k, ip, SUBSEP)
+                    if (ip[1] == i && (ip[2] in args)) o = o ip[2] ":" args[ip[2]] " "
+                }
+                if (o != "") print "orphan", rs[i], o
+            }
+        }' <<<"$raw"
 }
 
 invariants() {
@@ -566,6 +601,10 @@ run_release() {
     cleanup_if_needed
     JSINCE=$(date +%s)
     for ((i = 1; i <= CHAOS_FAULTS; i++)); do
+        if [ -n "$until_s" ] && (($(date +%s) >= until_s)); then
+            echo "# CHAOS_UNTIL ($CHAOS_UNTIL) reached: $((i - 1)) of $CHAOS_FAULTS faults thrown"
+            break
+        fi
         EXP_MIN=() EXP_MAX=() DESC='' RELOAD_CHECK='' VIOL=''
         snapshot
         pick "${KINDS[@]}"; k=$PICK

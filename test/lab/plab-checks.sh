@@ -44,12 +44,11 @@ failures() {
 # target is known (seen: it showed the older of two reboots, not the
 # newer); per target: "--history '*'" was seen to leave some out.
 fence_events() {
-    local n target line a t c d st
+    local n line a t c d st
     for n in "$@"; do
-        for target in $(plab_nodes); do
-            plab_exec "$n" stonith_admin --history "$target" --verbose --output-as=xml 2>/dev/null |
-                grep '<fence_event ' | grep -E 'status="(success|failed)"'
-        done
+        # shellcheck disable=SC2046 # the node names, one word each
+        plab_exec "$n" sh -c 'for t; do stonith_admin --history "$t" --verbose --output-as=xml; done' \
+            sh $(plab_nodes) 2>/dev/null | grep '<fence_event ' | grep -E 'status="(success|failed)"'
     done | while IFS= read -r line; do
         a=${line#*action=\"} t=${line#*target=\"} c=${line#*client=\"} d=${line#*completed=\"}
         st=${line#*status=\"} st=${st%%\"*}
