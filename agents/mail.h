@@ -89,6 +89,23 @@ static inline int warden_mail_check_path(const char *value)
     return 0;
 }
 
+/* The Dovecot agents' (imap, pop3) config and command, the same for both. */
+#define WARDEN_MAIL_DOVECOT_CONFIG_PARAM                                                           \
+    {                                                                                              \
+        "config", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE | WARDEN_PARAM_NODE_PATH, NULL,         \
+            "Dovecot configuration file",                                                          \
+            "Runs 'dovecot -F -c FILE': a Dovecot instance of its own (give each instance its "    \
+            "own base_dir in that file, and two run side by side on one node).",                   \
+            "an absolute path without quotes", warden_mail_check_path                              \
+    }
+#define WARDEN_MAIL_DOVECOT_COMMAND_PARAM                                                          \
+    {                                                                                              \
+        "command", WARDEN_PARAM_STRING, 0, "dovecot -F", "Command to run the server",              \
+            "By default Dovecot in the foreground (with config, 'dovecot -F -c FILE'); set it to " \
+            "run another server.",                                                                 \
+            NULL, NULL                                                                             \
+    }
+
 /* command = "<program> [<flag> '<config>'] <args>", check = "<proto>:<address>:<port>",
  * unless the administrator gave them. */
 static inline int warden_mail_prepare(warden_params *p, const char *program, const char *flag,

@@ -5,18 +5,11 @@
 #include "mail.h"
 
 static const struct warden_param params[] = {
-    {"config", WARDEN_PARAM_STRING, WARDEN_PARAM_UNIQUE | WARDEN_PARAM_NODE_PATH, NULL,
-     "Dovecot configuration file",
-     "Runs 'dovecot -F -c FILE': a Dovecot instance of its own (give each instance its own "
-     "base_dir in that file, and two run side by side on one node).",
-     "an absolute path without quotes", warden_mail_check_path},
+    WARDEN_MAIL_DOVECOT_CONFIG_PARAM,
     WARDEN_MAIL_ADDRESS_PARAM,
     {"port", WARDEN_PARAM_INTEGER, 0, "110", "Port the probe speaks POP3 to", NULL,
      "a port number, 1-65535", warden_mail_check_port},
-    {"command", WARDEN_PARAM_STRING, 0, "dovecot -F", "Command to run the server",
-     "By default Dovecot in the foreground (with config, 'dovecot -F -c FILE'); set it to run "
-     "another server.",
-     NULL, NULL},
+    WARDEN_MAIL_DOVECOT_COMMAND_PARAM,
     {"check", WARDEN_PARAM_STRING, WARDEN_PARAM_RELOADABLE, "pop3:ADDRESS:PORT",
      "Health probe (EXRES IsAlive)",
      "By default a POP3 dialogue with the server on address and port; a server that accepts "
