@@ -127,6 +127,16 @@ int warden__cgroup_open_procs(const char *path)
     return fd < 0 ? negative_errno() : fd;
 }
 
+/* A cgroup removed after one of its files was opened (by its manager, as
+ * systemd removes a scope's the moment it is empty) answers ENODEV on that
+ * file (kernfs); it is as gone as one removed before the open (ENOENT), and
+ * its processes have all exited. A stop that took it for an error failed,
+ * and its node was fenced. */
+static int gone_as_enoent(int r)
+{
+    return r == -ENODEV ? -ENOENT : r;
+}
+
 int warden__cgroup_pids(const char *path, pid_t **ret, size_t *ret_n)
 {
     _cleanup_free_ char *procs = warden__strdup_printf("%s/cgroup.procs", path);
@@ -136,7 +146,7 @@ int warden__cgroup_pids(const char *path, pid_t **ret, size_t *ret_n)
     }
     int r = warden__read_file(procs, 1 << 20, &text);
     if (r < 0) {
-        return r;
+        return gone_as_enoent(r);
     }
     size_t n = 0, cap = 16;
     _cleanup_free_ pid_t *pids = malloc(cap * sizeof(*pids));
@@ -167,7 +177,7 @@ int warden__cgroup_pids(const char *path, pid_t **ret, size_t *ret_n)
 int warden__cgroup_kill(const char *path)
 {
     _cleanup_free_ char *file = warden__strdup_printf("%s/cgroup.kill", path);
-    return file ? warden__write_file(file, "1") : -ENOMEM;
+    return file ? gone_as_enoent(warden__write_file(file, "1")) : -ENOMEM;
 }
 
 static int read_populated(int fd)
@@ -175,7 +185,7 @@ static int read_populated(int fd)
     char buf[256];
     ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
     if (n < 0) {
-        return negative_errno();
+        return gone_as_enoent(negative_errno());
     }
     buf[n] = '\0';
     const char *p = strstr(buf, "populated ");
@@ -212,7 +222,7 @@ int warden__cgroup_wait_empty(const char *path, warden_usec_t deadline)
          * cgroup.events, so a change between read and poll is not lost. */
         int r = read_populated(fd);
         if (r <= 0) {
-            return r;
+            return r == -ENOENT ? 0 : r;
         }
         int timeout = warden__poll_timeout_ms(deadline);
         if (timeout == 0) {

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -666,6 +667,66 @@ START_TEST(test_tree_spawn_kill_cgroup)
     ck_assert_int_eq(warden__cgroup_remove(cgroup), 0);
     ck_assert_int_eq(warden__cgroup_populated(cgroup), -ENOENT);
     ck_assert_int_eq(warden__cgroup_wait_empty(cgroup, warden_now()), 0);
+}
+END_TEST
+
+/* A service manager removes a cgroup of its own (systemd, a scope's) the
+ * moment it is empty: as the kill ends the last process, it may be removed
+ * between warden's open of one of its files and the read or write, which
+ * the kernel answers with ENODEV. A cgroup removed under the kill is an
+ * empty one, not a failed stop (which is fencing): found by the chaos lab,
+ * a forking service's stop answered "0 process(es) survived SIGKILL" and its
+ * node was fenced. The remover here is a thread that tries rmdir without a
+ * pause, which makes the race likely: without the fix, a few of these
+ * kills fail. */
+static volatile bool remover_stop;
+
+static void *remove_when_empty(void *path)
+{
+    while (!remover_stop && rmdir(path) < 0 && errno == EBUSY) {
+    }
+    return NULL;
+}
+
+START_TEST(test_tree_kill_cgroup_removed_under_it)
+{
+    CHECK_REQUIRE_PIDFD();
+    const char *cgroup = test_cgroup(__func__);
+    if (!cgroup) {
+        return;
+    }
+    enum { ROUNDS = 300 };
+    int failed = 0, first = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        char *again = NULL;
+        ck_assert_int_eq(warden__cgroup_create(strrchr(cgroup, '/') + 1, &again), 0);
+        free(again);
+        struct warden_exec e;
+        exec_init(&e, (const char *[]){"/bin/sleep", "1000", NULL});
+        struct warden_pidref holder = WARDEN_PIDREF_NULL, main_ = WARDEN_PIDREF_NULL;
+        int r = warden__tree_spawn(&e, cgroup, warden_deadline_in(5 * SEC), &holder, &main_);
+        ck_assert_msg(r == 0, "tree_spawn: %s", strerror(-r));
+        cur.tree = (struct warden_tree){.holder = holder, .main = main_, .cgroup = cgroup};
+        cur.live = true;
+
+        pthread_t remover;
+        remover_stop = false;
+        ck_assert_int_eq(pthread_create(&remover, NULL, remove_when_empty, (void *)cgroup), 0);
+        r = warden__tree_kill(&cur.tree, warden_deadline_in(5 * SEC));
+        remover_stop = true;
+        pthread_join(remover, NULL);
+        if (r != 0 && failed++ == 0) {
+            first = r;
+        }
+        ck_assert(!warden__pidref_alive(&main_));
+        cur.live = false;
+        ck_assert_int_eq(waitpid(holder.pid, NULL, 0), holder.pid);
+        warden__pidref_done(&holder);
+        warden__pidref_done(&main_);
+        warden__exec_done(&e);
+    }
+    ck_assert_msg(failed == 0, "%d of %d kills failed (first: %s)", failed, ROUNDS,
+                  strerror(-first));
 }
 END_TEST
 
@@ -1621,6 +1682,7 @@ int main(void)
     add_tcase(s, test_proc_stat, 10);
     add_tcase(s, test_tree_spawn_kill_session, 15);
     add_tcase(s, test_tree_spawn_kill_cgroup, 15);
+    add_tcase(s, test_tree_kill_cgroup_removed_under_it, 30);
     add_tcase(s, test_tree_escape_session, 15);
     add_tcase(s, test_tree_escape_cgroup, 15);
     add_tcase(s, test_tree_service_exits, 15);
