@@ -62,21 +62,44 @@ export PLAB_NET=${PLAB_NET:-10.213.23}
 . "$src/test/lab/plab.sh"
 . "$src/test/lab/plab-checks.sh"
 
+# The harness asks the nodes many times a second, and with two labs side
+# by side its own processes were most of the machine's load: what it asks
+# often is answered here without starting a process where it can be.
+
+# stat_start PID: PID's start time (field 22 of /proc/PID/stat) in ST.
+stat_start() {
+    local line
+    ST=
+    read -r line <"/proc/$1/stat" 2>/dev/null || return 1
+    # shellcheck disable=SC2086 # the fields after the command name
+    set -- ${line##*) }
+    ST=${20:-}
+    [ -n "$ST" ]
+}
+
 # plab_pid1, cached: the switch (a python process) takes a second or more
 # to answer on a loaded machine, and every plab_exec asks it. The cache is
 # a file per node (plab_exec asks from command substitutions), trusted
 # while that PID has the same start time (a node powered off or rebooted
 # has a new PID 1).
 plab_pid1() {
-    local f=$PLAB_DIR/chaos-pid1.$1 p st
-    if read -r p st <"$f" 2>/dev/null && [ "$(awk '{print $22}' "/proc/$p/stat" 2>/dev/null)" = "$st" ]; then
+    local f=$PLAB_DIR/chaos-pid1.$1 p st ST
+    if read -r p st <"$f" 2>/dev/null && stat_start "$p" && [ "$ST" = "$st" ]; then
         echo "$p"
         return
     fi
     p=$(plab_switch pid "$1") || return
-    st=$(awk '{print $22}' "/proc/$p/stat" 2>/dev/null)
-    [ -z "$st" ] || echo "$p $st" >"$f"
+    ! stat_start "$p" || echo "$p $ST" >"$f"
     echo "$p"
+}
+
+# plab_nodes from CHAOS_NODE_NAMES once the lab is up (they do not change)
+plab_nodes() {
+    if [ -n "${CHAOS_NODE_NAMES:-}" ]; then
+        printf '%s\n' $CHAOS_NODE_NAMES
+    else
+        cat "$PLAB_DIR/names" 2>/dev/null
+    fi
 }
 
 skip() { tap_skip "$@"; }
@@ -163,19 +186,30 @@ configure() {
 
 # ---- the cluster's state, in one look ----------------------------------------
 
-# snapshot: crm_mon's XML and the status section's fail counts, as lines:
-#   dc NAME | node NAME ONLINE STANDBY | rsc ID ROLE NODE,NODE
+# snapshot: in one visit of ASK, crm_mon's XML, the status section's fail
+# counts and the DC's state, as lines in SNAP:
+#   dc NAME | dcstate S_... | node NAME ONLINE STANDBY | rsc ID ROLE NODE,NODE
 #   fail OPKEY NODE STATUS EXITREASON | fc RSC NODE N
+# and indexed (no process per question): DC, DCSTATE, WHERE[RSC] (the
+# nodes it is started on), FCS[RSC@NODE], ONLINE and ACTIVE (online, not
+# in standby) node lists.
 SNAP=
 snapshot() {
-    local mon cib
-    mon=$(plab_exec "$ASK" crm_mon -1 --output-as=xml 2>/dev/null) || { SNAP=; return 1; }
-    cib=$(plab_exec "$ASK" cibadmin -Q --scope status 2>/dev/null) || { SNAP=; return 1; }
-    SNAP=$(python3 -c '
-import sys, xml.etree.ElementTree as ET, collections
-mon = ET.fromstring(sys.argv[1])
+    local raw
+    # shellcheck disable=SC2016 # for the node's shell
+    raw=$(plab_exec "$ASK" sh -c '
+        mon=$(crm_mon -1 --output-as=xml 2>/dev/null) || exit 3
+        cib=$(cibadmin -Q --scope status 2>/dev/null) || exit 4
+        printf "%s\n<!--chaos-->\n%s\n<!--chaos-->\n" "$mon" "$cib"
+        dc=$(printf "%s\n" "$mon" | sed -n "s/.*<current_dc [^>]*present=\"true\"[^>]* name=\"\([^\"]*\)\".*/\1/p")
+        [ -z "$dc" ] || crmadmin -q -S "$dc" 2>&1') && SNAP=$(python3 -c '
+import sys, re, xml.etree.ElementTree as ET, collections
+parts = sys.stdin.read().split("<!--chaos-->")
+mon = ET.fromstring(parts[0])
 dc = mon.find("summary/current_dc")
 print("dc", dc.get("name") if dc is not None and dc.get("present") == "true" else "none")
+st = re.search(r"S_[A-Z_]+", parts[2] if len(parts) > 2 else "")
+print("dcstate", st.group(0) if st else "none")
 for n in mon.iter("node"):
     if n.get("online") is not None:
         print("node", n.get("name"), n.get("online"), n.get("standby"))
@@ -185,7 +219,7 @@ for r in mon.iter("resource"):
 for f in mon.iter("failure"):
     print("fail", f.get("op_key"), f.get("node"), (f.get("status") or "").replace(" ", "_"),
           (f.get("exitreason") or "").replace("\n", " "))
-cib = ET.fromstring(sys.argv[2])
+cib = ET.fromstring(parts[1])
 fc = collections.Counter()
 for ns in cib.iter("node_state"):
     for nv in ns.iter("nvpair"):
@@ -195,45 +229,69 @@ for ns in cib.iter("node_state"):
             fc[(name[11:].split("#")[0], ns.get("uname"))] += 1000000 if v == "INFINITY" else int(v)
 for (r, n), v in sorted(fc.items()):
     print("fc", r, n, v)
-' "$mon" "$cib")
+' <<<"$raw") || SNAP=
+    snap_index
+    [ -n "$SNAP" ]
+}
+
+declare -A WHERE=() FCS=()
+DC=none DCSTATE=none ONLINE='' ACTIVE=''
+snap_index() {
+    local kind a b c
+    WHERE=() FCS=() DC=none DCSTATE=none ONLINE='' ACTIVE=''
+    while read -r kind a b c _; do
+        case $kind in
+            dc) DC=$a ;;
+            dcstate) DCSTATE=$a ;;
+            node)
+                if [ "$b" = true ]; then
+                    ONLINE+="$a "
+                    if [ "$c" = false ]; then ACTIVE+="$a "; fi
+                fi ;;
+            rsc) if [ "$b" = Started ]; then WHERE[$a]+="${c//,/ } "; fi ;;
+            fc) FCS[$a@$b]=$c ;;
+        esac
+    done <<<"$SNAP"
 }
 
 # where RSC: the nodes RSC runs on (from SNAP), space-separated
-where() { awk -v r="$1" '$1 == "rsc" && $2 == r && $3 == "Started" { gsub(",", " ", $4); printf "%s ", $4 }' <<<"$SNAP" | xargs; }
+where() { local w=${WHERE[$1]:-}; echo "${w% }"; }
 # fc RSC NODE: RSC's fail count on NODE (from SNAP)
-fc() { awk -v r="$1" -v n="$2" '$1 == "fc" && $2 == r && $3 == n { v = $4 } END { print v + 0 }' <<<"$SNAP"; }
-online_nodes() { awk '$1 == "node" && $3 == "true" { print $2 }' <<<"$SNAP"; }
-active_nodes() { awk '$1 == "node" && $3 == "true" && $4 == "false" { print $2 }' <<<"$SNAP"; }
+fc() { echo "${FCS[$1@$2]:-0}"; }
+online_nodes() { printf '%s\n' $ONLINE; }
+active_nodes() { printf '%s\n' $ACTIVE; }
+# nwords TEXT: how many words in NW
+nwords() { local -a w; read -ra w <<<"$1"; NW=${#w[@]}; }
 
 # settled_now: the cluster is idle with everything started, every node
 # online; NOTSETTLED says what is not
 NOTSETTLED=
 settled_now() {
-    local dc st r w n want
+    local r w want
     snapshot || { NOTSETTLED="no answer from $ASK"; return 1; }
-    dc=$(awk '$1 == "dc" { print $2 }' <<<"$SNAP")
-    [ "$dc" != none ] || { NOTSETTLED="no DC"; return 1; }
-    n=$(online_nodes | wc -l)
-    [ "$n" = "$CHAOS_NODES" ] || { NOTSETTLED="$n nodes online"; return 1; }
-    st=$(plab_exec "$ASK" crmadmin -q -S "$dc" 2>&1)
-    [[ $st == *S_IDLE* ]] || { NOTSETTLED="DC $dc: ${st:-no answer}"; return 1; }
+    [ "$DC" != none ] || { NOTSETTLED="no DC"; return 1; }
+    nwords "$ONLINE"
+    [ "$NW" = "$CHAOS_NODES" ] || { NOTSETTLED="$NW nodes online"; return 1; }
+    [ "$DCSTATE" = S_IDLE ] || { NOTSETTLED="DC $DC: $DCSTATE"; return 1; }
     for r in fence-lab vip web tcpd execd forker; do
-        w=$(where "$r")
+        w=${WHERE[$r]:-} w=${w% }
         [ -n "$w" ] && [[ $w != *' '* ]] || { NOTSETTLED="$r on '${w}'"; return 1; }
     done
-    want=$(active_nodes | wc -l) w=$(where anon)
-    [ "$(wc -w <<<"$w")" = "$want" ] || { NOTSETTLED="anon on '$w' (want $want)"; return 1; }
+    nwords "$ACTIVE"
+    want=$NW w=${WHERE[anon]:-}
+    nwords "$w"
+    [ "$NW" = "$want" ] || { NOTSETTLED="anon on '${w% }' (want $want)"; return 1; }
     NOTSETTLED=
 }
 
-# settle: wait (CHAOS_SETTLE s) until settled_now, looking every 0.5 s;
+# settle: wait (CHAOS_SETTLE s) until settled_now, looking every second;
 # another node is asked when ASK does not answer or sees no DC
 settle() {
     local end=$((SECONDS + CHAOS_SETTLE))
     until settled_now; do
         ((SECONDS < end)) || return 1
         case $NOTSETTLED in "no answer"* | "no DC") pick_ask ;; esac
-        sleep 0.5
+        sleep 1
     done
 }
 
@@ -346,7 +404,7 @@ invariants() {
         bad='' DELTAS=''
         for r in $PRIMS vip; do
             got=0
-            for n in $(plab_nodes); do got=$((got + $(fc "$r" "$n") - ${FC0[$r@$n]:-0})); done
+            for n in $(plab_nodes); do got=$((got + ${FCS[$r@$n]:-0} - ${FC0[$r@$n]:-0})); done
             ((got == 0)) || DELTAS+=" $r+$got"
             if ((got < ${EXP_MIN[$r]:-0} || got > ${EXP_MAX[$r]:-0})); then
                 bad+="${bad:+; }fail count delta of $r $got, want ${EXP_MIN[$r]:-0}..${EXP_MAX[$r]:-0}"
@@ -428,7 +486,7 @@ cleanup_if_needed() {
         settle || echo "# cleanup: the cluster did not settle again: $NOTSETTLED"
     fi
     FC0=()
-    for r in $PRIMS vip; do for n in $(plab_nodes); do FC0[$r@$n]=$(fc "$r" "$n"); done; done
+    for r in $PRIMS vip; do for n in $(plab_nodes); do FC0[$r@$n]=${FCS[$r@$n]:-0}; done; done
 }
 
 # ---- the faults -------------------------------------------------------------
@@ -581,6 +639,7 @@ declare -A REC=()    # recovery times per kind, "T T ..."
 run_release() {
     local rel=$1 i k k2 d t tstart out m2 r n m rec nfail=0
     ASK=${rel}1 FENCES='' EVENTS=''
+    CHAOS_NODE_NAMES=
     echo "# ---- $rel ----"
     t=$SECONDS
     if ! plab_up "$rel" "$CHAOS_NODES"; then
@@ -589,6 +648,8 @@ run_release() {
         plab_down_if_started
         return
     fi
+    CHAOS_NODE_NAMES=$(plab_nodes | xargs)
+    export CHAOS_NODE_NAMES
     ok "$rel: $CHAOS_NODES nodes boot and form a cluster ($((SECONDS - t)) s); $(plab_exec "$ASK" pacemakerd --version | head -n 1)"
     t=$SECONDS
     configure || { not_ok "$rel: the resources are configured"; return; }
@@ -688,12 +749,13 @@ run_release() {
     local pid
     pid=$(awk '{print $1}' "$PLAB_DIR/switch.pid")
     plab_down_if_started
+    CHAOS_NODE_NAMES=
     out=$(! kill -0 "$pid" 2>/dev/null || echo "the switch $pid runs"; plab_leftovers)
     check "$rel: torn down, nothing left${out:+: $out}" test -z "$out"
     REC=()
 }
 
-export -f plab_nodes plab_exec plab_switch plab_pid1 plab_log plab_all_online plab_online_count \
+export -f plab_nodes plab_exec plab_switch plab_pid1 stat_start plab_log plab_all_online plab_online_count \
     rsc_node main_of keeper_of new_fence fence_events indent
 export ASK EVENTS
 t_all=$SECONDS
