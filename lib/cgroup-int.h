@@ -28,7 +28,9 @@ int warden__cgroup_find(const char *instance, char **ret_path);
  * join the cgroup before it execs. */
 int warden__cgroup_open_procs(const char *path);
 
-/* The pids in the cgroup (cgroup.procs). */
+/* The pids in the cgroup (cgroup.procs). Here and below, -ENOENT when the
+ * cgroup is gone, also when it went between the open of its file and the
+ * read or write (systemd removes a scope's the moment it is empty). */
 int warden__cgroup_pids(const char *path, pid_t **ret, size_t *ret_n);
 
 /* SIGKILL every process of the cgroup at once. */
