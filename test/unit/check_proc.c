@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -679,7 +680,7 @@ END_TEST
  * node was fenced. The remover here is a thread that tries rmdir without a
  * pause, which makes the race likely: without the fix, a few of these
  * kills fail. */
-static volatile bool remover_stop;
+static atomic_bool remover_stop;
 
 static void *remove_when_empty(void *path)
 {
