@@ -355,6 +355,16 @@ scenario_failed_stop() {
     echo "# -- $REL: 7. a stop that cannot succeed: a process in state D"
     create "$rsc" "while :; do [ -e /run/plab-hang ] && cat /run/plab-fuse/stuck; sleep 0.5; done" \
         shell=true || { not_ok "$REL: failed stop: $rsc starts"; return; }
+    # on the DC: the node that must have itself fenced (its fencer relays
+    # the request to the peer), the harder case, and one a test on the
+    # other node would meet only when the DC happens to run it
+    local dc
+    dc=$(dc_name)
+    if [ -n "$dc" ] && [ "$WHERE" != "$dc" ]; then
+        plab_exec "$ASK" crm_resource -r "$rsc" --move -N "$dc" >/dev/null 2>&1
+        plab_wait_for -t 30 bash -c "[ \"\$(rsc_node $rsc)\" = $dc ] && [ -n \"\$(keeper_of $dc $rsc)\" ]" && WHERE=$dc
+    fi
+    check "$REL: failed stop: $rsc runs on the DC (${dc:-none}: $WHERE)" test "$WHERE" = "$dc"
     where=$WHERE other=$(other_than "$where")
     ASK=$other
     # the file system that never answers, outside the service (a unit of
@@ -457,11 +467,16 @@ vs_assert() {
     check "$REL: $what: nothing of the group where it does not run (runs on: $on)${got:+: $got}" test -z "$got"
 }
 
+# dc_name: the DC's name, as ASK sees it ("" when there is none).
+dc_name() {
+    plab_exec "$ASK" crm_mon -1 --output-as=xml 2>/dev/null |
+        sed -n 's/.*<current_dc [^>]*present="true"[^>]* name="\([^"]*\)".*/\1/p'
+}
+
 # dc_idle: the DC (as ASK sees it) is idle: no transition in progress.
 dc_idle() {
     local dc
-    dc=$(plab_exec "$ASK" crm_mon -1 --output-as=xml 2>/dev/null |
-        sed -n 's/.*<current_dc [^>]*present="true"[^>]* name="\([^"]*\)".*/\1/p')
+    dc=$(dc_name)
     [ -n "$dc" ] && [[ $(plab_exec "$ASK" crmadmin -q -S "$dc" 2>&1) == *S_IDLE* ]]
 }
 
